@@ -1,0 +1,35 @@
+//! Annotation and label keys that make up the user-facing contract on ordinary objects.
+
+/// Annotation: comma list of joined cluster names, or `*` for every joined cluster.
+pub const PLACEMENT: &str = "kubefed.io/placement";
+/// Annotation: label selector over KubeFedCluster labels, e.g. `region=eu,tier!=edge`.
+pub const CLUSTER_SELECTOR: &str = "kubefed.io/cluster-selector";
+/// Annotation: JSON map of cluster name to a list of override operations.
+pub const OVERRIDES: &str = "kubefed.io/overrides";
+/// Annotation: `"true"` keeps member copies when the source or federated object is deleted.
+pub const ORPHAN: &str = "kubefed.io/orphan";
+/// Annotation set by the mutating webhook: the replica count the user asked for, when the host
+/// copy is pinned to zero because the host is not in the placement.
+pub const FEDERATED_REPLICAS: &str = "kubefed.io/federated-replicas";
+/// Annotation on member copies naming the federated object they come from (`namespace/name` of kind).
+pub const ORIGIN: &str = "kubefed.io/origin";
+
+/// Label set on sources (annotated ordinary objects) by the mutating webhook.
+pub const FEDERATED_LABEL: &str = "kubefed.io/federated";
+/// Label set on every object the federation writes to a member cluster.
+pub const MANAGED_LABEL: &str = "kubefed.io/managed";
+/// Label on the KubeFedCluster of the host cluster when it joined itself.
+pub const HOST_LABEL: &str = "kubefed.io/host";
+
+/// Prefix shared by every key above; the webhook's match conditions look for it.
+pub const PREFIX: &str = "kubefed.io/";
+
+/// The annotations a user sets to federate an ordinary object.
+pub const USER_ANNOTATIONS: [&str; 4] = [PLACEMENT, CLUSTER_SELECTOR, OVERRIDES, ORPHAN];
+
+/// Field manager used for server-side apply on member clusters.
+pub const FIELD_MANAGER: &str = "kubectl-fed";
+/// Finalizer on federated objects so deletion cascades to member clusters.
+pub const FINALIZER: &str = "kubefed.io/sync-controller";
+/// Default namespace of the federation control plane.
+pub const FEDERATION_NAMESPACE: &str = "kube-federation-system";

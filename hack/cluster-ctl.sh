@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Fault injection for the local test bed (started by hack/cluster-up.sh).
+#
+#   hack/cluster-ctl.sh stop    COMPONENT CLUSTER   SIGTERM (SIGKILL after the deadline), wait for exit
+#   hack/cluster-ctl.sh kill    COMPONENT CLUSTER   SIGKILL, wait for exit
+#   hack/cluster-ctl.sh start   COMPONENT CLUSTER   re-exec the recorded command line (same flags,
+#                                                   same state) and wait until healthy
+#   hack/cluster-ctl.sh restart COMPONENT CLUSTER   stop, then start
+#   hack/cluster-ctl.sh status  COMPONENT CLUSTER   print "running PID healthy|unhealthy" or "stopped"
+#
+# COMPONENT: etcd | kube-apiserver | kube-controller-manager; CLUSTER: earth | vulcan | kronos.
+# Health: etcd /health, kube-apiserver /readyz, kube-controller-manager /healthz.
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ $# -eq 3 ]] || usage
+action="$1" comp="$2" name="$3"
+check_component "$comp"
+cluster_index "$name" >/dev/null
+if [[ ! -s "$(cmd_file "$comp" "$name")" ]]; then
+  [[ "$action" == status ]] && { echo "stopped"; exit 0; }
+  die "$comp of $name was never started; run hack/cluster-up.sh"
+fi
+
+do_start() {
+  if pid="$(running_pid "$comp" "$name")"; then
+    log "$comp of $name already running (pid $pid)"
+  else
+    start_process "$comp" "$name"
+  fi
+  wait_ready "$comp" "$name"
+  log "$comp of $name healthy"
+}
+
+case "$action" in
+  stop) take_lock; stop_processes "$comp/$name" ;;
+  kill) take_lock; STOP_SIGNAL=KILL stop_processes "$comp/$name" ;;
+  start) take_lock; do_start ;;
+  restart) take_lock; stop_processes "$comp/$name"; do_start ;;
+  status)
+    if pid="$(running_pid "$comp" "$name")"; then
+      if probe "$comp" "$name"; then echo "running $pid healthy"; else echo "running $pid unhealthy"; fi
+    else
+      echo "stopped"
+    fi
+    ;;
+  *) usage ;;
+esac

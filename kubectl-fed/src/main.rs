@@ -1,0 +1,3 @@
+//! kubectl-fed: the kubectl plugin.
+
+fn main() {}

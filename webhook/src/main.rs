@@ -1,0 +1,3 @@
+//! fed-webhook: the host component.
+
+fn main() {}
