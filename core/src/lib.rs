@@ -4,6 +4,7 @@
 //! rendering, CRD generation and admission decisions. No network, no I/O: everything here is
 //! a function of its inputs and is unit-tested exhaustively.
 
+pub mod admission;
 pub mod api;
 pub mod crd;
 pub mod keys;
