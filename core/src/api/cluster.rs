@@ -65,8 +65,6 @@ impl KubeFedCluster {
     }
 
     fn condition_true(&self, type_: &str) -> bool {
-        self.status
-            .as_ref()
-            .is_some_and(|s| s.conditions.iter().any(|c| c.type_ == type_ && c.status == "True"))
+        self.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == type_ && c.status == "True"))
     }
 }

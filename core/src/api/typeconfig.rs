@@ -90,7 +90,8 @@ impl ApiResourceRef {
     /// A federated type lives in a namespace when its target does, and also for `Namespace`
     /// itself (a FederatedNamespace lives in the namespace it propagates).
     pub fn federated(&self) -> ApiResourceRef {
-        let scope = if self.scope == Scope::Namespaced || self.is_namespace() { Scope::Namespaced } else { Scope::Cluster };
+        let scope =
+            if self.scope == Scope::Namespaced || self.is_namespace() { Scope::Namespaced } else { Scope::Cluster };
         ApiResourceRef {
             group: TYPES_GROUP.to_string(),
             version: VERSION.to_string(),

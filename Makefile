@@ -1,0 +1,58 @@
+# kubectl-fed — developer entry points. `make test` is what CI runs (via .ci/run).
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+CARGO ?= cargo
+E2E_THREADS ?= 8
+
+.PHONY: all build lint fmt test test-unit test-e2e manifests cluster-up cluster-down \
+        federation-up federation-down demo bench bench-webhook bench-propagation
+
+all: build
+
+build:
+	$(CARGO) build --workspace --bins
+
+## lint: rustfmt and clippy with warnings as errors
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## test: unit tests, then end-to-end tests on the local test bed (built and started as needed)
+test: build test-unit test-e2e
+
+test-unit:
+	$(CARGO) test --workspace --exclude fed-e2e
+
+test-e2e: build
+	$(CARGO) test -p fed-e2e -- --test-threads=$(E2E_THREADS)
+
+## manifests: regenerate manifests/crds from the Rust types
+manifests:
+	$(CARGO) run -q -p fed-core --bin fed-crdgen -- --out-dir manifests/crds
+
+cluster-up:
+	hack/cluster-up.sh
+
+cluster-down:
+	hack/federation-down.sh
+	hack/cluster-down.sh
+
+federation-up: build
+	hack/federation-up.sh
+
+federation-down:
+	hack/federation-down.sh
+
+demo: build
+	hack/demo.sh
+
+bench: bench-webhook bench-propagation
+
+bench-webhook:
+	hack/bench-webhook.sh
+
+bench-propagation:
+	hack/bench-propagation.sh
