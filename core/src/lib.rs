@@ -5,6 +5,14 @@
 //! a function of its inputs and is unit-tested exhaustively.
 
 pub mod admission;
+pub mod annotations;
 pub mod api;
 pub mod crd;
 pub mod keys;
+pub mod names;
+pub mod overrides;
+pub mod placement;
+pub mod render;
+pub mod selector;
+pub mod suggest;
+pub mod webhook_config;

@@ -1,0 +1,275 @@
+//! The Mutating and Validating webhook configurations that register fed-webhook with the host
+//! apiserver.
+//!
+//! One function, [`webhook_configurations`], produces both the local form (`clientConfig.url`,
+//! used by the test bed with a CA generated at start) and the in-cluster form
+//! (`clientConfig.service`, shipped in `manifests/webhook/` and used by `kubectl fed install`),
+//! so the two can never disagree about rules, match conditions or policies.
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{
+    MatchCondition, MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference,
+    ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+use crate::api::{CORE_GROUP, TYPES_GROUP};
+use crate::keys;
+
+/// Name of both configuration objects.
+pub const CONFIGURATION_NAME: &str = "kubectl-fed";
+/// Name of the mutating webhook inside its configuration.
+pub const MUTATING_WEBHOOK_NAME: &str = "mutate.kubefed.io";
+/// Name of the validating webhook inside its configuration.
+pub const VALIDATING_WEBHOOK_NAME: &str = "validate.kubefed.io";
+/// HTTP path of the mutating endpoint.
+pub const MUTATE_PATH: &str = "/mutate";
+/// HTTP path of the validating endpoint.
+pub const VALIDATE_PATH: &str = "/validate";
+/// Name of the in-cluster Service in front of the webhook pods.
+pub const SERVICE_NAME: &str = "kubectl-fed-webhook";
+/// Port of that Service (it forwards to the pods' 9443).
+pub const SERVICE_PORT: i32 = 443;
+/// Seconds the apiserver waits for an answer before applying the failure policy.
+pub const TIMEOUT_SECONDS: i32 = 5;
+
+/// Name of the one match condition.
+pub const MATCH_CONDITION_NAME: &str = "kubefed-objects";
+
+/// Where the apiserver sends admission requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebhookTarget {
+    /// A URL reachable from the apiserver (local test bed: `https://127.0.0.1:9443`); the
+    /// endpoint paths are appended.
+    Url(String),
+    /// An in-cluster Service.
+    Service {
+        /// Namespace of the Service (the federation namespace).
+        namespace: String,
+        /// Service name.
+        name: String,
+        /// Service port.
+        port: i32,
+    },
+}
+
+impl WebhookTarget {
+    /// The in-cluster Service of the standard installation in `namespace`.
+    pub fn in_cluster(namespace: &str) -> Self {
+        WebhookTarget::Service { namespace: namespace.to_string(), name: SERVICE_NAME.to_string(), port: SERVICE_PORT }
+    }
+
+    fn client_config(&self, path: &str, ca_bundle: Option<&[u8]>) -> WebhookClientConfig {
+        let ca_bundle = ca_bundle.map(|b| ByteString(b.to_vec()));
+        match self {
+            WebhookTarget::Url(base) => WebhookClientConfig {
+                url: Some(format!("{}{path}", base.trim_end_matches('/'))),
+                ca_bundle,
+                service: None,
+            },
+            WebhookTarget::Service { namespace, name, port } => WebhookClientConfig {
+                url: None,
+                ca_bundle,
+                service: Some(ServiceReference {
+                    namespace: namespace.clone(),
+                    name: name.clone(),
+                    path: Some(path.to_string()),
+                    port: Some(*port),
+                }),
+            },
+        }
+    }
+}
+
+/// The mutating and validating configurations, both named [`CONFIGURATION_NAME`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookConfigurations {
+    /// `mutate.kubefed.io` → `/mutate`.
+    pub mutating: MutatingWebhookConfiguration,
+    /// `validate.kubefed.io` → `/validate`.
+    pub validating: ValidatingWebhookConfiguration,
+}
+
+/// CEL that lets a request through to the webhook only for our own API groups and for objects
+/// that carry (or, on UPDATE, carried) a `kubefed.io/` annotation. Everything else never pays
+/// for the webhook and is unaffected when it is down.
+///
+/// `object` is null on DELETE and `oldObject` on CREATE (only CREATE and UPDATE are matched
+/// today, but the guards keep the expression total); `metadata.annotations` may be absent.
+pub fn match_expression() -> String {
+    let annotated = |var: &str| {
+        format!(
+            "({var} != null && has({var}.metadata) && has({var}.metadata.annotations) && \
+             {var}.metadata.annotations.exists(k, k.startsWith('{prefix}')))",
+            prefix = keys::PREFIX
+        )
+    };
+    format!(
+        "request.resource.group == '{TYPES_GROUP}' || request.resource.group == '{CORE_GROUP}' || {} || {}",
+        annotated("object"),
+        annotated("oldObject")
+    )
+}
+
+fn rules() -> Vec<RuleWithOperations> {
+    vec![RuleWithOperations {
+        api_groups: Some(vec!["*".to_string()]),
+        api_versions: Some(vec!["*".to_string()]),
+        // Top-level resources only: status and other subresources never reach the webhook,
+        // so controllers can always write status.
+        resources: Some(vec!["*".to_string()]),
+        operations: Some(vec!["CREATE".to_string(), "UPDATE".to_string()]),
+        scope: Some("*".to_string()),
+    }]
+}
+
+fn match_conditions() -> Vec<MatchCondition> {
+    vec![MatchCondition { name: MATCH_CONDITION_NAME.to_string(), expression: match_expression() }]
+}
+
+fn metadata() -> ObjectMeta {
+    ObjectMeta {
+        name: Some(CONFIGURATION_NAME.to_string()),
+        labels: Some(
+            [
+                ("app.kubernetes.io/name".to_string(), "kubectl-fed".to_string()),
+                ("app.kubernetes.io/component".to_string(), "webhook".to_string()),
+            ]
+            .into(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Both webhook configurations for `target`, trusting `ca_bundle` (PEM) when given.
+///
+/// The in-cluster form is usually rendered without a CA bundle (the installer fills it in);
+/// without one the apiserver trusts only its system roots.
+pub fn webhook_configurations(target: &WebhookTarget, ca_bundle: Option<&[u8]>) -> WebhookConfigurations {
+    let mutating = MutatingWebhookConfiguration {
+        metadata: metadata(),
+        webhooks: Some(vec![MutatingWebhook {
+            name: MUTATING_WEBHOOK_NAME.to_string(),
+            client_config: target.client_config(MUTATE_PATH, ca_bundle),
+            rules: Some(rules()),
+            match_conditions: Some(match_conditions()),
+            match_policy: Some("Equivalent".to_string()),
+            failure_policy: Some("Fail".to_string()),
+            side_effects: "None".to_string(),
+            admission_review_versions: vec!["v1".to_string()],
+            timeout_seconds: Some(TIMEOUT_SECONDS),
+            reinvocation_policy: Some("Never".to_string()),
+            namespace_selector: None,
+            object_selector: None,
+        }]),
+    };
+    let validating = ValidatingWebhookConfiguration {
+        metadata: metadata(),
+        webhooks: Some(vec![ValidatingWebhook {
+            name: VALIDATING_WEBHOOK_NAME.to_string(),
+            client_config: target.client_config(VALIDATE_PATH, ca_bundle),
+            rules: Some(rules()),
+            match_conditions: Some(match_conditions()),
+            match_policy: Some("Equivalent".to_string()),
+            failure_policy: Some("Fail".to_string()),
+            side_effects: "None".to_string(),
+            admission_review_versions: vec!["v1".to_string()],
+            timeout_seconds: Some(TIMEOUT_SECONDS),
+            namespace_selector: None,
+            object_selector: None,
+        }]),
+    };
+    WebhookConfigurations { mutating, validating }
+}
+
+impl WebhookConfigurations {
+    /// Both objects as a two-document YAML stream (mutating first).
+    pub fn to_yaml(&self) -> Result<String, serde_yaml::Error> {
+        Ok(format!("{}---\n{}", serde_yaml::to_string(&self.mutating)?, serde_yaml::to_string(&self.validating)?))
+    }
+
+    /// Both objects as a `v1` `List` (what `kubectl apply -f -` accepts as JSON).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let list = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [serde_json::to_value(&self.mutating)?, serde_json::to_value(&self.validating)?],
+        });
+        serde_json::to_string_pretty(&list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local() -> WebhookConfigurations {
+        webhook_configurations(&WebhookTarget::Url("https://127.0.0.1:9443/".into()), Some(b"PEM"))
+    }
+
+    #[test]
+    fn url_form_appends_the_endpoint_paths() {
+        let c = local();
+        let m = &c.mutating.webhooks.as_ref().unwrap()[0];
+        let v = &c.validating.webhooks.as_ref().unwrap()[0];
+        assert_eq!(m.client_config.url.as_deref(), Some("https://127.0.0.1:9443/mutate"));
+        assert_eq!(v.client_config.url.as_deref(), Some("https://127.0.0.1:9443/validate"));
+        assert_eq!(m.client_config.ca_bundle, Some(ByteString(b"PEM".to_vec())));
+        assert!(m.client_config.service.is_none());
+    }
+
+    #[test]
+    fn service_form_points_at_the_service() {
+        let c = webhook_configurations(&WebhookTarget::in_cluster(keys::FEDERATION_NAMESPACE), None);
+        let v = &c.validating.webhooks.as_ref().unwrap()[0];
+        let svc = v.client_config.service.as_ref().unwrap();
+        assert_eq!((svc.namespace.as_str(), svc.name.as_str()), (keys::FEDERATION_NAMESPACE, SERVICE_NAME));
+        assert_eq!((svc.path.as_deref(), svc.port), (Some(VALIDATE_PATH), Some(443)));
+        assert!(v.client_config.url.is_none() && v.client_config.ca_bundle.is_none());
+    }
+
+    #[test]
+    fn both_forms_share_rules_conditions_and_policies() {
+        let a = local();
+        let b = webhook_configurations(&WebhookTarget::in_cluster("x"), None);
+        let (ma, mb) = (&a.mutating.webhooks.as_ref().unwrap()[0], &b.mutating.webhooks.as_ref().unwrap()[0]);
+        assert_eq!(ma.rules, mb.rules);
+        assert_eq!(ma.match_conditions, mb.match_conditions);
+        assert_eq!(ma.name, MUTATING_WEBHOOK_NAME);
+        assert_eq!(ma.failure_policy.as_deref(), Some("Fail"));
+        assert_eq!(ma.side_effects, "None");
+        assert_eq!(ma.admission_review_versions, vec!["v1"]);
+        assert_eq!(ma.timeout_seconds, Some(5));
+        assert_eq!(ma.reinvocation_policy.as_deref(), Some("Never"));
+        let va = &a.validating.webhooks.as_ref().unwrap()[0];
+        assert_eq!(va.name, VALIDATING_WEBHOOK_NAME);
+        assert_eq!(va.rules, ma.rules);
+        assert_eq!(va.match_conditions, ma.match_conditions);
+        assert_eq!(a.mutating.metadata.name.as_deref(), Some(CONFIGURATION_NAME));
+        assert_eq!(a.validating.metadata.name.as_deref(), Some(CONFIGURATION_NAME));
+        let rule = &ma.rules.as_ref().unwrap()[0];
+        assert_eq!(rule.operations.as_ref().unwrap(), &vec!["CREATE".to_string(), "UPDATE".to_string()]);
+        assert_eq!(rule.scope.as_deref(), Some("*"));
+    }
+
+    #[test]
+    fn match_expression_guards_nulls_and_names_both_groups() {
+        let e = match_expression();
+        assert!(e.contains("'types.kubefed.io'") && e.contains("'core.kubefed.io'"), "{e}");
+        assert!(e.contains("object != null && has(object.metadata) && has(object.metadata.annotations)"), "{e}");
+        assert!(e.contains("oldObject != null && has(oldObject.metadata)"), "{e}");
+        assert!(e.contains("k.startsWith('kubefed.io/')"), "{e}");
+        assert_eq!(e.matches('(').count(), e.matches(')').count());
+    }
+
+    #[test]
+    fn serializes_with_type_meta() {
+        let yaml = local().to_yaml().unwrap();
+        assert!(yaml.contains("kind: MutatingWebhookConfiguration"), "{yaml}");
+        assert!(yaml.contains("kind: ValidatingWebhookConfiguration"), "{yaml}");
+        assert!(yaml.contains("apiVersion: admissionregistration.k8s.io/v1"), "{yaml}");
+        let json: serde_json::Value = serde_json::from_str(&local().to_json().unwrap()).unwrap();
+        assert_eq!(json["kind"], "List");
+        assert_eq!(json["items"][0]["webhooks"][0]["clientConfig"]["caBundle"], "UEVN");
+    }
+}

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Starts the federation on the local test bed, idempotently:
+#   1. the three clusters (hack/cluster-up.sh);
+#   2. fed-webhook (admission + controllers) as a local process on 127.0.0.1, serving a cert
+#      signed by a CA it generated (rcgen), restarted when its binary was rebuilt;
+#   3. `kubectl fed install --webhook-url …` on earth (CRDs, namespace, webhook configurations);
+#   4. `kubectl fed join` of earth (host self-join), vulcan and kronos;
+#   5. `kubectl fed enable` of deployments, services and configmaps.
+# hack/federation-down.sh stops the process; hack/cluster-down.sh stops everything.
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+
+FED_DIR="$LOCAL_DIR/federation"
+WEBHOOK_PORT="$((PORT_BASE + 47))"
+WEBHOOK_URL="https://127.0.0.1:$WEBHOOK_PORT"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
+export KUBECONFIG="$KUBECONFIG_PATH"
+
+"$HACK_DIR/cluster-up.sh"
+(cd "$REPO_ROOT" && cargo build -q -p fed-webhook -p kubectl-fed --bins)
+webhook_bin="$TARGET_DIR/fed-webhook"
+fed="$TARGET_DIR/kubectl-fed"
+mkdir -p "$FED_DIR"
+
+"$webhook_bin" certs --out-dir "$FED_DIR/pki" --ip 127.0.0.1 >/dev/null
+
+# (Re)start fed-webhook unless the same binary is already serving.
+pid_file="$FED_DIR/fed-webhook.pid"
+running=""
+if [[ -f "$pid_file" ]]; then
+  pid="$(cat "$pid_file")"
+  if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q fed-webhook &&
+     [[ ! "$webhook_bin" -nt "$pid_file" ]]; then
+    running="$pid"
+  fi
+fi
+if [[ -z "$running" ]]; then
+  "$HACK_DIR/federation-down.sh"
+  setsid nohup "$webhook_bin" serve \
+    --tls-cert "$FED_DIR/pki/tls.crt" --tls-key "$FED_DIR/pki/tls.key" \
+    --listen "127.0.0.1:$WEBHOOK_PORT" --kubeconfig "$KUBECONFIG_PATH" --context earth \
+    9>&- >>"$FED_DIR/fed-webhook.log" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+  log "started fed-webhook (pid $!) on $WEBHOOK_URL, log $FED_DIR/fed-webhook.log"
+fi
+
+"$fed" install --webhook-url "$WEBHOOK_URL" --ca-bundle "$FED_DIR/pki/ca.crt" --context earth >/dev/null
+
+deadline=$((SECONDS + 90))
+until curl -sf --cacert "$FED_DIR/pki/ca.crt" "$WEBHOOK_URL/readyz" >/dev/null; do
+  ((SECONDS < deadline)) || { tail -20 "$FED_DIR/fed-webhook.log" >&2; die "fed-webhook not ready after 90s"; }
+  sleep 0.2
+done
+
+for c in "${CLUSTERS[@]}"; do
+  if ! kubectl --context earth -n kube-federation-system get kubefedcluster "$c" >/dev/null 2>&1; then
+    "$fed" join "$c" --cluster-context "$c" --context earth >/dev/null
+  fi
+done
+for t in deployments.apps services configmaps; do
+  "$fed" enable "$t" --context earth >/dev/null
+done
+log "federation up: webhook $WEBHOOK_URL; clusters ${CLUSTERS[*]} joined"

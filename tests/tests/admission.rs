@@ -1,0 +1,162 @@
+//! Admission: the real earth kube-apiserver calls fed-webhook over TLS (issue 3 acceptance).
+
+use std::time::Duration;
+
+use fed_e2e::{TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, wait_until};
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+
+/// A Deployment manifest with `replicas` and the given annotations (JSON map).
+fn deployment(name: &str, replicas: i32, annotations: serde_json::Value) -> String {
+    serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "annotations": annotations},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                         "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}}
+        }
+    })
+    .to_string()
+}
+
+fn apply(ns: &str, manifest: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["--context", "earth", "-n", ns, "apply", "-f", "-"];
+    args.extend_from_slice(extra);
+    kubectl_with_stdin(&args, Some(manifest))
+}
+
+fn assert_denied(out: &std::process::Output, needles: &[&str]) {
+    let text = output_text(out);
+    assert!(!out.status.success(), "expected a denial, got success: {text}");
+    assert!(text.contains("denied the request"), "not an admission denial: {text}");
+    for needle in needles {
+        assert!(text.contains(needle), "denial does not mention {needle:?}: {text}");
+    }
+}
+
+#[tokio::test]
+async fn placement_naming_an_unknown_cluster_is_denied_with_the_joined_list_and_a_suggestion() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-unknown").await;
+    for dry_run in [&[][..], &["--dry-run=server"][..]] {
+        let out =
+            apply(&ns.name, &deployment("web", 1, serde_json::json!({"kubefed.io/placement": "earth,mars"})), dry_run);
+        assert_denied(&out, &["\"mars\"", "earth, kronos, vulcan"]);
+        let out = apply(&ns.name, &deployment("web", 1, serde_json::json!({"kubefed.io/placement": "vulcn"})), dry_run);
+        assert_denied(&out, &["\"vulcn\"", "did you mean \"vulcan\""]);
+    }
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn placement_is_normalised_identically_under_server_dry_run() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-norm").await;
+    let manifest = deployment("web", 1, serde_json::json!({"kubefed.io/placement": " vulcan,earth"}));
+    let out = apply(
+        &ns.name,
+        &manifest,
+        &["--dry-run=server", "-o", "jsonpath={.metadata.annotations.kubefed\\.io/placement}"],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "earth,vulcan");
+    let deployments = Api::<Deployment>::namespaced(bed.earth.clone(), &ns.name);
+    assert!(deployments.get_opt("web").await.unwrap().is_none(), "dry run must not store anything");
+
+    let out = apply(&ns.name, &manifest, &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let stored = deployments.get("web").await.unwrap();
+    let annotations = stored.metadata.annotations.unwrap();
+    assert_eq!(annotations["kubefed.io/placement"], "earth,vulcan");
+    assert_eq!(stored.metadata.labels.unwrap()["kubefed.io/federated"], "true");
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn namespace_policy_limits_annotations_and_federated_objects() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-policy").await;
+    let fedns = serde_json::json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+        "metadata": {"name": ns.name},
+        "spec": {"placement": {"clusters": [{"name": "earth"}]}}
+    });
+    let out = apply(&ns.name, &fedns.to_string(), &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    // The webhook decides from its caches: wait until it has seen the FederatedNamespace.
+    let denied = wait_until(Duration::from_secs(20), "the policy to apply", || async {
+        let out = apply(
+            &ns.name,
+            &deployment("web", 1, serde_json::json!({"kubefed.io/placement": "vulcan"})),
+            &["--dry-run=server"],
+        );
+        (!out.status.success()).then_some(out)
+    })
+    .await;
+    assert_denied(&denied, &["vulcan", &ns.name]);
+
+    let fed_deploy = serde_json::json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+        "metadata": {"name": "fedweb"},
+        "spec": {"template": {"spec": {"replicas": 1}}, "placement": {"clusters": [{"name": "vulcan"}]}}
+    });
+    assert_denied(&apply(&ns.name, &fed_deploy.to_string(), &[]), &["vulcan"]);
+    let allowed = apply(
+        &ns.name,
+        &deployment("ok", 1, serde_json::json!({"kubefed.io/placement": "earth"})),
+        &["--dry-run=server"],
+    );
+    assert!(allowed.status.success(), "{}", output_text(&allowed));
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn malformed_overrides_are_denied_with_the_reason() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-ovr").await;
+    let cases = [
+        (r#"{"vulcan":[{"path":"spec/replicas","value":3}]}"#, "spec/replicas"),
+        (r#"{"vulcan":[{"op":"move","path":"/spec/replicas","value":3}]}"#, "move"),
+        (r#"{"kronos":[{"path":"/spec/replicas","value":3}]}"#, "kronos"),
+    ];
+    for (overrides, reason) in cases {
+        let annotations = serde_json::json!({"kubefed.io/placement": "vulcan", "kubefed.io/overrides": overrides});
+        assert_denied(&apply(&ns.name, &deployment("web", 1, annotations), &[]), &[reason]);
+    }
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn host_copy_is_pinned_to_zero_replicas_until_the_placement_is_removed() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-pin").await;
+    let out = apply(&ns.name, &deployment("web", 2, serde_json::json!({"kubefed.io/placement": "vulcan"})), &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let deployments = Api::<Deployment>::namespaced(bed.earth.clone(), &ns.name);
+    let stored = deployments.get("web").await.unwrap();
+    assert_eq!(stored.spec.as_ref().unwrap().replicas, Some(0));
+    assert_eq!(stored.metadata.annotations.as_ref().unwrap()["kubefed.io/federated-replicas"], "2");
+
+    let out =
+        kubectl(&["--context", "earth", "-n", &ns.name, "annotate", "deployment", "web", "kubefed.io/placement-"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let restored = deployments.get("web").await.unwrap();
+    assert_eq!(restored.spec.as_ref().unwrap().replicas, Some(2));
+    assert!(!restored.metadata.annotations.unwrap_or_default().contains_key("kubefed.io/federated-replicas"));
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn annotating_a_type_that_is_not_enabled_is_denied_with_the_enable_hint() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-type").await;
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "creds", "annotations": {"kubefed.io/placement": "vulcan"}},
+        "stringData": {"k": "v"}
+    });
+    assert_denied(&apply(&ns.name, &secret.to_string(), &[]), &["kubectl fed enable secrets"]);
+    ns.delete().await;
+}

@@ -1,0 +1,220 @@
+//! Controllers: admitted intent becomes objects on member clusters (issue 4 acceptance).
+
+use std::time::Duration;
+
+use fed_e2e::{Bed, TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, repo_root, wait_until};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::Resource;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde::de::DeserializeOwned;
+
+const CONVERGE: Duration = Duration::from_secs(60);
+
+fn apply(ns: &str, manifest: &str) {
+    let out = kubectl_with_stdin(&["--context", "earth", "-n", ns, "apply", "-f", "-"], Some(manifest));
+    assert!(out.status.success(), "{}", output_text(&out));
+}
+
+/// Waits until `name` exists (Some) or is absent (None) in `ns` on every listed cluster.
+async fn wait_present<K>(bed: &Bed, clusters: &[&str], ns: &str, name: &str) -> Vec<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let mut found = Vec::new();
+    for cluster in clusters {
+        let api = Api::<K>::namespaced(bed.cluster(cluster).clone(), ns);
+        found.push(
+            wait_until(CONVERGE, &format!("{name} on {cluster}"), || async { api.get_opt(name).await.ok()? }).await,
+        );
+    }
+    found
+}
+
+async fn wait_absent<K>(bed: &Bed, clusters: &[&str], ns: &str, name: &str)
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    for cluster in clusters {
+        let api = Api::<K>::namespaced(bed.cluster(cluster).clone(), ns);
+        wait_until(CONVERGE, &format!("{name} gone from {cluster}"), || async {
+            matches!(api.get_opt(name).await, Ok(None)).then_some(())
+        })
+        .await;
+    }
+}
+
+async fn replicas_on(bed: &Bed, cluster: &str, ns: &str, name: &str) -> Option<i32> {
+    let api = Api::<Deployment>::namespaced(bed.cluster(cluster).clone(), ns);
+    api.get_opt(name).await.ok()??.spec?.replicas
+}
+
+async fn wait_replicas(bed: &Bed, cluster: &str, ns: &str, name: &str, want: i32) {
+    wait_until(CONVERGE, &format!("{name} on {cluster} with {want} replicas"), || async {
+        (replicas_on(bed, cluster, ns, name).await == Some(want)).then_some(())
+    })
+    .await;
+}
+
+/// Listings 2–4 of the seed walk-through, applied verbatim.
+#[tokio::test]
+async fn seed_walkthrough_listings_land_on_earth_and_vulcan_only() {
+    let bed = federation().await;
+    let ns = "fedtestns";
+    let _ = kubectl(&["--context", "earth", "create", "namespace", ns]);
+    let seed = std::fs::read_to_string(repo_root().join("tests/fixtures/seed-listings.yaml")).unwrap();
+    apply(ns, &seed);
+
+    wait_present::<Deployment>(&bed, &["earth", "vulcan"], ns, "fedhttp").await;
+    let services = wait_present::<Service>(&bed, &["earth", "vulcan"], ns, "fed-service").await;
+    for svc in &services {
+        assert_eq!(svc.spec.as_ref().unwrap().type_.as_deref(), Some("NodePort"));
+    }
+    let kronos = Api::<Deployment>::namespaced(bed.kronos.clone(), ns);
+    assert!(kronos.get_opt("fedhttp").await.unwrap().is_none(), "kronos is not in the placement");
+
+    let status = wait_until(CONVERGE, "FederatedDeployment status for both clusters", || async {
+        let out = kubectl(&["--context", "earth", "-n", ns, "get", "federateddeployment", "fedhttp", "-o", "json"]);
+        let fed: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        let clusters = fed["status"]["clusters"].as_array()?.clone();
+        let propagated =
+            fed["status"]["conditions"].as_array()?.iter().any(|c| c["type"] == "Propagation" && c["status"] == "True");
+        (propagated && clusters.len() == 2).then_some(clusters)
+    })
+    .await;
+    let names: Vec<&str> = status.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["earth", "vulcan"]);
+
+    // Removing vulcan from the placement deletes the copy there.
+    let patch = r#"{"spec":{"placement":{"clusters":[{"name":"earth"}]}}}"#;
+    let out = kubectl(&[
+        "--context",
+        "earth",
+        "-n",
+        ns,
+        "patch",
+        "federateddeployment",
+        "fedhttp",
+        "--type=merge",
+        "-p",
+        patch,
+    ]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    wait_absent::<Deployment>(&bed, &["vulcan"], ns, "fedhttp").await;
+
+    // Deleting the FederatedDeployment deletes it everywhere.
+    let out = kubectl(&["--context", "earth", "-n", ns, "delete", "federateddeployment", "fedhttp", "--wait=true"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    wait_absent::<Deployment>(&bed, &["earth", "vulcan"], ns, "fedhttp").await;
+}
+
+#[tokio::test]
+async fn orphaned_federated_objects_leave_their_copies_behind() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "prop-orphan").await;
+    let fed = serde_json::json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+        "metadata": {"name": "settings", "annotations": {"kubefed.io/orphan": "true"}},
+        "spec": {"template": {"data": {"mode": "blue"}}, "placement": {"clusters": [{"name": "vulcan"}]}}
+    });
+    apply(&ns.name, &fed.to_string());
+    let copy = wait_present::<ConfigMap>(&bed, &["vulcan"], &ns.name, "settings").await;
+    assert_eq!(copy[0].data.as_ref().unwrap()["mode"], "blue");
+    let out =
+        kubectl(&["--context", "earth", "-n", &ns.name, "delete", "federatedconfigmap", "settings", "--wait=true"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let vulcan = Api::<ConfigMap>::namespaced(bed.vulcan.clone(), &ns.name);
+    assert!(vulcan.get_opt("settings").await.unwrap().is_some(), "orphaned copy must stay");
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn annotated_deployment_follows_overrides_source_changes_and_deletion() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "prop-annot").await;
+    let manifest = |image: &str| {
+        serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "annotations": {
+                "kubefed.io/placement": "vulcan,kronos",
+                "kubefed.io/overrides": r#"{"kronos":[{"path":"/spec/replicas","value":3}]}"#
+            }},
+            "spec": {
+                "replicas": 2,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}},
+                             "spec": {"containers": [{"name": "web", "image": image}]}}
+            }
+        })
+        .to_string()
+    };
+    apply(&ns.name, &manifest("nginx:1.26"));
+    wait_replicas(&bed, "vulcan", &ns.name, "web", 2).await;
+    wait_replicas(&bed, "kronos", &ns.name, "web", 3).await;
+    assert_eq!(replicas_on(&bed, "earth", &ns.name, "web").await, Some(0), "host copy is pinned");
+
+    // A new image on the source reaches both members.
+    apply(&ns.name, &manifest("nginx:1.27"));
+    for cluster in ["vulcan", "kronos"] {
+        let api = Api::<Deployment>::namespaced(bed.cluster(cluster).clone(), &ns.name);
+        wait_until(CONVERGE, &format!("new image on {cluster}"), || async {
+            let d = api.get_opt("web").await.ok()??;
+            (d.spec?.template.spec?.containers[0].image.as_deref() == Some("nginx:1.27")).then_some(())
+        })
+        .await;
+    }
+
+    // A hand edit on a member is reverted.
+    let vulcan = Api::<Deployment>::namespaced(bed.vulcan.clone(), &ns.name);
+    vulcan
+        .patch("web", &PatchParams::default(), &Patch::Merge(serde_json::json!({"spec": {"replicas": 7}})))
+        .await
+        .unwrap();
+    wait_replicas(&bed, "vulcan", &ns.name, "web", 2).await;
+
+    // Deleting the source deletes both copies.
+    Api::<Deployment>::namespaced(bed.earth.clone(), &ns.name).delete("web", &DeleteParams::default()).await.unwrap();
+    wait_absent::<Deployment>(&bed, &["vulcan", "kronos"], &ns.name, "web").await;
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn annotated_service_gets_each_members_own_cluster_ip() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "prop-svc").await;
+    let svc = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "api", "annotations": {"kubefed.io/placement": "vulcan,kronos"}},
+        "spec": {"selector": {"app": "api"}, "ports": [{"port": 80}]}
+    });
+    apply(&ns.name, &svc.to_string());
+    let copies = wait_present::<Service>(&bed, &["vulcan", "kronos"], &ns.name, "api").await;
+    let ips: Vec<String> = copies.iter().map(|s| s.spec.as_ref().unwrap().cluster_ip.clone().unwrap()).collect();
+    assert!(ips[0].starts_with("10.97."), "vulcan allocates from its own range: {ips:?}");
+    assert!(ips[1].starts_with("10.98."), "kronos allocates from its own range: {ips:?}");
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn annotated_configmap_propagates() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "prop-cm").await;
+    let cm = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "settings", "annotations": {"kubefed.io/placement": "*"}},
+        "data": {"colour": "green"}
+    });
+    apply(&ns.name, &cm.to_string());
+    let copies = wait_present::<ConfigMap>(&bed, &["earth", "vulcan", "kronos"], &ns.name, "settings").await;
+    for copy in &copies[1..] {
+        assert_eq!(copy.data.as_ref().unwrap()["colour"], "green");
+        assert_eq!(copy.metadata.labels.as_ref().unwrap()["kubefed.io/managed"], "true");
+    }
+    ns.delete().await;
+}
