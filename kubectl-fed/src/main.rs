@@ -1,3 +1,212 @@
-//! kubectl-fed: the kubectl plugin.
+//! kubectl-fed: the `kubectl fed` plugin.
+//!
+//! Layout (after KubeFed's kubefedctl): this file holds the clap root, the dispatch and the
+//! one-line error printing; [`kubeconfig`] loads and merges kubeconfig files exactly like
+//! kubectl; [`context`] turns the global flags into clients; [`discovery`] resolves resource
+//! names (`deploy`, `deployments.apps`, …); [`output`] renders kubectl-like tables and YAML/JSON;
+//! [`apply`] performs (or, under `--dry-run`, only prints) every change; one module per
+//! subcommand lives under [`cmd`], each shaped options → validate → run.
+//!
+//! `--help`, `completion` and client-only `version` never build a tokio runtime nor read a
+//! kubeconfig, so they stay fast.
 
-fn main() {}
+mod apply;
+mod b64;
+mod certs;
+mod cmd;
+mod context;
+mod discovery;
+mod errors;
+mod fedapi;
+mod kubeconfig;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::context::GlobalOpts;
+
+/// Federate ordinary Kubernetes objects across clusters.
+///
+/// Join member clusters, enable types, federate namespaces and objects, place them on clusters
+/// with annotations, and see where everything landed. Every flag is accepted after the
+/// subcommand (kubectl refuses flags before a plugin's name).
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl-fed",
+    bin_name = "kubectl fed",
+    version,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Install(cmd::install::InstallOptions),
+    Join(cmd::join::JoinOptions),
+    Unjoin(cmd::unjoin::UnjoinOptions),
+    Clusters(cmd::clusters::ClustersOptions),
+    Enable(cmd::enable::EnableOptions),
+    Disable(cmd::disable::DisableOptions),
+    Federate(cmd::federate::FederateOptions),
+    Place(cmd::place::PlaceOptions),
+    Unplace(cmd::unplace::UnplaceOptions),
+    Status(cmd::status::StatusOptions),
+    Version(cmd::version::VersionOptions),
+    Completion(cmd::completion::CompletionOptions),
+}
+
+/// Die quietly on a closed pipe (`kubectl fed status -A | head`), like kubectl, instead of
+/// panicking in `println!`.
+#[cfg(unix)]
+fn restore_sigpipe() {
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13; // the same on Linux and the BSDs/macOS
+    const SIG_DFL: usize = 0;
+    // SAFETY: resetting a signal disposition to its default before any thread starts.
+    unsafe {
+        signal(SIGPIPE, SIG_DFL);
+    }
+}
+
+#[cfg(not(unix))]
+fn restore_sigpipe() {}
+
+fn main() -> ExitCode {
+    restore_sigpipe();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", errors::one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let Cli { global, command } = cli;
+    // Commands that need no cluster run without a runtime.
+    match &command {
+        Command::Completion(opts) => return cmd::completion::run(opts),
+        Command::Version(opts) if opts.client => return cmd::version::run_client_only(&global),
+        _ => {}
+    }
+    global.validate()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let ctx = match context::Ctx::new(global.clone()) {
+        Ok(ctx) => ctx,
+        Err(err) if matches!(command, Command::Version(_)) => {
+            cmd::version::run_client_only(&global)?;
+            output::warn(format!("no host cluster: {}", errors::one_line(&err)));
+            return Ok(());
+        }
+        Err(err) => return Err(err),
+    };
+    runtime.block_on(async move {
+        match command {
+            Command::Install(o) => cmd::install::run(&ctx, o).await,
+            Command::Join(o) => cmd::join::run(&ctx, o).await,
+            Command::Unjoin(o) => cmd::unjoin::run(&ctx, o).await,
+            Command::Clusters(o) => cmd::clusters::run(&ctx, o).await,
+            Command::Enable(o) => cmd::enable::run(&ctx, o).await,
+            Command::Disable(o) => cmd::disable::run(&ctx, o).await,
+            Command::Federate(o) => cmd::federate::run(&ctx, o).await,
+            Command::Place(o) => cmd::place::run(&ctx, o).await,
+            Command::Unplace(o) => cmd::unplace::run(&ctx, o).await,
+            Command::Status(o) => cmd::status::run(&ctx, o).await,
+            Command::Version(o) => cmd::version::run(&ctx, o).await,
+            Command::Completion(_) => unreachable!("handled before the runtime starts"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_are_accepted_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "kubectl-fed",
+            "place",
+            "deployment/web",
+            "--clusters",
+            "vulcan,kronos",
+            "--context",
+            "earth",
+            "-n",
+            "demo",
+            "--dry-run",
+            "-o",
+            "yaml",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.host_context.as_deref(), Some("earth"));
+        assert_eq!(cli.global.namespace.as_deref(), Some("demo"));
+        assert_eq!(cli.global.dry_run, context::DryRun::Client);
+        assert_eq!(cli.global.output, Some(output::OutputFormat::Yaml));
+    }
+
+    #[test]
+    fn host_cluster_context_is_the_long_name() {
+        let cli = Cli::try_parse_from(["kubectl-fed", "clusters", "--host-cluster-context", "earth"]).unwrap();
+        assert_eq!(cli.global.host_context.as_deref(), Some("earth"));
+        assert_eq!(cli.global.federation_namespace, "kube-federation-system");
+    }
+
+    /// plugins/krew/fed.yaml renders (as krew-release-bot does) into a valid plugin manifest.
+    #[test]
+    fn krew_manifest_template_renders() {
+        let template = include_str!("../../plugins/krew/fed.yaml");
+        let mut rendered = String::new();
+        for line in template.lines() {
+            let line = line.replace("{{ .TagName }}", "v0.1.0");
+            match line.trim_start().strip_prefix("{{addURIAndSha \"") {
+                Some(rest) => {
+                    let indent = &line[..line.len() - line.trim_start().len()];
+                    let url = rest.split('"').next().unwrap();
+                    rendered.push_str(&format!("{indent}uri: {url}\n{indent}sha256: {}\n", "0".repeat(64)));
+                }
+                None => {
+                    rendered.push_str(&line);
+                    rendered.push('\n');
+                }
+            }
+        }
+        let doc: serde_json::Value = serde_yaml::from_str(&rendered).unwrap();
+        assert_eq!(doc["kind"], "Plugin");
+        assert_eq!(doc["metadata"]["name"], "fed", "kubectl fed needs the plugin name fed");
+        assert_eq!(doc["spec"]["version"], "v0.1.0");
+        let platforms = doc["spec"]["platforms"].as_array().unwrap();
+        assert!(platforms.len() >= 4);
+        for p in platforms {
+            assert!(p["bin"].as_str().unwrap().starts_with("kubectl-fed"), "{p}");
+            assert!(p["uri"].as_str().unwrap().contains("v0.1.0"), "{p}");
+            assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
+        }
+    }
+
+    #[test]
+    fn dry_run_takes_an_optional_value() {
+        let cli = Cli::try_parse_from(["kubectl-fed", "install", "--dry-run=server"]).unwrap();
+        assert_eq!(cli.global.dry_run, context::DryRun::Server);
+        let cli = Cli::try_parse_from(["kubectl-fed", "install"]).unwrap();
+        assert_eq!(cli.global.dry_run, context::DryRun::None);
+    }
+}

@@ -136,14 +136,14 @@ async fn host_copy_is_pinned_to_zero_replicas_until_the_placement_is_removed() {
     assert!(out.status.success(), "{}", output_text(&out));
     let deployments = Api::<Deployment>::namespaced(bed.earth.clone(), &ns.name);
     let stored = deployments.get("web").await.unwrap();
-    assert_eq!(stored.spec.as_ref().unwrap().replicas, Some(0));
+    assert_eq!(stored.spec.replicas, Some(0));
     assert_eq!(stored.metadata.annotations.as_ref().unwrap()["kubefed.io/federated-replicas"], "2");
 
     let out =
         kubectl(&["--context", "earth", "-n", &ns.name, "annotate", "deployment", "web", "kubefed.io/placement-"]);
     assert!(out.status.success(), "{}", output_text(&out));
     let restored = deployments.get("web").await.unwrap();
-    assert_eq!(restored.spec.as_ref().unwrap().replicas, Some(2));
+    assert_eq!(restored.spec.replicas, Some(2));
     assert!(!restored.metadata.annotations.unwrap_or_default().contains_key("kubefed.io/federated-replicas"));
     ns.delete().await;
 }

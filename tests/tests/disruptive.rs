@@ -1,5 +1,6 @@
-//! Outages of the webhook and of a member cluster. These tests stop shared processes, so this
-//! binary holds them (cargo runs test binaries one after another) and a lock runs them in turn.
+//! Tests that disturb the shared federation: the webhook stopped, a member's apiserver
+//! stopped, a member unjoined. Cargo runs test binaries one after another, so keeping them in
+//! this binary (and taking a lock) keeps them away from every other test.
 
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ async fn an_offline_member_is_reported_while_the_others_keep_converging() {
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "out-member").await;
     hack("cluster-ctl.sh", &["stop", "kube-apiserver", "vulcan"]);
-    let restart = scopeguard_restart();
+    let restart = hack_later("cluster-ctl.sh", &["start", "kube-apiserver", "vulcan"]);
 
     wait_until(Duration::from_secs(40), "vulcan to be Offline", || async {
         let out = kubectl(&[
@@ -100,13 +101,70 @@ async fn an_offline_member_is_reported_while_the_others_keep_converging() {
     ns.delete().await;
 }
 
-/// Restarts vulcan's apiserver when dropped, so a failing assertion never leaves it down.
-fn scopeguard_restart() -> impl Drop {
-    struct Restart;
-    impl Drop for Restart {
+#[tokio::test]
+async fn unjoin_removes_everything_it_rolled_out_and_its_credentials() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "dis-unjoin").await;
+    let out = apply(&ns.name, &configmap("everywhere", serde_json::json!({"kubefed.io/placement": "*"})));
+    assert!(out.status.success(), "{}", output_text(&out));
+    let kronos = Api::<ConfigMap>::namespaced(bed.kronos.clone(), &ns.name);
+    wait_until(Duration::from_secs(60), "the copy on kronos", || async { kronos.get_opt("everywhere").await.ok()? })
+        .await;
+
+    let out = kubectl(&["fed", "unjoin", "kronos", "--force", "--context", "earth"]);
+    let rejoined = hack_later("federation-up.sh", &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let managed = kubectl(&[
+        "--context",
+        "kronos",
+        "get",
+        "all,configmaps,namespaces",
+        "-A",
+        "-l",
+        "kubefed.io/managed=true",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&managed.stdout).trim(), "", "managed objects left on kronos");
+    let leftovers = kubectl(&[
+        "--context",
+        "kronos",
+        "get",
+        "serviceaccounts,clusterroles,clusterrolebindings",
+        "-A",
+        "-o",
+        "name",
+    ]);
+    let leftovers = String::from_utf8_lossy(&leftovers.stdout);
+    assert!(
+        !leftovers.contains("kubefed") && !leftovers.contains("kubectl-fed"),
+        "federation RBAC left on kronos:\n{leftovers}"
+    );
+    let host = kubectl(&[
+        "--context",
+        "earth",
+        "-n",
+        "kube-federation-system",
+        "get",
+        "kubefedclusters,secrets",
+        "-o",
+        "name",
+    ]);
+    let host = String::from_utf8_lossy(&host.stdout);
+    assert!(!host.contains("kronos"), "kronos's KubeFedCluster or Secret left on earth:\n{host}");
+    drop(rejoined);
+    ns.delete().await;
+}
+
+/// Runs a hack/ script when dropped (restores the shared federation even after a failed assertion).
+fn hack_later(script: &'static str, args: &'static [&'static str]) -> impl Drop {
+    struct Later(&'static str, &'static [&'static str]);
+    impl Drop for Later {
         fn drop(&mut self) {
-            hack("cluster-ctl.sh", &["start", "kube-apiserver", "vulcan"]);
+            // No assertion here: a panic while unwinding would abort the whole test binary.
+            let _ = std::process::Command::new("bash").arg(repo_root().join("hack").join(self.0)).args(self.1).status();
         }
     }
-    Restart
+    Later(script, args)
 }

@@ -52,7 +52,7 @@ where
 
 async fn replicas_on(bed: &Bed, cluster: &str, ns: &str, name: &str) -> Option<i32> {
     let api = Api::<Deployment>::namespaced(bed.cluster(cluster).clone(), ns);
-    api.get_opt(name).await.ok()??.spec?.replicas
+    api.get_opt(name).await.ok()??.spec.replicas
 }
 
 async fn wait_replicas(bed: &Bed, cluster: &str, ns: &str, name: &str, want: i32) {
@@ -165,7 +165,7 @@ async fn annotated_deployment_follows_overrides_source_changes_and_deletion() {
         let api = Api::<Deployment>::namespaced(bed.cluster(cluster).clone(), &ns.name);
         wait_until(CONVERGE, &format!("new image on {cluster}"), || async {
             let d = api.get_opt("web").await.ok()??;
-            (d.spec?.template.spec?.containers[0].image.as_deref() == Some("nginx:1.27")).then_some(())
+            (d.spec.template.spec?.containers[0].image.as_deref() == Some("nginx:1.27")).then_some(())
         })
         .await;
     }

@@ -1,3 +1,197 @@
-//! fed-webhook: the host component.
+//! fed-webhook: the kubectl-fed host component.
+//!
+//! `serve` runs the admission webhook (and the controllers); `certs` makes a CA and serving
+//! certificate; `manifests` prints the webhook configurations (local or in-cluster form).
 
-fn main() {}
+mod cache;
+mod certs;
+mod cli;
+#[allow(dead_code)]
+mod controllers;
+mod logging;
+mod metrics;
+mod server;
+mod tls;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use fed_core::webhook_config::{WebhookTarget, webhook_configurations};
+
+use crate::cli::{CertsArgs, Cli, Command, ManifestsArgs, OutputFormat, ServeArgs};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve_blocking(args),
+        Command::Certs(args) => run_certs(&args),
+        Command::Manifests(args) => render_manifests(&args).map(|text| print!("{text}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve_blocking(args: ServeArgs) -> Result<()> {
+    logging::init(args.log_format);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?
+        .block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    // One process-wide TLS provider for the kube client as well as the server.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let provider = tls::provider();
+    let cert = tls::ReloadingCert::load(&args.tls_cert, &args.tls_key, provider.clone())?;
+    let _reloader = tls::spawn_reloader(&cert, tls::RELOAD_INTERVAL);
+    let tls_config = tls::server_config(cert, provider)?;
+
+    let client = kube_client(&args).await?;
+    let caches = cache::start(client.clone(), &args.federation_namespace);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let app = Arc::new(server::App::new(caches, metrics, args.max_body_bytes));
+    let server = server::Server::bind(args.listen, tls_config, app).await?;
+    tracing::info!(
+        listen = %server.local_addr()?,
+        federation_namespace = %args.federation_namespace,
+        "serving admission on /mutate and /validate"
+    );
+
+    if args.no_controllers {
+        tracing::info!("controllers disabled (--no-controllers)");
+    } else {
+        // controllers wired by lead: spawn `controllers::run(client.clone(), ctx)` here.
+        tracing::warn!("controllers are not built into this binary yet; serving admission only");
+    }
+
+    server.run(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The host cluster client: `--kubeconfig`/`--context` when given, else the usual inference
+/// ($KUBECONFIG or ~/.kube/config, then the in-cluster service account).
+async fn kube_client(args: &ServeArgs) -> Result<kube::Client> {
+    use kube::config::{Config, KubeConfigOptions, Kubeconfig};
+    let options = KubeConfigOptions { context: args.context.clone(), ..Default::default() };
+    let config = match (&args.kubeconfig, &args.context) {
+        (Some(path), _) => {
+            let kubeconfig = Kubeconfig::read_from(path).with_context(|| format!("reading {}", path.display()))?;
+            Config::from_custom_kubeconfig(kubeconfig, &options).await?
+        }
+        (None, Some(_)) => Config::from_kubeconfig(&options).await?,
+        (None, None) => Config::infer().await?,
+    };
+    kube::Client::try_from(config).context("building the Kubernetes client")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    tracing::info!("shutting down");
+}
+
+fn run_certs(args: &CertsArgs) -> Result<()> {
+    let sans = certs::Sans { ips: args.ips.clone(), dns_names: args.dns_names.clone() }.or_loopback();
+    let outcome = certs::ensure(&args.out_dir, &sans, args.days, args.force)?;
+    let what = match outcome {
+        certs::Outcome::Reused => "kept the existing CA and serving certificate",
+        certs::Outcome::Reissued => "kept the existing CA and issued a new serving certificate",
+        certs::Outcome::Generated => "generated a new CA and serving certificate",
+    };
+    eprintln!("{what} in {} (ca.crt, ca.key, tls.crt, tls.key)", args.out_dir.display());
+    Ok(())
+}
+
+/// Header of the generated in-cluster manifest.
+const GENERATED_HEADER: &str = "\
+# Generated by `fed-webhook manifests` from fed_core::webhook_config; do not edit.
+# No caBundle: `kubectl fed install` (or your certificate tooling) fills it in.
+";
+
+fn render_manifests(args: &ManifestsArgs) -> Result<String> {
+    let target = match &args.url {
+        Some(url) if !url.starts_with("https://") => bail!("--url must be an https:// URL (got {url:?})"),
+        Some(url) => WebhookTarget::Url(url.clone()),
+        None => WebhookTarget::in_cluster(&args.federation_namespace),
+    };
+    let ca = match &args.ca_bundle {
+        Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
+        None => None,
+    };
+    let configs = webhook_configurations(&target, ca.as_deref());
+    Ok(match args.output {
+        OutputFormat::Json => configs.to_json()? + "\n",
+        OutputFormat::Yaml if args.url.is_none() && ca.is_none() => format!("{GENERATED_HEADER}{}", configs.to_yaml()?),
+        OutputFormat::Yaml => configs.to_yaml()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(url: Option<&str>) -> ManifestsArgs {
+        ManifestsArgs {
+            url: url.map(str::to_string),
+            ca_bundle: None,
+            federation_namespace: fed_core::keys::FEDERATION_NAMESPACE.into(),
+            output: OutputFormat::Yaml,
+        }
+    }
+
+    /// `manifests/webhook/` holds exactly what the code renders for the in-cluster form.
+    #[test]
+    fn in_cluster_webhook_manifest_has_not_drifted() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/webhook/webhook-configurations.yaml");
+        let on_disk = std::fs::read_to_string(&path).expect("manifests/webhook/webhook-configurations.yaml exists");
+        assert_eq!(
+            on_disk,
+            render_manifests(&args(None)).unwrap(),
+            "regenerate: cargo run -q -p fed-webhook -- manifests > manifests/webhook/webhook-configurations.yaml"
+        );
+    }
+
+    #[test]
+    fn local_form_uses_the_url_and_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.crt");
+        std::fs::write(&ca, "PEM").unwrap();
+        let mut a = args(Some("https://127.0.0.1:9443"));
+        a.ca_bundle = Some(ca);
+        a.output = OutputFormat::Json;
+        let json: serde_json::Value = serde_json::from_str(&render_manifests(&a).unwrap()).unwrap();
+        let hook = &json["items"][1]["webhooks"][0];
+        assert_eq!(hook["clientConfig"]["url"], "https://127.0.0.1:9443/validate");
+        assert_eq!(hook["clientConfig"]["caBundle"], "UEVN");
+        assert!(render_manifests(&args(Some("http://127.0.0.1:9443"))).is_err());
+    }
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# `make bench-propagation`: how fast and how lean the controllers turn annotated objects into
+# member copies, against a plain-client floor, on the local test bed (loopback only).
+#
+#   floor       fed-bench floor: a plain kube client creates $COUNT Deployments directly on each of
+#               earth, vulcan and kronos ($CONC requests in flight per cluster), timed until a
+#               watch on every cluster has seen all 3×$COUNT;
+#   federated   fed-bench federated: the same client creates $COUNT Deployments annotated
+#               `kubefed.io/placement: earth,vulcan,kronos` on the host earth ($CONC in flight),
+#               timed until a watch on every cluster has seen all of them (earth's copy is the
+#               source itself — DESIGN.md host semantics —, vulcan's and kronos' are written by the
+#               controllers): the same 3×$COUNT Deployments as the floor; ratio = federated/floor;
+#   latency     fed-bench latency: annotated Deployments created on earth at $RATE/s for
+#               $LAT_SECONDS s; per object, source created → first watch event of the copy on
+#               vulcan and on kronos; p50/p99;
+#   memory      fed-bench memory: $MEM_COUNT annotated ConfigMaps placed on vulcan; fed-webhook's
+#               VmRSS/VmHWM from /proc/<pid> before, at convergence and after settling.
+# Each phase runs in its own namespace bench-<phase>-<run id>, deleted from every cluster (host
+# first, so the controllers remove their copies) before the next phase starts. The controllers
+# measured are the fed-webhook process hack/federation-up.sh started (PID in
+# .local/federation/fed-webhook.pid).
+#
+# Output: .local/bench/propagation.json, summary on stdout.
+# Knobs: FED_BENCH_COUNT (1000) FED_BENCH_CONCURRENCY (16) FED_BENCH_ROUNDS (1)
+#        FED_BENCH_RATE (100) FED_BENCH_LAT_SECONDS (30) FED_BENCH_MEM_COUNT (10000)
+#        FED_BENCH_PHASES ("floor federated latency memory") FED_BENCH_NO_UP=1 (skip federation-up)
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+export KUBECONFIG="$KUBECONFIG_PATH"
+
+COUNT="${FED_BENCH_COUNT:-1000}"
+CONC="${FED_BENCH_CONCURRENCY:-16}"
+ROUNDS="${FED_BENCH_ROUNDS:-1}"
+RATE="${FED_BENCH_RATE:-100}"
+LAT_SECONDS="${FED_BENCH_LAT_SECONDS:-30}"
+MEM_COUNT="${FED_BENCH_MEM_COUNT:-10000}"
+read -r -a PHASES <<<"${FED_BENCH_PHASES:-floor federated latency memory}"
+HOST=earth
+BENCH_DIR="$LOCAL_DIR/bench"
+OUT="$BENCH_DIR/propagation.json"
+TARGET_ROOT="${CARGO_TARGET_DIR:-$REPO_ROOT/target}"
+RUN_ID="$(date +%H%M%S)"
+mkdir -p "$BENCH_DIR/propagation"
+command -v jq >/dev/null || die "jq is required"
+
+[[ "${FED_BENCH_NO_UP:-0}" == 1 ]] || "$HACK_DIR/federation-up.sh"
+(cd "$REPO_ROOT" && cargo build -q --release -p fed-bench)
+bench="$TARGET_ROOT/release/fed-bench"
+pid_file="$LOCAL_DIR/federation/fed-webhook.pid"
+[[ -f "$pid_file" ]] || die "no $pid_file: is the federation up (hack/federation-up.sh)?"
+pid="$(cat "$pid_file")"
+[[ -e /proc/$pid ]] || die "fed-webhook (pid $pid) is not running"
+
+k() { kubectl --context "$@"; }
+
+# Deletes namespace NS everywhere: on the host first (sources and federated objects; the
+# controllers delete the member copies), then on the members. Bounded; warns instead of failing.
+delete_ns() {
+  local ns="$1" c
+  if k "$HOST" get ns "$ns" >/dev/null 2>&1; then
+    k "$HOST" delete ns "$ns" --wait=false >/dev/null 2>&1 || true
+    k "$HOST" wait --for=delete "ns/$ns" --timeout=600s >/dev/null 2>&1 ||
+      log "WARNING: namespace $ns still present on $HOST after 600s"
+  fi
+  for c in "${CLUSTERS[@]}"; do
+    [[ "$c" == "$HOST" ]] && continue
+    k "$c" delete ns "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
+  done
+  for c in "${CLUSTERS[@]}"; do
+    [[ "$c" == "$HOST" ]] && continue
+    k "$c" wait --for=delete "ns/$ns" --timeout=300s >/dev/null 2>&1 ||
+      log "WARNING: namespace $ns still present on $c after 300s"
+  done
+}
+
+# Every namespace this script ever made starts with bench-; a run that was interrupted leaves
+# some behind. Names from other engineers' tests never start with bench-.
+leftovers() {
+  local c
+  for c in "${CLUSTERS[@]}"; do
+    k "$c" get ns -o name 2>/dev/null | sed -n 's|^namespace/\(bench-.*\)|\1|p'
+  done | sort -u
+}
+cleanup_all() {
+  local ns
+  for ns in $(leftovers); do delete_ns "$ns"; done
+}
+trap 'log "interrupted: deleting bench-* namespaces"; cleanup_all' INT TERM
+cleanup_all
+
+# Settles the machine between phases: kube-controller-manager finishes its ReplicaSets and
+# garbage, the controllers drain their queues.
+settle() { sleep "${FED_BENCH_SETTLE:-10}"; }
+
+# Preflight: an annotated ConfigMap placed on vulcan,kronos must reach both within 60s.
+preflight() {
+  local ns="bench-preflight-$RUN_ID" c
+  k "$HOST" create ns "$ns" >/dev/null
+  k "$HOST" -n "$ns" apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: preflight, annotations: {kubefed.io/placement: "vulcan,kronos"}}
+data: {k: v}
+EOF
+  local deadline=$((SECONDS + 60))
+  for c in vulcan kronos; do
+    until k "$c" -n "$ns" get configmap preflight >/dev/null 2>&1; do
+      ((SECONDS < deadline)) || {
+        delete_ns "$ns"
+        die "an annotated ConfigMap did not reach $c within 60s: are the controllers running in fed-webhook (pid $pid)? see .local/federation/fed-webhook.log"
+      }
+      sleep 0.2
+    done
+  done
+  delete_ns "$ns"
+}
+preflight
+log "controllers propagate (fed-webhook pid $pid); phases: ${PHASES[*]}; $COUNT objects per cluster, concurrency $CONC, $ROUNDS round(s)"
+
+common=(--kubeconfig "$KUBECONFIG_PATH" --pid "$pid")
+has_phase() { [[ " ${PHASES[*]} " == *" $1 "* ]]; }
+results="$BENCH_DIR/propagation/results-$RUN_ID.jsonl"
+: >"$results"
+
+# phase NAME NS fed-bench-ARGS...: runs one measurement, appends its JSON (with round) to results.
+phase() {
+  local name="$1" ns="$2" round="$3"; shift 3
+  log "$name (round $round) in namespace $ns"
+  local out
+  if out="$("$bench" "$@" --namespace "$ns" "${common[@]}")"; then
+    jq -c --argjson round "$round" '. + { round: $round }' <<<"$out" >>"$results"
+  else
+    log "WARNING: $name failed"
+    jq -nc --arg b "$name" --argjson round "$round" '{ benchmark: $b, round: $round, failed: true }' >>"$results"
+  fi
+  delete_ns "$ns"
+  settle
+}
+
+for round in $(seq "$ROUNDS"); do
+  has_phase floor && phase floor "bench-floor-$RUN_ID-$round" "$round" \
+    floor --clusters earth,vulcan,kronos --count "$COUNT" --concurrency "$CONC"
+  has_phase federated && phase federated "bench-fed-$RUN_ID-$round" "$round" \
+    federated --host "$HOST" --placement earth,vulcan,kronos --count "$COUNT" --concurrency "$CONC"
+done
+has_phase latency && phase latency "bench-lat-$RUN_ID" 1 \
+  latency --host "$HOST" --placement earth,vulcan,kronos --rate "$RATE" --duration "$LAT_SECONDS"
+has_phase memory && phase memory "bench-mem-$RUN_ID" 1 \
+  memory --host "$HOST" --placement vulcan --count "$MEM_COUNT" --concurrency 32 --timeout 900
+
+jq -s --arg date "$(date -u +%FT%TZ)" --argjson cores "$(nproc)" \
+  --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
+  --arg build "$(tr '\0' ' ' </proc/$pid/cmdline | cut -d' ' -f1)" '
+  def median: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
+  [ .[] | select(.benchmark == "floor" and (.failed | not)) ] as $floor
+  | [ .[] | select(.benchmark == "federated" and (.failed | not)) ] as $fed
+  | ([ $floor[].converged_s ] | median) as $f
+  | ([ $fed[].converged_s ] | median) as $d
+  | { taken: $date, machine: { cores: $cores, cpu: $cpu }, controllers: $build,
+      targets: { convergence_ratio_max: 1.2, latency_p99_ms_max: 300, rss_mib_max: 100 },
+      floor: $floor, federated: $fed,
+      convergence: { floor_s: $f, federated_s: $d,
+                     ratio: (if $f and $d then ($d / $f * 100 | round / 100) else null end) },
+      latency: ([ .[] | select(.benchmark == "latency") ] | first),
+      memory: ([ .[] | select(.benchmark == "memory") ] | first),
+      failed: [ .[] | select(.failed) | .benchmark ] }' "$results" >"$OUT"
+
+jq -r '
+  "kubectl-fed propagation benchmark (\(.machine.cores) cores; controllers: \(.controllers))",
+  (if .convergence.ratio then
+    "  convergence: floor \(.convergence.floor_s) s, federated \(.convergence.federated_s) s for \(.federated[0].objects) Deployments → ratio \(.convergence.ratio) (target ≤ 1.2: \(if .convergence.ratio <= 1.2 then "met" else "MISSED" end))"
+   else empty end),
+  (if .latency and (.latency.failed | not) then
+    "  latency at \(.latency.rate_per_s)/s for \(.latency.duration_s) s (source created → copy seen on \(.latency.measured_on | join(","))): p50 \(.latency.source_created_to_member_seen.p50_ms) ms, p99 \(.latency.source_created_to_member_seen.p99_ms) ms, max \(.latency.source_created_to_member_seen.max_ms) ms (target p99 ≤ 300: \(if .latency.source_created_to_member_seen.p99_ms <= 300 then "met" else "MISSED" end))"
+   else empty end),
+  (if .memory and (.memory.failed | not) then
+    "  memory with \(.memory.objects) federated ConfigMaps on \(.memory.placement): VmRSS \(.memory.rss_mib_after_settle) MiB after settling (\(.memory.rss_mib_before) before; max sampled \(.memory.rss_mib_max_sampled)), VmHWM \(.memory.hwm_mib) MiB (target ≤ 100: \(if .memory.rss_mib_max_sampled <= 100 then "met" else "MISSED" end))"
+   else empty end),
+  (if (.failed | length) > 0 then "  FAILED: \(.failed | join(", "))" else empty end),
+  "  written to '"$OUT"'"' "$OUT"

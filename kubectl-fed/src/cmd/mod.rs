@@ -1,0 +1,24 @@
+//! One module per subcommand, each shaped options (clap) → validate → run.
+
+pub mod clusters;
+pub mod completion;
+pub mod disable;
+pub mod enable;
+pub mod federate;
+pub mod install;
+pub mod join;
+pub mod place;
+pub mod status;
+pub mod unjoin;
+pub mod unplace;
+pub mod version;
+
+use anyhow::Result;
+
+use crate::context::Ctx;
+use crate::discovery::{self, Resources};
+
+/// Host discovery (two requests).
+pub async fn host_resources(ctx: &Ctx) -> Result<Resources> {
+    discovery::discover(&ctx.host().await?).await
+}

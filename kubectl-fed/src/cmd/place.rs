@@ -1,0 +1,369 @@
+//! `kubectl fed place TYPE/NAME --clusters a,b | --selector k=v [--override CLUSTER:/ptr=VALUE]…`
+//!
+//! On an ordinary object: sets the `kubefed.io/` annotations with a JSON merge patch (the
+//! annotations not given are removed, so the result is exactly the placement asked for). The
+//! flags are checked locally first with fed-core's parsers; the admission webhook then judges
+//! the result, and a denial is printed verbatim. If a Federated&lt;Kind&gt; of the same name
+//! already exists that no source controls (e.g. made by `kubectl fed federate`), it is adopted
+//! by the object (controller ownerReference) before annotating, so the annotations take over.
+//!
+//! On a Federated&lt;Kind&gt; (`federateddeployment/web`): patches `spec.placement` and
+//! `spec.overrides` directly.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Args;
+use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
+use fed_core::admission::JoinedCluster;
+use fed_core::api::{ClusterOverrides, OverrideOp, TYPES_GROUP};
+use fed_core::keys;
+use fed_core::selector::parse_selector;
+use kube::ResourceExt;
+use serde_json::{Value, json};
+
+use crate::apply::Writer;
+use crate::context::Ctx;
+use crate::discovery::split_type_name;
+use crate::fedapi::{self, display_ref, dyn_api, fed_api};
+
+/// Place an ordinary object on member clusters by annotating it
+///
+/// Sets the object's kubefed.io/ annotations (those not given are removed); the admission
+/// webhook checks them and the federation's controllers roll the object out.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  kubectl fed place deployment/web --clusters vulcan,kronos -n demo
+  kubectl fed place svc/web --selector region=eu --override vulcan:/spec/type=NodePort
+  kubectl fed place deploy/web --clusters '*' --override kronos:/spec/replicas=3")]
+pub struct PlaceOptions {
+    /// TYPE/NAME of the object (e.g. deployment/web)
+    #[arg(value_name = "TYPE/NAME")]
+    pub target: String,
+    /// Comma list of joined clusters, or * for every joined cluster
+    #[arg(long, value_name = "NAMES")]
+    pub clusters: Option<String>,
+    /// Label selector over cluster labels (e.g. region=eu,tier!=edge)
+    #[arg(long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+    /// Per-cluster change CLUSTER:/json/pointer=VALUE (VALUE is JSON when it parses, else a
+    /// string); CLUSTER:add:/ptr=VALUE and CLUSTER:remove:/ptr choose the operation (repeatable)
+    #[arg(long = "override", value_name = "CLUSTER:PATH=VALUE")]
+    pub overrides: Vec<String>,
+    /// Keep the member copies when the object is deleted
+    #[arg(long)]
+    pub orphan: bool,
+}
+
+/// Parse one `--override` flag into (cluster, operation).
+pub fn parse_override_flag(flag: &str) -> Result<(String, OverrideOp)> {
+    let bad = |why: &str| anyhow!("--override {flag:?}: {why}; expected CLUSTER:/json/pointer=VALUE (e.g. vulcan:/spec/replicas=3)");
+    let (cluster, rest) = flag.split_once(':').ok_or_else(|| bad("missing CLUSTER:"))?;
+    if cluster.is_empty() {
+        return Err(bad("empty cluster name"));
+    }
+    let (op, rest) = match rest.split_once(':') {
+        Some((op @ ("add" | "remove" | "replace"), rest)) => (op.to_string(), rest),
+        _ => ("replace".to_string(), rest),
+    };
+    if !rest.starts_with('/') {
+        return Err(bad("the path must be a JSON pointer starting with '/'"));
+    }
+    let (path, value) = match rest.split_once('=') {
+        Some((p, v)) => (p.to_string(), Some(serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string())))),
+        None => (rest.to_string(), None),
+    };
+    match (op.as_str(), &value) {
+        ("remove", Some(_)) => return Err(bad("remove takes no value")),
+        ("add" | "replace", None) => return Err(bad("missing =VALUE")),
+        _ => {}
+    }
+    Ok((cluster.to_string(), OverrideOp { op: Some(op), path, value }))
+}
+
+/// The `kubefed.io/overrides` JSON for the flags (clusters in flag order of first mention).
+pub fn overrides_json(flags: &[String]) -> Result<Option<String>> {
+    if flags.is_empty() {
+        return Ok(None);
+    }
+    let mut map = serde_json::Map::new();
+    for flag in flags {
+        let (cluster, op) = parse_override_flag(flag)?;
+        let ops = map.entry(cluster).or_insert_with(|| Value::Array(Vec::new()));
+        ops.as_array_mut().expect("array").push(serde_json::to_value(op)?);
+    }
+    let text = Value::Object(map).to_string();
+    parse_overrides(&text)?;
+    Ok(Some(text))
+}
+
+/// The validated annotation values: key → Some(value) to set, None to remove.
+#[derive(Debug, PartialEq)]
+pub struct Annotations(pub BTreeMap<&'static str, Option<String>>);
+
+impl PlaceOptions {
+    pub fn validate(&self) -> Result<Annotations> {
+        if self.clusters.is_none() && self.selector.is_none() {
+            bail!("one of --clusters or --selector is required");
+        }
+        let placement = self.clusters.as_deref().map(parse_placement).transpose()?;
+        if let Some(sel) = &self.selector {
+            parse_selector(sel).map_err(|e| anyhow!("--selector {sel:?}: {e}"))?;
+        }
+        let overrides = overrides_json(&self.overrides)?;
+        if let (Some(PlacementAnnotation::Clusters(names)), Some(text)) = (&placement, &overrides) {
+            for o in parse_overrides(text)? {
+                if !names.contains(&o.cluster_name) {
+                    bail!("--override names cluster {:?}, which is not in --clusters ({})", o.cluster_name, names.join(","));
+                }
+            }
+        }
+        Ok(Annotations(BTreeMap::from([
+            (keys::PLACEMENT, placement.map(|p| p.to_string())),
+            (keys::CLUSTER_SELECTOR, self.selector.clone()),
+            (keys::OVERRIDES, overrides),
+            (keys::ORPHAN, self.orphan.then(|| "true".to_string())),
+        ])))
+    }
+}
+
+impl Annotations {
+    /// The merge patch setting these annotations (null removes).
+    pub fn patch(&self) -> Value {
+        let map: serde_json::Map<String, Value> =
+            self.0.iter().map(|(k, v)| (k.to_string(), v.clone().map(Value::String).unwrap_or(Value::Null))).collect();
+        json!({ "metadata": { "annotations": map } })
+    }
+
+    /// The merge patch for a Federated&lt;Kind&gt;'s spec.
+    pub fn federated_patch(&self) -> Result<Value> {
+        let present: BTreeMap<String, String> =
+            self.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect();
+        let parsed = from_annotations(&present)?.ok_or_else(|| anyhow!("no placement given"))?;
+        let overrides: Vec<ClusterOverrides> = parsed.overrides;
+        Ok(json!({
+            "spec": {
+                "placement": {
+                    "clusters": parsed.placement.clusters,
+                    "clusterSelector": parsed.placement.cluster_selector,
+                },
+                "overrides": if overrides.is_empty() { Value::Null } else { serde_json::to_value(overrides)? },
+            }
+        }))
+    }
+}
+
+pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
+    let annotations = opts.validate()?;
+    let (type_name, name) = split_type_name(&opts.target)?;
+    let resources = super::host_resources(ctx).await?;
+    let res = resources.resolve(type_name)?.clone();
+    let client = ctx.host().await?;
+    let ns = res.namespaced.then_some(ctx.namespace.as_str());
+    let ar = res.api_resource();
+    let mut host = Writer::new(client.clone(), ctx);
+
+    if res.group == TYPES_GROUP {
+        host.merge_patch(&ar, res.namespaced, ns, name, &annotations.federated_patch()?, "placed").await?;
+        return host.finish();
+    }
+
+    let configs = fedapi::type_configs(&client, ctx.fed_ns(), &ctx.host_context).await?;
+    let Some(ftc) = fedapi::config_for(&configs, &res.group, &res.kind) else {
+        bail!("{} is not enabled for federation; run `kubectl fed enable {}` first", res.qualified(), res.qualified());
+    };
+    let source = dyn_api(&client, &ar, res.namespaced, ns)
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading {}", display_ref(&ar, name)))?
+        .ok_or_else(|| match ns {
+            Some(ns) => anyhow!("{} not found in namespace {ns}", display_ref(&ar, name)),
+            None => anyhow!("{} not found", display_ref(&ar, name)),
+        })?;
+    let undo = adopt(&mut host, ftc, &res, &source, ns, &annotations).await?;
+    if let Err(err) = host.merge_patch(&ar, res.namespaced, ns, name, &annotations.patch(), "placed").await {
+        if let Some(undo) = undo {
+            // Leave the federated object as it was: its new owner did not get a placement.
+            let fed = &ftc.spec.federated_type;
+            let fed_ns = ns.filter(|_| fed.scope == fed_core::api::Scope::Namespaced);
+            let _ = dyn_api(&client, &fed.api_resource(), fed_ns.is_some(), fed_ns)
+                .patch(name, &Default::default(), &kube::api::Patch::Merge(&undo))
+                .await;
+        }
+        return Err(err);
+    }
+    if ctx.output().is_none() && !ctx.dry_run().active() {
+        crate::output::note(format!("See where it lands: kubectl fed status {}/{name} -n {}", res.singular, ctx.namespace));
+    }
+    host.finish()
+}
+
+/// Make an uncontrolled Federated&lt;Kind&gt; of the same name controlled by `source`. Returns
+/// the merge patch that undoes it, when it adopted.
+async fn adopt(
+    host: &mut Writer,
+    ftc: &fed_core::api::FederatedTypeConfig,
+    res: &crate::discovery::ResourceInfo,
+    source: &kube::core::DynamicObject,
+    ns: Option<&str>,
+    annotations: &Annotations,
+) -> Result<Option<Value>> {
+    let fed = &ftc.spec.federated_type;
+    let name = source.name_any();
+    let Some(existing) = fed_api(host.client(), fed, ns).get_opt(&name).await? else { return Ok(None) };
+    // Once adopted, the object follows the source's annotations; check them here first so an
+    // annotation the webhook would refuse never leaves an adopted object without a placement.
+    precheck(host.client(), &ftc.metadata.namespace.clone().unwrap_or_default(), annotations, ns).await?;
+    let uid = source.uid().unwrap_or_default();
+    let refs = existing.owner_references();
+    if let Some(controller) = refs.iter().find(|o| o.controller == Some(true)) {
+        if controller.uid == uid {
+            return Ok(None);
+        }
+        bail!(
+            "{} {name} is controlled by {} {}; it cannot also follow {}'s annotations",
+            fed.kind,
+            controller.kind,
+            controller.name,
+            display_ref(&res.api_resource(), &name)
+        );
+    }
+    let mut owners: Vec<Value> = refs.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
+    let undo = json!({ "metadata": { "ownerReferences": if owners.is_empty() { Value::Null } else { Value::Array(owners.clone()) } } });
+    owners.push(json!({
+        "apiVersion": res.api_version(),
+        "kind": res.kind,
+        "name": name,
+        "uid": uid,
+        "controller": true,
+    }));
+    let patch = json!({ "metadata": { "ownerReferences": owners } });
+    let verb = format!("adopted by {}", display_ref(&res.api_resource(), &name));
+    host.merge_patch(&fed.api_resource(), fed.scope == fed_core::api::Scope::Namespaced, ns, &name, &patch, &verb).await?;
+    Ok((host.dry_run() == crate::context::DryRun::None).then_some(undo))
+}
+
+/// The webhook's placement checks, run locally with fed-core: named clusters are joined, and
+/// the placement stays inside the namespace's FederatedNamespace placement.
+async fn precheck(client: &kube::Client, fed_ns: &str, annotations: &Annotations, ns: Option<&str>) -> Result<()> {
+    let fed_ns_clusters = fedapi::clusters(client, fed_ns, "").await?;
+    let joined: Vec<JoinedCluster> = fed_ns_clusters
+        .iter()
+        .map(|c| JoinedCluster {
+            name: c.name_any(),
+            labels: c.labels().clone(),
+            offline: c.is_offline(),
+            is_host: c.labels().get(keys::HOST_LABEL).is_some_and(|v| v == "true"),
+        })
+        .collect();
+    let present: BTreeMap<String, String> =
+        annotations.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect();
+    let Some(parsed) = from_annotations(&present)? else { return Ok(()) };
+    let placed = fed_core::placement::check(&parsed.placement, &joined)?;
+    let Some(ns) = ns else { return Ok(()) };
+    let ns_api = dyn_api(client, &federated_namespace().api_resource(), true, Some(ns));
+    let Ok(list) = ns_api.list(&Default::default()).await else { return Ok(()) };
+    if let Some(fns) = list.items.first() {
+        let spec: fed_core::api::FederatedSpec = serde_json::from_value(fns.data["spec"].clone()).unwrap_or_default();
+        let allowed = fed_core::placement::resolve(&spec.placement, &joined);
+        let outside = fed_core::placement::outside(&placed, &allowed);
+        if !outside.is_empty() {
+            bail!(
+                "cluster(s) {} are outside the placement of namespace {ns} (FederatedNamespace {}: {})",
+                outside.into_iter().collect::<Vec<_>>().join(", "),
+                fns.name_any(),
+                allowed.into_iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The FederatedNamespace resource.
+fn federated_namespace() -> fed_core::api::ApiResourceRef {
+    fed_core::crd::well_known_targets().into_iter().find(|t| t.is_namespace()).expect("Namespace is well known").federated()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(clusters: Option<&str>, selector: Option<&str>, overrides: &[&str]) -> PlaceOptions {
+        PlaceOptions {
+            target: "deployment/web".into(),
+            clusters: clusters.map(Into::into),
+            selector: selector.map(Into::into),
+            overrides: overrides.iter().map(|s| s.to_string()).collect(),
+            orphan: false,
+        }
+    }
+
+    #[test]
+    fn override_flags_parse() {
+        let (c, op) = parse_override_flag("vulcan:/spec/replicas=3").unwrap();
+        assert_eq!(c, "vulcan");
+        assert_eq!(op, OverrideOp { op: Some("replace".into()), path: "/spec/replicas".into(), value: Some(json!(3)) });
+        let (_, op) = parse_override_flag("vulcan:/spec/type=NodePort").unwrap();
+        assert_eq!(op.value, Some(json!("NodePort")));
+        let (_, op) = parse_override_flag(r#"kronos:/metadata/labels={"a":"b"}"#).unwrap();
+        assert_eq!(op.value, Some(json!({"a": "b"})));
+        let (_, op) = parse_override_flag("kronos:/spec/x=a=b").unwrap();
+        assert_eq!((op.path.as_str(), op.value), ("/spec/x", Some(json!("a=b"))));
+        let (_, op) = parse_override_flag("kronos:/spec/flag=true").unwrap();
+        assert_eq!(op.value, Some(json!(true)));
+        let (_, op) = parse_override_flag("kronos:remove:/spec/paused").unwrap();
+        assert_eq!((op.op.as_deref(), op.value), (Some("remove"), None));
+        let (_, op) = parse_override_flag("kronos:add:/metadata/labels/x=y").unwrap();
+        assert_eq!(op.op.as_deref(), Some("add"));
+        for bad in ["vulcan", ":/a=1", "vulcan:spec/replicas=3", "vulcan:/spec/replicas", "vulcan:remove:/a=1", "vulcan:move:/a=1"] {
+            assert!(parse_override_flag(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn overrides_group_by_cluster_and_validate() {
+        let text = overrides_json(&["vulcan:/spec/replicas=3".into(), "vulcan:/metadata/labels/a=b".into(), "earth:remove:/spec/paused".into()])
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["vulcan"].as_array().unwrap().len(), 2);
+        assert_eq!(v["earth"][0], json!({"op": "remove", "path": "/spec/paused"}));
+        assert_eq!(overrides_json(&[]).unwrap(), None);
+        assert!(overrides_json(&["vulcan:/a~2=1".into()]).is_err(), "bad pointer escape");
+    }
+
+    #[test]
+    fn validation_is_local_and_clear() {
+        assert!(opts(None, None, &[]).validate().unwrap_err().to_string().contains("--clusters or --selector"));
+        assert!(opts(Some("a,,b"), None, &[]).validate().unwrap_err().to_string().starts_with("kubefed.io/placement: item 2"));
+        assert!(opts(None, Some("a in (b"), &[]).validate().unwrap_err().to_string().starts_with("--selector"));
+        let err = opts(Some("vulcan,kronos"), None, &["earth:/spec/replicas=1"]).validate().unwrap_err().to_string();
+        assert_eq!(err, r#"--override names cluster "earth", which is not in --clusters (kronos,vulcan)"#);
+        let a = opts(Some("vulcan, kronos"), None, &["vulcan:/spec/replicas=3"]).validate().unwrap();
+        assert_eq!(
+            a.patch(),
+            json!({"metadata": {"annotations": {
+                "kubefed.io/placement": "kronos,vulcan",
+                "kubefed.io/cluster-selector": null,
+                "kubefed.io/overrides": r#"{"vulcan":[{"op":"replace","path":"/spec/replicas","value":3}]}"#,
+                "kubefed.io/orphan": null,
+            }}})
+        );
+        // Overrides are free with a selector or `*`.
+        assert!(opts(Some("*"), None, &["earth:/spec/replicas=1"]).validate().is_ok());
+        assert!(opts(None, Some("region=eu"), &["earth:/spec/replicas=1"]).validate().is_ok());
+    }
+
+    #[test]
+    fn federated_objects_get_a_spec_patch() {
+        let a = opts(Some("vulcan"), None, &["vulcan:/spec/replicas=2"]).validate().unwrap();
+        let p = a.federated_patch().unwrap();
+        assert_eq!(p["spec"]["placement"]["clusters"], json!([{"name": "vulcan"}]));
+        assert_eq!(p["spec"]["placement"]["clusterSelector"], Value::Null);
+        assert_eq!(p["spec"]["overrides"][0]["clusterName"], "vulcan");
+        let sel = opts(None, Some("region=eu"), &[]).validate().unwrap().federated_patch().unwrap();
+        assert_eq!(sel["spec"]["placement"]["clusters"], Value::Null);
+        assert_eq!(sel["spec"]["placement"]["clusterSelector"]["matchLabels"]["region"], "eu");
+        assert_eq!(sel["spec"]["overrides"], Value::Null);
+    }
+}

@@ -1,0 +1,245 @@
+//! `kubectl fed status [TYPE/NAME | -A]`: one row per placed cluster of each federated object.
+//!
+//! Reads `status.clusters[]` of the Federated&lt;Kind&gt; objects (an empty status word means
+//! the object is propagated there). One list call per enabled type, never one per object, so it
+//! stays fast with thousands of federated objects.
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Args;
+use fed_core::api::{CONDITION_PROPAGATION, Federated, FederatedTypeConfig};
+use kube::ResourceExt;
+use kube::api::ListParams;
+use serde::Serialize;
+
+use crate::context::Ctx;
+use crate::discovery::split_type_name;
+use crate::errors::is_status;
+use crate::fedapi::{self, fed_api};
+use crate::output::{self, OutputFormat, Table};
+
+/// Show where federated objects landed, one row per placed cluster
+///
+/// Without arguments: every federated object of the namespace. TYPE/NAME may name a
+/// Federated<Kind> or the ordinary object it federates (deployment/web).
+#[derive(Args, Debug)]
+pub struct StatusOptions {
+    /// TYPE/NAME of one object (e.g. deployment/web, federateddeployment/web)
+    #[arg(value_name = "TYPE/NAME")]
+    pub target: Option<String>,
+    /// Every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+}
+
+/// One row of the status table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, PartialOrd, Ord)]
+pub struct Row {
+    pub namespace: String,
+    pub kind: String,
+    pub name: String,
+    pub cluster: String,
+    pub status: String,
+    pub message: String,
+    #[serde(rename = "federatedKind")]
+    pub federated_kind: String,
+}
+
+/// The status word the table shows for a propagated object.
+pub const PROPAGATED: &str = "Propagated";
+
+/// Rows for one federated object whose target kind is `kind`.
+pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
+    let row = |cluster: &str, status: &str, message: &str| Row {
+        namespace: obj.namespace().unwrap_or_default(),
+        kind: kind.to_string(),
+        name: obj.name_any(),
+        cluster: cluster.to_string(),
+        status: status.to_string(),
+        message: message.to_string(),
+        federated_kind: federated_kind.to_string(),
+    };
+    let status = obj.status.as_ref();
+    let clusters = status.map(|s| s.clusters.as_slice()).unwrap_or_default();
+    if !clusters.is_empty() {
+        let mut rows: Vec<Row> = clusters
+            .iter()
+            .map(|c| {
+                let word = c.status.as_deref().filter(|s| !s.is_empty()).unwrap_or(PROPAGATED);
+                row(&c.name, word, c.message.as_deref().unwrap_or(""))
+            })
+            .collect();
+        rows.sort();
+        return rows;
+    }
+    let condition = status.and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION_PROPAGATION));
+    match condition {
+        Some(c) if c.status == "True" => vec![row("<none>", "NoClusters", "the placement selects no joined cluster")],
+        Some(c) => vec![row(
+            "<none>",
+            c.reason.as_deref().unwrap_or("NotPropagated"),
+            c.message.as_deref().unwrap_or(""),
+        )],
+        None => vec![row("<none>", "Pending", "not yet processed by the sync controller")],
+    }
+}
+
+pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
+    let mut headers = vec![];
+    if all_namespaces {
+        headers.push("namespace");
+    }
+    headers.extend(["kind", "name", "cluster", "status", "message"]);
+    if wide {
+        headers.push("federated");
+    }
+    let mut t = Table::new(headers);
+    for r in rows {
+        let mut cells = vec![];
+        if all_namespaces {
+            cells.push(r.namespace.clone());
+        }
+        cells.extend([r.kind.clone(), r.name.clone(), r.cluster.clone(), r.status.clone(), r.message.clone()]);
+        if wide {
+            cells.push(r.federated_kind.clone());
+        }
+        t.push(cells);
+    }
+    t
+}
+
+pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
+    if opts.all_namespaces && opts.target.is_some() {
+        bail!("-A lists every object; it cannot be combined with TYPE/NAME");
+    }
+    let client = ctx.host().await?;
+    let configs = fedapi::type_configs(&client, ctx.fed_ns(), &ctx.host_context).await?;
+    let ns = (!opts.all_namespaces).then_some(ctx.namespace.as_str());
+    let mut rows = match &opts.target {
+        Some(target) => one(ctx, &configs, target).await?,
+        None => {
+            let lists = futures::future::join_all(configs.iter().map(|ftc| list_type(&client, ftc, ns))).await;
+            let mut rows = Vec::new();
+            for (ftc, list) in configs.iter().zip(lists) {
+                match list {
+                    Ok(r) => rows.extend(r),
+                    Err(e) if e.downcast_ref::<kube::Error>().is_some_and(|k| is_status(k, 404)) => output::warn(format!(
+                        "type {} is enabled but its {} CRD is missing; run `kubectl fed enable {}`",
+                        ftc.name_any(),
+                        ftc.spec.federated_type.kind,
+                        ftc.name_any()
+                    )),
+                    Err(e) => return Err(e),
+                }
+            }
+            rows
+        }
+    };
+    rows.sort();
+    match ctx.output() {
+        Some(f) if f.is_document() => {
+            let items = rows.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>()?;
+            let list = serde_json::json!({ "kind": "FederationStatus", "items": items });
+            output::print_documents(f, vec![list])
+        }
+        format => {
+            if rows.is_empty() {
+                match ns {
+                    Some(ns) => output::note(format!("No federated objects found in {ns} namespace.")),
+                    None => output::note("No federated objects found."),
+                }
+                return Ok(());
+            }
+            let all = opts.all_namespaces;
+            table(&rows, all, format == Some(OutputFormat::Wide)).print();
+            Ok(())
+        }
+    }
+}
+
+async fn list_type(client: &kube::Client, ftc: &FederatedTypeConfig, ns: Option<&str>) -> Result<Vec<Row>> {
+    let api = fed_api(client, &ftc.spec.federated_type, ns);
+    let list = api.list(&ListParams::default()).await?;
+    let kind = &ftc.spec.target_type.kind;
+    let fkind = &ftc.spec.federated_type.kind;
+    Ok(list.items.iter().flat_map(|o| rows_for(o, kind, fkind)).collect())
+}
+
+async fn one(ctx: &Ctx, configs: &[FederatedTypeConfig], target: &str) -> Result<Vec<Row>> {
+    let (type_name, name) = split_type_name(target)?;
+    let resources = super::host_resources(ctx).await?;
+    let res = resources.resolve(type_name)?;
+    let ftc = if res.group == fed_core::api::TYPES_GROUP {
+        fedapi::config_for_federated(configs, &res.kind)
+    } else {
+        fedapi::config_for(configs, &res.group, &res.kind)
+    }
+    .ok_or_else(|| anyhow!("{} is not enabled for federation; run `kubectl fed enable {}`", res.qualified(), res.qualified()))?;
+    let client = ctx.host().await?;
+    let api = fed_api(&client, &ftc.spec.federated_type, Some(&ctx.namespace));
+    let fed = api.get_opt(name).await.with_context(|| format!("reading {} {name}", ftc.spec.federated_type.kind))?;
+    let Some(fed) = fed else {
+        bail!(
+            "{target} is not federated: no {} {name} in namespace {} (federate it with `kubectl fed place` or `kubectl fed federate`)",
+            ftc.spec.federated_type.kind,
+            ctx.namespace
+        );
+    };
+    Ok(rows_for(&fed, &ftc.spec.target_type.kind, &ftc.spec.federated_type.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fed_core::api::{ClusterStatus, Condition, FederatedSpec, FederatedStatus};
+    use kube::core::ObjectMeta;
+
+    fn fed(name: &str, status: Option<FederatedStatus>) -> Federated {
+        Federated {
+            types: None,
+            metadata: ObjectMeta { name: Some(name.into()), namespace: Some("demo".into()), ..Default::default() },
+            spec: FederatedSpec::default(),
+            status,
+        }
+    }
+
+    #[test]
+    fn one_row_per_cluster_and_empty_status_means_propagated() {
+        let status = FederatedStatus {
+            clusters: vec![
+                ClusterStatus { name: "vulcan".into(), status: None, message: None },
+                ClusterStatus { name: "kronos".into(), status: Some("ClusterNotReady".into()), message: Some("offline".into()) },
+                ClusterStatus { name: "earth".into(), status: Some(String::new()), message: None },
+            ],
+            ..Default::default()
+        };
+        let rows = rows_for(&fed("web", Some(status)), "Deployment", "FederatedDeployment");
+        let got: Vec<(&str, &str, &str)> =
+            rows.iter().map(|r| (r.cluster.as_str(), r.status.as_str(), r.message.as_str())).collect();
+        assert_eq!(got, [("earth", "Propagated", ""), ("kronos", "ClusterNotReady", "offline"), ("vulcan", "Propagated", "")]);
+        let t = table(&rows, true, false).render();
+        assert_eq!(
+            t,
+            "NAMESPACE   KIND         NAME   CLUSTER   STATUS            MESSAGE\n\
+             demo        Deployment   web    earth     Propagated\n\
+             demo        Deployment   web    kronos    ClusterNotReady   offline\n\
+             demo        Deployment   web    vulcan    Propagated\n"
+        );
+    }
+
+    #[test]
+    fn objects_without_cluster_status_get_one_row() {
+        assert_eq!(rows_for(&fed("a", None), "Service", "FederatedService")[0].status, "Pending");
+        let failed = FederatedStatus {
+            conditions: vec![Condition {
+                type_: "Propagation".into(),
+                status: "False".into(),
+                reason: Some("ComputePlacementFailed".into()),
+                message: Some("bad selector".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let row = &rows_for(&fed("a", Some(failed)), "Service", "FederatedService")[0];
+        assert_eq!((row.status.as_str(), row.message.as_str()), ("ComputePlacementFailed", "bad selector"));
+    }
+}

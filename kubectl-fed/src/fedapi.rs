@@ -1,0 +1,166 @@
+//! Access to the federation's own objects on the host, and naming shared by join/unjoin.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope as RefScope};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams};
+use kube::core::{ApiResource, DynamicObject};
+use kube::{Client, ResourceExt};
+
+use crate::errors::is_status;
+
+/// An `Api` for any resource: namespaced to `ns` when the resource is namespaced and `ns` is
+/// given, else cluster-wide (all namespaces for list).
+pub fn dyn_api(client: &Client, ar: &ApiResource, namespaced: bool, ns: Option<&str>) -> Api<DynamicObject> {
+    match (namespaced, ns) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, ar),
+        _ => Api::all_with(client.clone(), ar),
+    }
+}
+
+/// An `Api` for a Federated&lt;Kind&gt;.
+pub fn fed_api(client: &Client, federated: &ApiResourceRef, ns: Option<&str>) -> Api<Federated> {
+    let ar = federated.api_resource();
+    match (federated.scope, ns) {
+        (RefScope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &ar),
+        _ => Api::all_with(client.clone(), &ar),
+    }
+}
+
+/// kubectl's `resource/name` form: `deployment.apps/web`, `namespace/demo`.
+pub fn display_ref(ar: &ApiResource, name: &str) -> String {
+    let kind = ar.kind.to_ascii_lowercase();
+    if ar.group.is_empty() { format!("{kind}/{name}") } else { format!("{kind}.{}/{name}", ar.group) }
+}
+
+/// `namespace/kind/name` (or `kind/name` when cluster-scoped), as unjoin lists placements.
+pub fn ns_kind_name(ns: Option<&str>, kind: &str, name: &str) -> String {
+    match ns {
+        Some(ns) if !ns.is_empty() => format!("{ns}/{kind}/{name}"),
+        _ => format!("{kind}/{name}"),
+    }
+}
+
+/// Turn "the API does not exist" into the hint to install.
+fn not_installed(err: kube::Error, what: &str, context: &str) -> anyhow::Error {
+    if is_status(&err, 404) {
+        anyhow::anyhow!(
+            "the federation is not installed on context {context:?} (no {what} API); run `kubectl fed install --context {context}`"
+        )
+    } else {
+        anyhow::Error::from(err).context(format!("listing {what}s"))
+    }
+}
+
+/// Every FederatedTypeConfig, sorted by name.
+pub async fn type_configs(client: &Client, fed_ns: &str, context: &str) -> Result<Vec<FederatedTypeConfig>> {
+    let api: Api<FederatedTypeConfig> = Api::namespaced(client.clone(), fed_ns);
+    let mut items = api.list(&ListParams::default()).await.map_err(|e| not_installed(e, "FederatedTypeConfig", context))?.items;
+    items.sort_by_key(|f| f.name_any());
+    Ok(items)
+}
+
+/// Every joined cluster, sorted by name.
+pub async fn clusters(client: &Client, fed_ns: &str, context: &str) -> Result<Vec<KubeFedCluster>> {
+    let api: Api<KubeFedCluster> = Api::namespaced(client.clone(), fed_ns);
+    let mut items = api.list(&ListParams::default()).await.map_err(|e| not_installed(e, "KubeFedCluster", context))?.items;
+    items.sort_by_key(|c| c.name_any());
+    Ok(items)
+}
+
+/// The type config whose target has this group and kind.
+pub fn config_for<'a>(configs: &'a [FederatedTypeConfig], group: &str, kind: &str) -> Option<&'a FederatedTypeConfig> {
+    configs.iter().find(|c| c.spec.target_type.group == group && c.spec.target_type.kind == kind)
+}
+
+/// The type config whose federated type has this kind (e.g. `FederatedDeployment`).
+pub fn config_for_federated<'a>(configs: &'a [FederatedTypeConfig], kind: &str) -> Option<&'a FederatedTypeConfig> {
+    configs.iter().find(|c| c.spec.federated_type.kind == kind)
+}
+
+/// Wait until every named CRD reports `Established=True`.
+pub async fn wait_established(client: &Client, names: &[String], timeout: Duration) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let deadline = Instant::now() + timeout;
+    for name in names {
+        loop {
+            let crd = api.get_opt(name).await.with_context(|| format!("reading CRD {name}"))?;
+            let established = crd
+                .as_ref()
+                .and_then(|c| c.status.as_ref())
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
+            if established {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!("CRD {name} is not Established after {}s", timeout.as_secs());
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(())
+}
+
+/// Names of what `join` creates for a member called `cluster`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberNames {
+    /// ServiceAccount on the member (federation namespace).
+    pub service_account: String,
+    /// Its token Secret on the member (federation namespace).
+    pub token_secret: String,
+    /// ClusterRole and ClusterRoleBinding on the member.
+    pub cluster_role: String,
+    /// Secret on the host (federation namespace) holding the member token.
+    pub host_secret: String,
+}
+
+impl MemberNames {
+    pub fn for_cluster(cluster: &str) -> MemberNames {
+        MemberNames {
+            service_account: format!("kubefed-{cluster}"),
+            token_secret: format!("kubefed-{cluster}-token"),
+            cluster_role: format!("kubefed:member:{cluster}"),
+            host_secret: format!("{cluster}-token"),
+        }
+    }
+}
+
+/// Label on everything join creates, naming the joined cluster.
+pub const JOINED_AS_LABEL: &str = "kubefed.io/joined-as";
+/// Label on a member namespace that join created (and unjoin may therefore delete).
+pub const CREATED_BY_JOIN_LABEL: &str = "kubefed.io/created-by-join";
+/// `app.kubernetes.io/managed-by` value on what kubectl-fed creates.
+pub const MANAGED_BY: &str = "kubectl-fed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_read_like_kubectl() {
+        let deploy = ApiResource {
+            group: "apps".into(),
+            version: "v1".into(),
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            plural: "deployments".into(),
+        };
+        assert_eq!(display_ref(&deploy, "web"), "deployment.apps/web");
+        let ns = ApiResource { group: "".into(), version: "v1".into(), api_version: "v1".into(), kind: "Namespace".into(), plural: "namespaces".into() };
+        assert_eq!(display_ref(&ns, "demo"), "namespace/demo");
+        assert_eq!(ns_kind_name(Some("demo"), "Deployment", "web"), "demo/Deployment/web");
+        assert_eq!(ns_kind_name(None, "ClusterRole", "x"), "ClusterRole/x");
+    }
+
+    #[test]
+    fn member_names() {
+        let n = MemberNames::for_cluster("vulcan");
+        assert_eq!(n.service_account, "kubefed-vulcan");
+        assert_eq!(n.token_secret, "kubefed-vulcan-token");
+        assert_eq!(n.cluster_role, "kubefed:member:vulcan");
+        assert_eq!(n.host_secret, "vulcan-token");
+    }
+}

@@ -1,0 +1,582 @@
+//! In-memory caches of the federation, kept by kube-runtime reflectors, and the
+//! [`FederationView`] admission decides against.
+//!
+//! - KubeFedClusters and FederatedTypeConfigs in the federation namespace (typed stores).
+//! - One store per federated type (`types.kubefed.io`, all namespaces): FederatedNamespace
+//!   always (it is the namespace placement policy), plus the federated type of every
+//!   FederatedTypeConfig, started and stopped as type configs come and go. Objects are watched
+//!   as `DynamicObject` and converted to [`Federated`] once per watch event (not per request),
+//!   leniently, so one odd object can never stall a cache.
+//!
+//! Ready = every cache that existed when the type configs were first listed has completed its
+//! initial list; once ready it stays ready (a type enabled later does not take admission down).
+//! A federated type whose CRD is not installed lists as empty. Watch errors are retried with
+//! backoff (0.5 s → 5 s) and logged once per distinct error.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use fed_core::admission::{FederationView, JoinedCluster};
+use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope, TYPES_GROUP};
+use fed_core::keys;
+use futures::{Stream, StreamExt, TryStreamExt};
+use kube::core::DynamicObject;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{WatchStreamExt, reflector::store::Writer};
+use kube::{Api, Client};
+use serde_json::Value;
+use tokio::task::AbortHandle;
+
+use crate::server::Backend;
+
+type Flag = Arc<AtomicBool>;
+
+/// Key of a federated type cache: (group, kind) of the federated type.
+type TypeKey = (String, String);
+
+fn type_key(r: &ApiResourceRef) -> TypeKey {
+    (r.group.clone(), r.kind.clone())
+}
+
+/// The federated type of `Namespace`: FederatedNamespace.
+pub fn namespace_federated_type() -> ApiResourceRef {
+    ApiResourceRef {
+        group: String::new(),
+        version: "v1".to_string(),
+        kind: "Namespace".to_string(),
+        plural_name: "namespaces".to_string(),
+        scope: Scope::Cluster,
+    }
+    .federated()
+}
+
+struct TypeCache {
+    resource: ApiResourceRef,
+    api_resource: kube::core::ApiResource,
+    store: Store<Federated>,
+    synced: Flag,
+    task: Option<AbortHandle>,
+}
+
+impl Drop for TypeCache {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The caches; implements [`FederationView`] and [`Backend`].
+pub struct Caches {
+    clusters: Store<KubeFedCluster>,
+    clusters_synced: Flag,
+    type_configs: Store<FederatedTypeConfig>,
+    type_configs_synced: Flag,
+    types: RwLock<HashMap<TypeKey, TypeCache>>,
+    ready: AtomicBool,
+}
+
+impl std::fmt::Debug for Caches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caches").field("ready", &self.ready.load(Ordering::Relaxed)).finish_non_exhaustive()
+    }
+}
+
+/// Start every reflector in the background; the caches fill (and become ready) asynchronously.
+/// Must be called inside a tokio runtime.
+pub fn start(client: Client, namespace: &str) -> Arc<Caches> {
+    let (clusters, clusters_writer) = reflector::store::<KubeFedCluster>();
+    let (type_configs, type_configs_writer) = reflector::store::<FederatedTypeConfig>();
+    let caches = Arc::new(Caches {
+        clusters,
+        clusters_synced: Flag::default(),
+        type_configs,
+        type_configs_synced: Flag::default(),
+        types: RwLock::new(HashMap::new()),
+        ready: AtomicBool::new(false),
+    });
+
+    let api: Api<KubeFedCluster> = Api::namespaced(client.clone(), namespace);
+    let stream = watcher::watcher(api, watcher::Config::default());
+    let synced = caches.clusters_synced.clone();
+    tokio::spawn(keep_reflecting(
+        stream,
+        clusters_writer,
+        synced,
+        "kubefedclusters.core.kubefed.io".into(),
+        false,
+        |_| {},
+    ));
+
+    caches.reconcile_types(&client);
+
+    let api: Api<FederatedTypeConfig> = Api::namespaced(client.clone(), namespace);
+    let stream = watcher::watcher(api, watcher::Config::default());
+    let synced = caches.type_configs_synced.clone();
+    let weak: Weak<Caches> = Arc::downgrade(&caches);
+    tokio::spawn(keep_reflecting(
+        stream,
+        type_configs_writer,
+        synced,
+        "federatedtypeconfigs.core.kubefed.io".into(),
+        false,
+        move |event| {
+            if matches!(event, Event::Apply(_) | Event::Delete(_) | Event::InitDone)
+                && let Some(caches) = weak.upgrade()
+            {
+                caches.reconcile_types(&client);
+            }
+        },
+    ));
+
+    // Announce readiness in the log even when nobody probes /readyz.
+    let weak = Arc::downgrade(&caches);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            match weak.upgrade() {
+                Some(caches) if !caches.synced() => {}
+                _ => return,
+            }
+        }
+    });
+    caches
+}
+
+/// Drive `stream` into `writer` forever: backoff on errors, `synced` once the first list is in.
+/// `after` runs after each event is applied and before `synced` is set.
+async fn keep_reflecting<K, S>(
+    stream: S,
+    writer: Writer<K>,
+    synced: Flag,
+    what: String,
+    missing_is_empty: bool,
+    mut after: impl FnMut(&Event<K>) + Send,
+) where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: Eq + Hash + Clone + Send + Sync,
+    S: Stream<Item = watcher::Result<Event<K>>> + Send,
+{
+    let stream = stream.backoff(RetryBackoff::default()).reflect(writer);
+    futures::pin_mut!(stream);
+    let mut last_error: Option<String> = None;
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => {
+                after(&event);
+                if matches!(event, Event::InitDone) && !synced.swap(true, Ordering::SeqCst) {
+                    tracing::info!(resource = %what, "cache synced");
+                }
+                if last_error.take().is_some() {
+                    tracing::info!(resource = %what, "watch recovered");
+                }
+            }
+            Err(e) => {
+                let not_found = is_not_found(&e);
+                if missing_is_empty && not_found && !synced.swap(true, Ordering::SeqCst) {
+                    tracing::info!(resource = %what, "resource not installed; treating it as empty until it appears");
+                }
+                let message = e.to_string();
+                if last_error.as_deref() != Some(message.as_str()) {
+                    if not_found {
+                        tracing::warn!(resource = %what, error = %message, "resource not found (CRD not installed?); retrying with backoff");
+                    } else {
+                        tracing::warn!(resource = %what, error = %message, "watch failed; retrying with backoff");
+                    }
+                    last_error = Some(message);
+                }
+            }
+        }
+    }
+}
+
+/// Watch retry delays: 0.5 s doubling to 5 s, reset by the next successful event. Shorter than
+/// kube-runtime's default (30 s cap) so the webhook turns ready soon after its CRDs appear.
+#[derive(Clone, Debug)]
+struct RetryBackoff {
+    next: Duration,
+}
+
+const RETRY_MIN: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+impl Default for RetryBackoff {
+    fn default() -> Self {
+        RetryBackoff { next: RETRY_MIN }
+    }
+}
+
+impl Iterator for RetryBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (delay * 2).min(RETRY_MAX);
+        Some(delay)
+    }
+}
+
+impl Backoff for RetryBackoff {
+    fn reset(&mut self) {
+        self.next = RETRY_MIN;
+    }
+}
+
+fn is_not_found(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.is_not_found(),
+        watcher::Error::WatchError(s) => s.is_not_found(),
+        _ => false,
+    }
+}
+
+/// A federated object from its dynamic form: metadata as is (minus managedFields), `spec` and
+/// `status` parsed leniently (an unparseable part becomes empty and is logged).
+pub fn to_federated(obj: DynamicObject) -> Federated {
+    let DynamicObject { types, mut metadata, mut data } = obj;
+    metadata.managed_fields = None;
+    let mut take = |field: &str| data.get_mut(field).map(Value::take).filter(|v| !v.is_null());
+    let spec = match take("spec").map(serde_json::from_value) {
+        Some(Ok(spec)) => spec,
+        Some(Err(e)) => {
+            tracing::warn!(
+                namespace = metadata.namespace.as_deref().unwrap_or(""),
+                name = metadata.name.as_deref().unwrap_or(""),
+                error = %e,
+                "federated object has a malformed spec; treating it as empty"
+            );
+            Default::default()
+        }
+        None => Default::default(),
+    };
+    let status = take("status").and_then(|v| serde_json::from_value(v).ok());
+    Federated { types, metadata, spec, status }
+}
+
+fn federated_event(event: Event<DynamicObject>) -> Event<Federated> {
+    match event {
+        Event::Apply(o) => Event::Apply(to_federated(o)),
+        Event::Delete(o) => Event::Delete(to_federated(o)),
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(to_federated(o)),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
+fn joined(c: &KubeFedCluster) -> JoinedCluster {
+    let labels: BTreeMap<String, String> = c.metadata.labels.clone().unwrap_or_default();
+    JoinedCluster {
+        name: c.metadata.name.clone().unwrap_or_default(),
+        is_host: labels.get(keys::HOST_LABEL).is_some_and(|v| v == "true"),
+        labels,
+        offline: c.is_offline(),
+    }
+}
+
+impl Caches {
+    fn types(&self) -> std::sync::RwLockReadGuard<'_, HashMap<TypeKey, TypeCache>> {
+        self.types.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Start a cache for every federated type the type configs name (and FederatedNamespace);
+    /// stop those no longer named.
+    fn reconcile_types(&self, client: &Client) {
+        let mut desired: HashMap<TypeKey, ApiResourceRef> = HashMap::new();
+        let ns_type = namespace_federated_type();
+        desired.insert(type_key(&ns_type), ns_type);
+        for ftc in self.type_configs.state() {
+            let federated = &ftc.spec.federated_type;
+            if federated.group != TYPES_GROUP {
+                tracing::warn!(
+                    type_config = ftc.metadata.name.as_deref().unwrap_or(""),
+                    group = %federated.group,
+                    "federated type outside {TYPES_GROUP}; not watching it"
+                );
+                continue;
+            }
+            desired.insert(type_key(federated), federated.clone());
+        }
+        let mut types = self.types.write().unwrap_or_else(PoisonError::into_inner);
+        types.retain(|key, cache| {
+            let keep = desired.get(key) == Some(&cache.resource);
+            if !keep {
+                tracing::info!(resource = %cache.resource.qualified_plural(), "stopped watching federated type");
+            }
+            keep
+        });
+        for (key, resource) in desired {
+            if let std::collections::hash_map::Entry::Vacant(slot) = types.entry(key) {
+                tracing::info!(resource = %resource.qualified_plural(), "watching federated type");
+                slot.insert(spawn_type_cache(client, resource));
+            }
+        }
+    }
+
+    /// True once the first lists are in (then stays true).
+    pub fn synced(&self) -> bool {
+        if self.ready.load(Ordering::Acquire) {
+            return true;
+        }
+        let ready = self.type_configs_synced.load(Ordering::SeqCst)
+            && self.clusters_synced.load(Ordering::SeqCst)
+            && self.types().values().all(|t| t.synced.load(Ordering::SeqCst));
+        if ready && !self.ready.swap(true, Ordering::AcqRel) {
+            tracing::info!("all caches synced; ready");
+        }
+        ready
+    }
+}
+
+fn spawn_type_cache(client: &Client, resource: ApiResourceRef) -> TypeCache {
+    let api_resource = resource.api_resource();
+    let writer: Writer<Federated> = Writer::new(api_resource.clone());
+    let store = writer.as_reader();
+    let synced = Flag::default();
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
+    let stream = watcher::watcher(api, watcher::Config::default()).map_ok(federated_event);
+    let task = tokio::spawn(keep_reflecting(stream, writer, synced.clone(), resource.qualified_plural(), true, |_| {}));
+    TypeCache { resource, api_resource, store, synced, task: Some(task.abort_handle()) }
+}
+
+impl FederationView for Caches {
+    fn clusters(&self) -> Vec<JoinedCluster> {
+        let mut clusters: Vec<JoinedCluster> = self.clusters.state().iter().map(|c| joined(c)).collect();
+        clusters.sort_by(|a, b| a.name.cmp(&b.name));
+        clusters
+    }
+
+    fn type_config(&self, group: &str, kind: &str) -> Option<FederatedTypeConfig> {
+        self.type_configs
+            .find(|t| t.spec.target_type.group == group && t.spec.target_type.kind == kind)
+            .map(|t| (*t).clone())
+    }
+
+    fn namespace_placement(&self, namespace: &str) -> Option<Federated> {
+        let types = self.types();
+        let cache = types.get(&type_key(&namespace_federated_type()))?;
+        // The one named after its namespace; else (accepted with a warning) any other in it,
+        // the first by name so the answer is stable.
+        let exact = ObjectRef::new_with(namespace, cache.api_resource.clone()).within(namespace);
+        if let Some(fns) = cache.store.get(&exact) {
+            return Some((*fns).clone());
+        }
+        cache
+            .store
+            .state_filter(|o| o.metadata.namespace.as_deref() == Some(namespace))
+            .into_iter()
+            .min_by(|a, b| a.metadata.name.cmp(&b.metadata.name))
+            .map(|o| (*o).clone())
+    }
+
+    fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
+        let types = self.types();
+        let cache = types.get(&type_key(federated))?;
+        let mut key = ObjectRef::new_with(name, cache.api_resource.clone());
+        if !namespace.is_empty() {
+            key = key.within(namespace);
+        }
+        cache.store.get(&key).map(|o| (*o).clone())
+    }
+}
+
+impl Backend for Caches {
+    fn is_ready(&self) -> bool {
+        self.synced()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fed_core::api::{
+        Condition, FederatedTypeConfigSpec, KubeFedClusterSpec, KubeFedClusterStatus, LocalSecretReference, Placement,
+    };
+    use kube::core::ObjectMeta;
+
+    fn cluster(name: &str, labels: &[(&str, &str)], offline: bool) -> KubeFedCluster {
+        let mut c = KubeFedCluster::new(
+            name,
+            KubeFedClusterSpec {
+                api_endpoint: "https://127.0.0.1:1".into(),
+                secret_ref: LocalSecretReference { name: name.into() },
+                ..Default::default()
+            },
+        );
+        c.metadata.namespace = Some(keys::FEDERATION_NAMESPACE.into());
+        c.metadata.labels = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        if offline {
+            c.status = Some(KubeFedClusterStatus {
+                conditions: vec![Condition { type_: "Offline".into(), status: "True".into(), ..Default::default() }],
+            });
+        }
+        c
+    }
+
+    fn deployments() -> ApiResourceRef {
+        ApiResourceRef {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            plural_name: "deployments".into(),
+            scope: Scope::Namespaced,
+        }
+    }
+
+    fn federated(resource: &ApiResourceRef, ns: &str, name: &str, clusters: &[&str]) -> DynamicObject {
+        let mut o = DynamicObject::new(name, &resource.api_resource()).within(ns);
+        o.data = serde_json::json!({
+            "spec": { "placement": Placement::clusters(clusters.iter().copied()) },
+        });
+        o.metadata.managed_fields = Some(vec![Default::default()]);
+        o
+    }
+
+    fn offline_type_cache(resource: ApiResourceRef, objects: Vec<DynamicObject>, synced: bool) -> TypeCache {
+        let api_resource = resource.api_resource();
+        let mut writer: Writer<Federated> = Writer::new(api_resource.clone());
+        writer.apply_watcher_event(&Event::Init);
+        for o in objects {
+            writer.apply_watcher_event(&federated_event(Event::InitApply(o)));
+        }
+        writer.apply_watcher_event(&Event::InitDone);
+        TypeCache {
+            resource,
+            api_resource,
+            store: writer.as_reader(),
+            synced: Arc::new(AtomicBool::new(synced)),
+            task: None,
+        }
+    }
+
+    /// Caches filled by hand, as the reflectors would fill them.
+    fn caches(synced: bool) -> Caches {
+        let (clusters, mut cw) = reflector::store::<KubeFedCluster>();
+        for c in [cluster("vulcan", &[("region", "eu")], true), cluster("earth", &[(keys::HOST_LABEL, "true")], false)]
+        {
+            cw.apply_watcher_event(&Event::Apply(c));
+        }
+        let (type_configs, mut tw) = reflector::store::<FederatedTypeConfig>();
+        let mut ftc = FederatedTypeConfig::new("deployments.apps", FederatedTypeConfigSpec::for_target(deployments()));
+        ftc.metadata.namespace = Some(keys::FEDERATION_NAMESPACE.into());
+        tw.apply_watcher_event(&Event::Apply(ftc));
+        let ns_type = namespace_federated_type();
+        let fd = deployments().federated();
+        let mut types = HashMap::new();
+        types.insert(
+            type_key(&ns_type),
+            offline_type_cache(
+                ns_type.clone(),
+                vec![
+                    federated(&ns_type, "team-a", "team-a", &["earth"]),
+                    federated(&ns_type, "team-b", "zz-other", &["vulcan"]),
+                    federated(&ns_type, "team-b", "other", &["kronos"]),
+                ],
+                true,
+            ),
+        );
+        types.insert(
+            type_key(&fd),
+            offline_type_cache(fd.clone(), vec![federated(&fd, "team-a", "web", &["vulcan"])], synced),
+        );
+        Caches {
+            clusters,
+            clusters_synced: Arc::new(AtomicBool::new(true)),
+            type_configs,
+            type_configs_synced: Arc::new(AtomicBool::new(true)),
+            types: RwLock::new(types),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn clusters_are_sorted_with_host_and_offline_flags() {
+        let c = caches(true).clusters();
+        assert_eq!(c.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(), ["earth", "vulcan"]);
+        assert!(c[0].is_host && !c[0].offline);
+        assert!(!c[1].is_host && c[1].offline);
+        assert_eq!(c[1].labels.get("region").map(String::as_str), Some("eu"));
+    }
+
+    #[test]
+    fn type_configs_are_found_by_target_group_and_kind() {
+        let c = caches(true);
+        assert_eq!(c.type_config("apps", "Deployment").unwrap().spec.federated_type.kind, "FederatedDeployment");
+        assert!(c.type_config("", "Deployment").is_none());
+        assert!(c.type_config("apps", "StatefulSet").is_none());
+    }
+
+    #[test]
+    fn namespace_placement_prefers_the_namespace_named_object() {
+        let c = caches(true);
+        let a = c.namespace_placement("team-a").unwrap();
+        assert_eq!(a.spec.placement, Placement::clusters(["earth"]));
+        assert!(a.metadata.managed_fields.is_none(), "managedFields are dropped from the cache");
+        // No object named team-b: the first by name.
+        assert_eq!(c.namespace_placement("team-b").unwrap().metadata.name.as_deref(), Some("other"));
+        assert!(c.namespace_placement("team-c").is_none());
+    }
+
+    #[test]
+    fn federated_objects_are_looked_up_by_type_namespace_and_name() {
+        let c = caches(true);
+        let fd = deployments().federated();
+        let web = c.federated_object(&fd, "team-a", "web").unwrap();
+        assert_eq!(web.spec.placement, Placement::clusters(["vulcan"]));
+        assert!(c.federated_object(&fd, "team-b", "web").is_none());
+        let mut unknown = fd.clone();
+        unknown.kind = "FederatedSecret".into();
+        assert!(c.federated_object(&unknown, "team-a", "web").is_none());
+    }
+
+    #[test]
+    fn ready_needs_every_cache_and_then_latches() {
+        let c = caches(false);
+        assert!(!c.is_ready());
+        c.types.write().unwrap().values_mut().for_each(|t| t.synced.store(true, Ordering::SeqCst));
+        assert!(c.is_ready());
+        c.clusters_synced.store(false, Ordering::SeqCst);
+        assert!(c.is_ready(), "readiness latches");
+        let fresh = caches(true);
+        fresh.type_configs_synced.store(false, Ordering::SeqCst);
+        assert!(!fresh.is_ready());
+    }
+
+    #[test]
+    fn malformed_specs_become_empty_instead_of_stalling_the_cache() {
+        let mut o = DynamicObject::new("x", &deployments().federated().api_resource()).within("ns");
+        o.data = serde_json::json!({ "spec": { "placement": "not an object" }, "status": 3 });
+        let f = to_federated(o);
+        assert_eq!(f.spec, Default::default());
+        assert!(f.status.is_none());
+        assert_eq!(f.metadata.name.as_deref(), Some("x"));
+        let empty = to_federated(DynamicObject { types: None, metadata: ObjectMeta::default(), data: Value::Null });
+        assert_eq!(empty.spec, Default::default());
+    }
+
+    #[test]
+    fn retries_back_off_to_five_seconds_and_reset() {
+        let mut b = RetryBackoff::default();
+        let delays: Vec<u64> = (0..6).map(|_| b.next().unwrap().as_millis() as u64).collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000, 5000, 5000]);
+        b.reset();
+        assert_eq!(b.next(), Some(RETRY_MIN));
+    }
+
+    #[test]
+    fn not_found_errors_are_recognised() {
+        let status = kube::core::Status::failure("the server could not find the requested resource", "NotFound")
+            .with_code(404)
+            .boxed();
+        assert!(is_not_found(&watcher::Error::InitialListFailed(kube::Error::Api(status.clone()))));
+        let forbidden = kube::core::Status::failure("no", "Forbidden").with_code(403).boxed();
+        assert!(!is_not_found(&watcher::Error::InitialListFailed(kube::Error::Api(forbidden))));
+        assert!(is_not_found(&watcher::Error::WatchError(status)));
+    }
+}

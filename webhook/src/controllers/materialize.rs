@@ -1,0 +1,498 @@
+//! Materialize controller: an annotated source object (label `kubefed.io/federated=true`) ⇄ a
+//! Federated&lt;Kind&gt; of the same name, owned by the source.
+//!
+//! - source with federation annotations → server-side apply of the Federated&lt;Kind&gt;
+//!   (template from the source, placement/overrides from the annotations, `kubefed.io/orphan`
+//!   copied, controller ownerReference to the source);
+//! - source without the annotations, or that lost the label → its Federated&lt;Kind&gt; is
+//!   deleted (the sync finalizer then removes the member copies);
+//! - source deleted → garbage collection deletes the Federated&lt;Kind&gt; (ownerReference).
+//!
+//! A kube-runtime applier reconciles sources from the labelled-source store; a sweeper handles
+//! the sources that left that store (deleted or unlabelled) and federated objects whose owner is
+//! gone.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::convert::Infallible;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use fed_core::annotations::{self, FederationAnnotations};
+use fed_core::api::{Federated, FederatedSpec};
+use fed_core::{keys, render};
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use super::types::{TypeHandle, fed_namespace_of_source, source_owner};
+use super::{AbortOnDrop, Ready, Shared, status};
+
+/// Why a materialize reconcile failed; retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum MaterializeError {
+    /// A host API call failed.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// The reconcile task panicked.
+    #[error("reconcile task failed: {0}")]
+    Task(String),
+}
+
+enum Sweep {
+    One(Box<ObjectRef<Federated>>),
+    All,
+}
+
+/// Lets the federated-object watch feed the materialize controller.
+#[derive(Clone)]
+pub struct MaterializeHandle {
+    handle: Arc<TypeHandle>,
+    queue: mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
+    sweep: mpsc::UnboundedSender<Sweep>,
+}
+
+impl MaterializeHandle {
+    /// A Federated&lt;Kind&gt; changed or was deleted: if a source owns it, re-check the source
+    /// (restores hand edits, recreates a deleted one) and whether the source still exists.
+    pub fn federated_changed(&self, fed: &Federated, r: &ObjectRef<Federated>) {
+        let Some(owner) = source_owner(fed, &self.handle.spec.target) else { return };
+        let _ = self.queue.unbounded_send(source_ref(&self.handle, fed.metadata.namespace.as_deref(), &owner.name));
+        let _ = self.sweep.unbounded_send(Sweep::One(Box::new(r.clone())));
+    }
+
+    /// Re-check every source-owned federated object (after a re-list).
+    pub fn sweep_all(&self) {
+        let _ = self.sweep.unbounded_send(Sweep::All);
+    }
+}
+
+fn source_ref(handle: &TypeHandle, fed_namespace: Option<&str>, name: &str) -> ObjectRef<DynamicObject> {
+    let r = ObjectRef::new_with(name, handle.target_ar.clone());
+    match fed_namespace {
+        Some(ns) if !handle.is_namespace() => r.within(ns),
+        _ => r,
+    }
+}
+
+struct MaterializeCtx {
+    shared: Arc<Shared>,
+    handle: Arc<TypeHandle>,
+    sources: Store<DynamicObject>,
+    sources_ready: Ready,
+    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+}
+
+/// Starts the source watch, the applier and the sweeper for one type.
+pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle, Vec<AbortOnDrop<()>>) {
+    let (queue_tx, queue_rx) = mpsc::unbounded();
+    let (sweep_tx, sweep_rx) = mpsc::unbounded();
+    let writer = Writer::<DynamicObject>::new(handle.target_ar.clone());
+    let ctx = Arc::new(MaterializeCtx {
+        shared,
+        handle: handle.clone(),
+        sources: writer.as_reader(),
+        sources_ready: Ready::new(),
+        failures: Mutex::new(HashMap::new()),
+    });
+    let mat = MaterializeHandle { handle, queue: queue_tx, sweep: sweep_tx };
+    let tasks = vec![
+        AbortOnDrop::spawn(watch_sources(ctx.clone(), writer, mat.clone())),
+        AbortOnDrop::spawn(run_applier(ctx.clone(), queue_rx)),
+        AbortOnDrop::spawn(sweeper(ctx, sweep_rx, mat.sweep.clone())),
+    ];
+    (mat, tasks)
+}
+
+/// What about a source feeds its federated object: everything but its status (and for kinds
+/// without `generation`, any change).
+fn source_fingerprint(o: &DynamicObject) -> u64 {
+    let mut h = DefaultHasher::new();
+    match o.metadata.generation {
+        Some(g) => g.hash(&mut h),
+        None => o.metadata.resource_version.hash(&mut h),
+    }
+    o.metadata.uid.hash(&mut h);
+    o.metadata.labels.hash(&mut h);
+    let mut annotations = o.metadata.annotations.clone().unwrap_or_default();
+    annotations.remove("deployment.kubernetes.io/revision");
+    annotations.hash(&mut h);
+    o.metadata.deletion_timestamp.is_some().hash(&mut h);
+    h.finish()
+}
+
+/// Watches labelled sources; applied ones are queued, ones that leave the selection (deleted or
+/// unlabelled) are swept.
+async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<DynamicObject>, mat: MaterializeHandle) {
+    let api = Api::<DynamicObject>::all_with(ctx.shared.host.clone(), &ctx.handle.target_ar);
+    let config = watcher::Config::default().labels(&format!("{}=true", keys::FEDERATED_LABEL));
+    let mut events = std::pin::pin!(reflector::reflector(
+        writer,
+        watcher(api, config).default_backoff().modify(|o| o.managed_fields_mut().clear()),
+    ));
+    let mut seen: HashMap<ObjectRef<DynamicObject>, u64> = HashMap::new();
+    while let Some(ev) = events.next().await {
+        match ev {
+            Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                let r = ObjectRef::from_obj_with(&o, ctx.handle.target_ar.clone());
+                let fp = source_fingerprint(&o);
+                if seen.insert(r.clone(), fp) != Some(fp) {
+                    let _ = mat.queue.unbounded_send(r);
+                }
+            }
+            Ok(watcher::Event::Delete(o)) => {
+                seen.remove(&ObjectRef::from_obj_with(&o, ctx.handle.target_ar.clone()));
+                let ns = fed_namespace_of_source(&ctx.handle.spec.target, &o);
+                let fed = ctx.handle.fed_ref(ns.as_deref(), &o.name_any());
+                let _ = mat.sweep.unbounded_send(Sweep::One(Box::new(fed)));
+            }
+            Ok(watcher::Event::InitDone) => {
+                ctx.sources_ready.set();
+                mat.sweep_all();
+            }
+            Ok(watcher::Event::Init) => {}
+            Err(e) => warn!(kind = %ctx.handle.spec.target.kind, error = %e, "watching federated sources"),
+        }
+    }
+}
+
+async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>) {
+    let config = controller::Config::default().concurrency(ctx.shared.opts.reconcile_concurrency);
+    let store = ctx.sources.clone();
+    applier(
+        |src, ctx| {
+            AbortOnDrop::spawn(reconcile(src, ctx))
+                .map(|r| r.unwrap_or_else(|e| Err(MaterializeError::Task(e.to_string()))))
+        },
+        error_policy,
+        ctx,
+        store,
+        queue.map(Ok::<_, Infallible>),
+        config,
+    )
+    .for_each(|r| {
+        match r {
+            Ok((obj, _)) => debug!(object = %obj, "materialized"),
+            Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "source gone"),
+            Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "materialize failed"),
+            Err(e) => warn!(error = %e, "materialize controller"),
+        }
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// The one place that decides retries: exponential backoff per source, capped.
+fn error_policy(src: Arc<DynamicObject>, _err: &MaterializeError, ctx: Arc<MaterializeCtx>) -> Action {
+    let r = ObjectRef::from_obj_with(&*src, ctx.handle.target_ar.clone());
+    let mut failures = ctx.failures.lock().expect("failures lock");
+    let n = failures.entry(r).or_insert(0);
+    *n = n.saturating_add(1);
+    Action::requeue(status::backoff(*n, ctx.shared.opts.max_backoff))
+}
+
+/// The Federated&lt;Kind&gt; (as an apply patch) that `source` with `ann` asks for.
+pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, handle: &TypeHandle) -> Value {
+    let source_json = serde_json::to_value(source).unwrap_or(Value::Null);
+    let mut metadata = json!({
+        "name": source.name_any(),
+        "ownerReferences": [{
+            "apiVersion": handle.target_ar.api_version,
+            "kind": handle.target_ar.kind,
+            "name": source.name_any(),
+            "uid": source.uid().unwrap_or_default(),
+            "controller": true,
+            "blockOwnerDeletion": true,
+        }],
+    });
+    if let Some(ns) = fed_namespace_of_source(&handle.spec.target, source) {
+        metadata["namespace"] = ns.into();
+    }
+    if ann.orphan {
+        metadata["annotations"] = json!({ keys::ORPHAN: "true" });
+    }
+    let spec = FederatedSpec {
+        template: Some(render::template_from_source(&source_json)),
+        placement: ann.placement.clone(),
+        overrides: ann.overrides.clone(),
+    };
+    json!({
+        "apiVersion": handle.fed_ar.api_version,
+        "kind": handle.fed_ar.kind,
+        "metadata": metadata,
+        "spec": spec,
+    })
+}
+
+/// True when `existing` already is what `desired` asks for (so no write is needed).
+pub fn up_to_date(existing: &Federated, desired: &Value, source_uid: &str) -> bool {
+    let Ok(spec) = serde_json::from_value::<FederatedSpec>(desired["spec"].clone()) else { return false };
+    let orphan_wanted = desired.pointer("/metadata/annotations").and_then(|a| a.get(keys::ORPHAN)).is_some();
+    let orphan_has = existing.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true");
+    let owned = existing
+        .owner_references()
+        .iter()
+        .any(|o| o.uid == source_uid && o.controller == Some(true) && o.block_owner_deletion == Some(true));
+    existing.spec == spec && orphan_wanted == orphan_has && owned
+}
+
+async fn reconcile(src: Arc<DynamicObject>, ctx: Arc<MaterializeCtx>) -> Result<Action, MaterializeError> {
+    let r = ObjectRef::from_obj_with(&*src, ctx.handle.target_ar.clone());
+    let result = ctx.reconcile(&src).await;
+    if result.is_ok() {
+        ctx.failures.lock().expect("failures lock").remove(&r);
+    }
+    result
+}
+
+impl MaterializeCtx {
+    fn fed_api(&self, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.shared.host.clone(), ns, &self.handle.fed_ar),
+            None => Api::all_with(self.shared.host.clone(), &self.handle.fed_ar),
+        }
+    }
+
+    fn source_api(&self, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) if !self.handle.is_namespace() => {
+                Api::namespaced_with(self.shared.host.clone(), ns, &self.handle.target_ar)
+            }
+            _ => Api::all_with(self.shared.host.clone(), &self.handle.target_ar),
+        }
+    }
+
+    async fn reconcile(&self, src: &DynamicObject) -> Result<Action, MaterializeError> {
+        if src.metadata.deletion_timestamp.is_some() {
+            return Ok(Action::await_change());
+        }
+        let fed_ns = fed_namespace_of_source(&self.handle.spec.target, src);
+        let fed_ref = self.handle.fed_ref(fed_ns.as_deref(), &src.name_any());
+        let existing = self.handle.fed_store.get(&fed_ref);
+        let uid = src.uid().unwrap_or_default();
+        let owned =
+            existing.as_ref().map(|f| f.owner_references().iter().any(|o| o.uid == uid && o.controller == Some(true)));
+        match annotations::from_annotations(src.annotations()) {
+            Ok(None) => {
+                if let (Some(fed), Some(true)) = (existing, owned) {
+                    let keep_orphan = src.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true");
+                    info!(source = %fed_ref, "source no longer carries placement annotations; deleting its federated object");
+                    self.delete_federated(&fed, keep_orphan).await?;
+                }
+                Ok(Action::await_change())
+            }
+            Err(e) => {
+                self.event(src, "InvalidAnnotations", &e.to_string()).await;
+                Ok(Action::await_change())
+            }
+            Ok(Some(ann)) => {
+                if owned == Some(false) {
+                    let note = format!(
+                        "{} {} exists and is not owned by this object; not federating it",
+                        self.handle.spec.federated.kind, fed_ref
+                    );
+                    self.event(src, "NameConflict", &note).await;
+                    return Ok(Action::await_change());
+                }
+                let desired = desired_federated(src, &ann, &self.handle);
+                if existing.as_ref().is_some_and(|f| up_to_date(f, &desired, &uid)) {
+                    return Ok(Action::await_change());
+                }
+                self.fed_api(fed_ns.as_deref())
+                    .patch(&src.name_any(), &PatchParams::apply(keys::FIELD_MANAGER).force(), &Patch::Apply(&desired))
+                    .await?;
+                info!(source = %fed_ref, kind = %self.handle.spec.federated.kind, "federated object applied");
+                Ok(Action::await_change())
+            }
+        }
+    }
+
+    /// Deletes a source's federated object; unless `keep_orphan`, first drops its orphan
+    /// annotation so the member copies go too.
+    async fn delete_federated(&self, fed: &Federated, keep_orphan: bool) -> Result<(), kube::Error> {
+        if fed.metadata.deletion_timestamp.is_some() {
+            return Ok(());
+        }
+        let api = self.fed_api(fed.metadata.namespace.as_deref());
+        let name = fed.name_any();
+        if !keep_orphan && fed.annotations().contains_key(keys::ORPHAN) {
+            let patch = json!({ "metadata": { "annotations": { keys::ORPHAN: null } } });
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        }
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: Some(Preconditions { uid: fed.uid(), resource_version: None }),
+            ..Default::default()
+        };
+        match api.delete(&name, &dp).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A source-owned federated object whose source is no longer a labelled source: delete it.
+    async fn sweep_one(&self, r: &ObjectRef<Federated>) -> Result<(), kube::Error> {
+        let Some(fed) = self.handle.fed_store.get(r) else { return Ok(()) };
+        if fed.metadata.deletion_timestamp.is_some() {
+            return Ok(());
+        }
+        let Some(owner) = source_owner(&fed, &self.handle.spec.target) else { return Ok(()) };
+        let src_ref = source_ref(&self.handle, fed.metadata.namespace.as_deref(), &owner.name);
+        if self.sources.get(&src_ref).is_some_and(|s| s.uid().as_deref() == Some(owner.uid.as_str())) {
+            return Ok(());
+        }
+        let current = self.source_api(fed.metadata.namespace.as_deref()).get_opt(&owner.name).await?;
+        let keep_orphan = match &current {
+            Some(s) if s.uid().as_deref() == Some(owner.uid.as_str()) => {
+                if s.labels().get(keys::FEDERATED_LABEL).is_some_and(|v| v == "true") {
+                    debug!(federated = %r, "sweep: source still labelled; the watch will catch up");
+                    return Ok(());
+                }
+                s.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true")
+            }
+            // Source gone (or replaced): garbage collection deletes it too; keep the orphan choice.
+            _ => true,
+        };
+        info!(federated = %r, "source is gone or no longer federated; deleting its federated object");
+        self.delete_federated(&fed, keep_orphan).await
+    }
+
+    async fn event(&self, src: &DynamicObject, reason: &str, note: &str) {
+        warn!(source = %src.name_any(), %reason, %note, "not materializing");
+        let event = KubeEvent {
+            type_: EventType::Warning,
+            reason: reason.to_string(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Materialize".into(),
+            secondary: None,
+        };
+        if let Err(e) = self.shared.recorder.publish(&event, &src.object_ref(&self.handle.target_ar)).await {
+            debug!(error = %e, "publishing event");
+        }
+    }
+}
+
+/// Deletes federated objects whose source left the labelled-source store; failures are retried.
+async fn sweeper(ctx: Arc<MaterializeCtx>, rx: mpsc::UnboundedReceiver<Sweep>, retry: mpsc::UnboundedSender<Sweep>) {
+    ctx.sources_ready.wait().await;
+    ctx.handle.fed_ready.wait().await;
+    let mut rx = rx.ready_chunks(256);
+    while let Some(batch) = rx.next().await {
+        let mut refs: Vec<ObjectRef<Federated>> = Vec::new();
+        for s in batch {
+            match s {
+                Sweep::One(r) => refs.push(*r),
+                Sweep::All => refs.extend(
+                    ctx.handle
+                        .fed_store
+                        .state()
+                        .iter()
+                        .filter(|f| source_owner(f, &ctx.handle.spec.target).is_some())
+                        .map(|f| ObjectRef::from_obj_with(&**f, ctx.handle.fed_ar.clone())),
+                ),
+            }
+        }
+        refs.sort_by_key(|r| r.to_string());
+        refs.dedup();
+        for r in refs {
+            if let Err(e) = ctx.sweep_one(&r).await {
+                warn!(federated = %r, error = %e, "deleting orphaned federated object; will retry");
+                let retry = retry.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    let _ = retry.unbounded_send(Sweep::One(Box::new(r)));
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fed_core::api::{ApiResourceRef, Placement, Scope};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    fn deployments() -> ApiResourceRef {
+        ApiResourceRef {
+            group: "apps".into(),
+            version: "v1".into(),
+            kind: "Deployment".into(),
+            plural_name: "deployments".into(),
+            scope: Scope::Namespaced,
+        }
+    }
+
+    #[test]
+    fn up_to_date_needs_same_spec_orphan_and_owner() {
+        let spec = FederatedSpec {
+            template: Some(json!({"spec": {"replicas": 2}})),
+            placement: Placement::clusters(["vulcan"]),
+            overrides: vec![],
+        };
+        let mut fed = Federated::new("web", &deployments().federated().api_resource(), spec.clone());
+        fed.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            uid: "u1".into(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        }]);
+        let desired = json!({ "metadata": {}, "spec": spec });
+        assert!(up_to_date(&fed, &desired, "u1"));
+        assert!(!up_to_date(&fed, &desired, "u2"));
+        let orphan = json!({ "metadata": { "annotations": { "kubefed.io/orphan": "true" } }, "spec": spec });
+        assert!(!up_to_date(&fed, &orphan, "u1"));
+        let mut other = spec.clone();
+        other.placement = Placement::clusters(["kronos"]);
+        assert!(!up_to_date(&fed, &json!({ "metadata": {}, "spec": other }), "u1"));
+    }
+
+    #[test]
+    fn desired_federated_is_owned_by_the_source() {
+        let target = deployments();
+        let (tx, _rx) = mpsc::unbounded();
+        let handle = super::super::types::tests_support::handle(target.clone(), tx);
+        let source: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "ns", "uid": "u1",
+                "labels": { "kubefed.io/federated": "true", "app": "web" },
+                "annotations": { "kubefed.io/placement": "vulcan,kronos", "kubefed.io/orphan": "true" }
+            },
+            "spec": { "replicas": 2 },
+            "status": { "replicas": 2 }
+        }))
+        .unwrap();
+        let ann = annotations::from_annotations(source.annotations()).unwrap().unwrap();
+        let d = desired_federated(&source, &ann, &handle);
+        assert_eq!(d["apiVersion"], "types.kubefed.io/v1beta1");
+        assert_eq!(d["kind"], "FederatedDeployment");
+        assert_eq!(d["metadata"]["namespace"], "ns");
+        assert_eq!(d["metadata"]["annotations"]["kubefed.io/orphan"], "true");
+        let owner = &d["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (owner["apiVersion"].as_str(), owner["kind"].as_str(), owner["uid"].as_str()),
+            (Some("apps/v1"), Some("Deployment"), Some("u1"))
+        );
+        assert_eq!((owner["controller"].as_bool(), owner["blockOwnerDeletion"].as_bool()), (Some(true), Some(true)));
+        assert_eq!(d["spec"]["template"]["spec"]["replicas"], 2);
+        assert!(d["spec"]["template"].get("status").is_none());
+        let placed: Vec<String> = d["spec"]["placement"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(placed, ["kronos", "vulcan"]);
+    }
+}

@@ -1,0 +1,508 @@
+//! Sync controller: every Federated&lt;Kind&gt; → its placed member clusters.
+//!
+//! Per object: finalizer `kubefed.io/sync-controller`; placement resolved against the joined
+//! clusters and intersected with the namespace's FederatedNamespace placement; for each placed
+//! cluster (concurrently, bounded, each request under a timeout) server-side apply of the
+//! rendered member object, creating the namespace on the member when missing; copies removed
+//! from clusters no longer placed; `status.clusters[]` + `Propagation` written when changed;
+//! Events on new failures. Deletion removes every copy (unless `kubefed.io/orphan: "true"`)
+//! before the finalizer is released.
+//!
+//! Host semantics: when the federated object belongs to an annotated source (or is a
+//! FederatedNamespace), the host cluster's copy is the source (or the namespace holding the
+//! federated object) itself and is never written or deleted.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use fed_core::api::Federated;
+use fed_core::render::{self, RenderError};
+use fed_core::{keys, placement};
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt, stream};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
+use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
+use kube::runtime::reflector::ObjectRef;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use tracing::{debug, info, warn};
+
+use super::members::Member;
+use super::status::{
+    self, APPLY_OVERRIDES_FAILED, CLUSTER_NOT_READY, CREATION_FAILED, DELETION_FAILED, Outcome, UPDATE_FAILED,
+};
+use super::types::{CopyState, TypeHandle, owned_by_source};
+use super::{AbortOnDrop, Shared, now_rfc3339};
+
+/// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// A host API call failed.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// Some member clusters failed (details in the object's status).
+    #[error("not propagated everywhere: {0}")]
+    Incomplete(String),
+    /// The finalizer helper failed (adding/removing the finalizer or the wrapped sync).
+    #[error(transparent)]
+    Finalizer(Box<finalizer::Error<SyncError>>),
+    /// The reconcile task panicked.
+    #[error("reconcile task failed: {0}")]
+    Task(String),
+}
+
+impl SyncError {
+    /// True when only member clusters failed: already reported in status and Events, so it is
+    /// logged quietly on every retry.
+    pub fn is_incomplete(&self) -> bool {
+        match self {
+            SyncError::Incomplete(_) => true,
+            SyncError::Finalizer(e) => {
+                matches!(&**e, finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner)
+                    if inner.is_incomplete())
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Context of one type's sync controller.
+pub struct SyncCtx {
+    shared: Arc<Shared>,
+    handle: Arc<TypeHandle>,
+    failures: Mutex<HashMap<ObjectRef<Federated>, u32>>,
+}
+
+/// Runs the sync controller of one type: a kube-runtime applier over the type's
+/// Federated&lt;Kind&gt; store, fed by `queue` (object changes, member drift, cluster changes).
+pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::UnboundedReceiver<ObjectRef<Federated>>) {
+    let config = controller::Config::default().concurrency(shared.opts.reconcile_concurrency);
+    let store = handle.fed_store.clone();
+    let kind = handle.spec.federated.kind.clone();
+    let ctx = Arc::new(SyncCtx { shared, handle, failures: Mutex::new(HashMap::new()) });
+    applier(
+        |fed, ctx| {
+            AbortOnDrop::spawn(reconcile(fed, ctx)).map(|r| r.unwrap_or_else(|e| Err(SyncError::Task(e.to_string()))))
+        },
+        error_policy,
+        ctx,
+        store,
+        queue.map(Ok::<_, Infallible>),
+        config,
+    )
+    .for_each(|r| {
+        match r {
+            Ok((obj, _)) => debug!(object = %obj, "synced"),
+            Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "gone before sync"),
+            Err(controller::Error::ReconcilerFailed(e, obj)) if e.is_incomplete() => {
+                debug!(object = %obj, error = %e, "sync incomplete; retrying")
+            }
+            Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "sync failed"),
+            Err(e) => warn!(%kind, error = %e, "sync controller"),
+        }
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// The one place that decides retries: exponential backoff per object, capped.
+fn error_policy(fed: Arc<Federated>, _err: &SyncError, ctx: Arc<SyncCtx>) -> Action {
+    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
+    let mut failures = ctx.failures.lock().expect("failures lock");
+    let n = failures.entry(r).or_insert(0);
+    *n = n.saturating_add(1);
+    Action::requeue(status::backoff(*n, ctx.shared.opts.max_backoff))
+}
+
+async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, SyncError> {
+    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
+    let api = ctx.fed_api(fed.metadata.namespace.as_deref());
+    let action = finalizer(&api, keys::FINALIZER, fed, |event| async {
+        match event {
+            Finalizer::Apply(fed) => ctx.apply(&fed).await,
+            Finalizer::Cleanup(fed) => ctx.cleanup(&fed).await,
+        }
+    })
+    .await;
+    let action = match action {
+        Ok(a) => a,
+        // A re-run on a stale copy after the finalizer was already removed: the object is gone.
+        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => Action::await_change(),
+        Err(e) => return Err(SyncError::Finalizer(Box::new(e))),
+    };
+    ctx.failures.lock().expect("failures lock").remove(&r);
+    Ok(action)
+}
+
+/// What one member request failed with.
+enum CallError {
+    Timeout,
+    Kube(kube::Error),
+}
+
+impl CallError {
+    fn code(&self) -> Option<u16> {
+        match self {
+            CallError::Kube(kube::Error::Api(s)) => Some(s.code),
+            _ => None,
+        }
+    }
+
+    /// The outcome for this error: unreachable → ClusterNotReady, refused → `word`.
+    fn outcome(&self, word: &'static str, timeout: Duration) -> Outcome {
+        match self {
+            CallError::Timeout => Outcome::failed(CLUSTER_NOT_READY, format!("no answer within {timeout:?}")),
+            CallError::Kube(kube::Error::Api(s)) => Outcome::failed(word, s.message.clone()),
+            CallError::Kube(e @ (kube::Error::HyperError(_) | kube::Error::Service(_))) => {
+                Outcome::failed(CLUSTER_NOT_READY, e.to_string())
+            }
+            CallError::Kube(e) => Outcome::failed(word, e.to_string()),
+        }
+    }
+}
+
+/// Host-side operation per cluster.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Apply,
+    Delete,
+}
+
+impl SyncCtx {
+    fn fed_api(&self, namespace: Option<&str>) -> Api<Federated> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(self.shared.host.clone(), ns, &self.handle.fed_ar),
+            None => Api::all_with(self.shared.host.clone(), &self.handle.fed_ar),
+        }
+    }
+
+    fn member_api(&self, client: Client, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(ns) => Api::namespaced_with(client, ns, &self.handle.target_ar),
+            None => Api::all_with(client, &self.handle.target_ar),
+        }
+    }
+
+    async fn timed<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
+        match tokio::time::timeout(self.shared.opts.member_timeout, f).await {
+            Ok(r) => r.map_err(CallError::Kube),
+            Err(_) => Err(CallError::Timeout),
+        }
+    }
+
+    /// The host's copy is the source (or, for a FederatedNamespace, the namespace holding it).
+    fn host_is_source(&self, fed: &Federated) -> bool {
+        self.handle.is_namespace() || owned_by_source(fed)
+    }
+
+    /// Clusters the object goes to: its placement, within the namespace's FederatedNamespace
+    /// placement when one governs the namespace.
+    fn placed(&self, fed: &Federated, joined: &[fed_core::admission::JoinedCluster]) -> BTreeSet<String> {
+        let placed = placement::resolve(&fed.spec.placement, joined);
+        if self.handle.is_namespace() {
+            return placed;
+        }
+        let Some(ns) = fed.metadata.namespace.as_deref() else { return placed };
+        match self.shared.types.namespace_placement(ns) {
+            Some(allowed) => {
+                let allowed = placement::resolve(&allowed, joined);
+                placed.intersection(&allowed).cloned().collect()
+            }
+            None => placed,
+        }
+    }
+
+    /// Clusters whose member watch has seen a copy of `fed` (with its origin).
+    fn present(&self, fed: &Federated, origin: &str, clusters: &[Member]) -> BTreeSet<String> {
+        let (ns, name) = self.handle.member_key(fed);
+        clusters
+            .iter()
+            .filter(|m| {
+                matches!(self.handle.copy_on(&m.name, ns.as_deref(), &name),
+                    CopyState::Present(Some(o)) if o == origin)
+            })
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    async fn apply(&self, fed: &Federated) -> Result<Action, SyncError> {
+        let members = self.shared.members.all();
+        let joined: Vec<_> = members.iter().map(Member::joined).collect();
+        let placed = self.placed(fed, &joined);
+        let origin = self.handle.origin(fed);
+        let present = self.present(fed, &origin, &members);
+        let recorded = fed.status.as_ref().map(|s| s.clusters.clone()).unwrap_or_default();
+        let remove = status::clusters_to_clean(&placed, &present, &recorded);
+        let ops = placed.iter().map(|c| (c.clone(), Op::Apply)).chain(remove.into_iter().map(|c| (c, Op::Delete)));
+        let outcomes = self.run_ops(fed, &origin, ops.collect()).await;
+        self.finish(fed, &outcomes, "Propagate").await
+    }
+
+    async fn cleanup(&self, fed: &Federated) -> Result<Action, SyncError> {
+        if fed.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true") {
+            info!(object = %self.handle.origin(fed), "orphan: leaving member copies in place");
+            return Ok(Action::await_change());
+        }
+        let members = self.shared.members.all();
+        let joined: Vec<_> = members.iter().map(Member::joined).collect();
+        let placed = placement::resolve(&fed.spec.placement, &joined);
+        let recorded: BTreeSet<String> =
+            fed.status.iter().flat_map(|s| s.clusters.iter().map(|c| c.name.clone())).collect();
+        let (ns, name) = self.handle.member_key(fed);
+        let origin = self.handle.origin(fed);
+        let ops: Vec<(String, Op)> = members
+            .iter()
+            .filter(|m| match self.handle.copy_on(&m.name, ns.as_deref(), &name) {
+                CopyState::Present(o) => o.as_deref() == Some(origin.as_str()),
+                CopyState::Unknown => true,
+                CopyState::Absent => placed.contains(&m.name) || recorded.contains(&m.name),
+            })
+            .map(|m| (m.name.clone(), Op::Delete))
+            .collect();
+        let outcomes = self.run_ops(fed, &origin, ops).await;
+        if outcomes.values().all(Outcome::is_ok) {
+            info!(object = %origin, "member copies deleted");
+            return Ok(Action::await_change());
+        }
+        self.finish(fed, &outcomes, "Delete").await
+    }
+
+    /// Runs the per-cluster operations concurrently (at most `member_concurrency` at a time).
+    async fn run_ops(&self, fed: &Federated, origin: &str, ops: Vec<(String, Op)>) -> BTreeMap<String, Outcome> {
+        let host_is_source = self.host_is_source(fed);
+        stream::iter(ops)
+            .map(|(cluster, op)| async move {
+                let outcome = match self.shared.members.get(&cluster) {
+                    None => match op {
+                        Op::Apply => Outcome::failed(CLUSTER_NOT_READY, "cluster is not joined"),
+                        Op::Delete => Outcome::Removed,
+                    },
+                    Some(m) if m.is_host && host_is_source => match op {
+                        Op::Apply => Outcome::Propagated,
+                        Op::Delete => Outcome::Removed,
+                    },
+                    Some(m) => match op {
+                        Op::Apply => self.apply_on(fed, origin, &m).await,
+                        Op::Delete => self.delete_on(fed, origin, &m).await,
+                    },
+                };
+                (cluster, outcome)
+            })
+            .buffer_unordered(self.shared.opts.member_concurrency.max(1))
+            .collect()
+            .await
+    }
+
+    /// Writes status (when changed) and Events (for new failures); errors when anything failed.
+    async fn finish(
+        &self,
+        fed: &Federated,
+        outcomes: &BTreeMap<String, Outcome>,
+        action: &str,
+    ) -> Result<Action, SyncError> {
+        let next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now_rfc3339());
+        if fed.status.as_ref() != Some(&next) {
+            let patch = json!({ "status": {
+                "observedGeneration": next.observed_generation,
+                "conditions": next.conditions,
+                "clusters": next.clusters,
+            }});
+            self.fed_api(fed.metadata.namespace.as_deref())
+                .patch_status(&fed.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+                .await?;
+        }
+        let reference = fed.object_ref(&self.handle.fed_ar);
+        for (cluster, word, message) in status::new_failures(outcomes, fed.status.as_ref()) {
+            warn!(object = %self.handle.origin(fed), %cluster, status = word, %message, "member cluster failed");
+            let event = KubeEvent {
+                type_: EventType::Warning,
+                reason: word.to_string(),
+                note: Some(format!("cluster {cluster}: {message}").chars().take(1000).collect()),
+                action: action.to_string(),
+                secondary: None,
+            };
+            if let Err(e) = self.shared.recorder.publish(&event, &reference).await {
+                debug!(error = %e, "publishing event");
+            }
+        }
+        let failed: Vec<String> = outcomes
+            .iter()
+            .filter_map(|(c, o)| match o {
+                Outcome::Failed { word, .. } => Some(format!("{c}: {word}")),
+                _ => None,
+            })
+            .collect();
+        if failed.is_empty() {
+            Ok(Action::requeue(self.shared.opts.resync_period))
+        } else {
+            Err(SyncError::Incomplete(failed.join(", ")))
+        }
+    }
+
+    /// Server-side applies the rendered object on one member.
+    async fn apply_on(&self, fed: &Federated, origin: &str, member: &Member) -> Outcome {
+        if member.offline {
+            return Outcome::failed(CLUSTER_NOT_READY, "cluster is Offline");
+        }
+        let client = match &member.client {
+            Ok(c) => c.clone(),
+            Err(e) => return Outcome::failed(CLUSTER_NOT_READY, e.clone()),
+        };
+        let mut obj = match render::member_object(fed, &self.handle.spec.target, &member.name) {
+            Ok(v) => v,
+            Err(e @ RenderError::Override { .. }) => return Outcome::failed(APPLY_OVERRIDES_FAILED, e.to_string()),
+            Err(e) => return Outcome::failed(CREATION_FAILED, e.to_string()),
+        };
+        mark_managed(&mut obj, origin);
+        let (key_ns, key_name) = self.handle.member_key(fed);
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str).map(String::from).unwrap_or(key_name);
+        let ns = match self.handle.spec.target.scope {
+            fed_core::api::Scope::Namespaced => {
+                obj.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from).or(key_ns)
+            }
+            fed_core::api::Scope::Cluster => None,
+        };
+        let word = match self.handle.copy_on(&member.name, ns.as_deref(), &name) {
+            CopyState::Present(_) => UPDATE_FAILED,
+            _ => CREATION_FAILED,
+        };
+        let api = self.member_api(client.clone(), ns.as_deref());
+        let params = PatchParams::apply(keys::FIELD_MANAGER).force();
+        let mut result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
+        if let (Some(ns), Some(404)) = (ns.as_deref(), result.as_ref().err().and_then(CallError::code)) {
+            if let Err(e) = self.ensure_namespace(client, ns).await {
+                return e.outcome(word, self.shared.opts.member_timeout);
+            }
+            result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
+        }
+        match result {
+            Ok(_) => Outcome::Propagated,
+            Err(e) => e.outcome(word, self.shared.opts.member_timeout),
+        }
+    }
+
+    /// Creates `namespace` on a member (labelled managed, so unjoin can remove it).
+    async fn ensure_namespace(&self, client: Client, namespace: &str) -> Result<(), CallError> {
+        let api: Api<Namespace> = Api::all(client);
+        let ns: Namespace = serde_json::from_value(json!({
+            "metadata": { "name": namespace, "labels": { keys::MANAGED_LABEL: "true" } }
+        }))
+        .expect("a valid Namespace");
+        let pp = PostParams { field_manager: Some(keys::FIELD_MANAGER.to_string()), ..Default::default() };
+        match self.timed(api.create(&pp, &ns)).await {
+            Ok(_) => {
+                info!(%namespace, "created namespace on member");
+                Ok(())
+            }
+            Err(e) if e.code() == Some(409) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes the copy on one member if it is ours (origin annotation matches).
+    async fn delete_on(&self, fed: &Federated, origin: &str, member: &Member) -> Outcome {
+        if member.offline {
+            return Outcome::failed(DELETION_FAILED, "cluster is Offline");
+        }
+        let client = match &member.client {
+            Ok(c) => c.clone(),
+            Err(e) => return Outcome::failed(DELETION_FAILED, format!("no client: {e}")),
+        };
+        let (ns, name) = self.handle.member_key(fed);
+        let api = self.member_api(client, ns.as_deref());
+        let current = match self.timed(api.get_opt(&name)).await {
+            Ok(Some(o)) => o,
+            Ok(None) => return Outcome::Removed,
+            Err(e) => return e.outcome(DELETION_FAILED, self.shared.opts.member_timeout),
+        };
+        if current.annotations().get(keys::ORIGIN).map(String::as_str) != Some(origin) {
+            debug!(cluster = %member.name, %name, "not our copy; leaving it");
+            return Outcome::Removed;
+        }
+        if current.metadata.deletion_timestamp.is_some() {
+            return Outcome::Removed;
+        }
+        let dp = DeleteParams {
+            propagation_policy: Some(PropagationPolicy::Background),
+            preconditions: Some(Preconditions { uid: current.metadata.uid.clone(), resource_version: None }),
+            ..Default::default()
+        };
+        match self.timed(api.delete(&name, &dp)).await {
+            Ok(_) => {
+                info!(cluster = %member.name, copy = %origin, "deleted member copy");
+                Outcome::Removed
+            }
+            Err(e) if e.code() == Some(404) => Outcome::Removed,
+            Err(e) => e.outcome(DELETION_FAILED, self.shared.opts.member_timeout),
+        }
+    }
+}
+
+/// Makes sure a rendered object carries the managed label and the origin annotation.
+pub fn mark_managed(obj: &mut Value, origin: &str) {
+    let Some(root) = obj.as_object_mut() else { return };
+    let meta = root.entry("metadata").or_insert_with(|| json!({}));
+    let Some(meta) = meta.as_object_mut() else { return };
+    for (field, key, value) in [("labels", keys::MANAGED_LABEL, "true"), ("annotations", keys::ORIGIN, origin)] {
+        let map = meta.entry(field).or_insert_with(|| json!({}));
+        if !map.is_object() {
+            *map = json!({});
+        }
+        map[key] = Value::String(value.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mark_managed_adds_label_and_origin() {
+        let mut v =
+            json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "a", "labels": { "x": "y" } } });
+        mark_managed(&mut v, "FederatedConfigMap/ns/a");
+        assert_eq!(v["metadata"]["labels"], json!({ "x": "y", "kubefed.io/managed": "true" }));
+        assert_eq!(v["metadata"]["annotations"], json!({ "kubefed.io/origin": "FederatedConfigMap/ns/a" }));
+        let mut v = json!({ "kind": "X" });
+        mark_managed(&mut v, "o");
+        assert_eq!(v["metadata"]["labels"]["kubefed.io/managed"], "true");
+        let mut v = json!({ "metadata": { "annotations": null } });
+        mark_managed(&mut v, "o");
+        assert_eq!(v["metadata"]["annotations"]["kubefed.io/origin"], "o");
+    }
+
+    #[test]
+    fn errors_map_to_status_words() {
+        let t = Duration::from_secs(1);
+        let api = |code: u16| {
+            CallError::Kube(kube::Error::Api(Box::new(kube::core::Status {
+                code,
+                message: "denied".into(),
+                ..Default::default()
+            })))
+        };
+        assert_eq!(
+            CallError::Timeout.outcome(CREATION_FAILED, t),
+            Outcome::failed(CLUSTER_NOT_READY, "no answer within 1s")
+        );
+        assert_eq!(api(403).outcome(UPDATE_FAILED, t), Outcome::failed(UPDATE_FAILED, "denied"));
+        assert_eq!(api(404).code(), Some(404));
+        assert_eq!(CallError::Timeout.code(), None);
+    }
+
+    #[test]
+    fn incomplete_is_recognised_through_the_finalizer_wrapper() {
+        let inner = SyncError::Incomplete("vulcan: ClusterNotReady".into());
+        assert!(inner.is_incomplete());
+        let wrapped = SyncError::Finalizer(Box::new(finalizer::Error::ApplyFailed(inner)));
+        assert!(wrapped.is_incomplete());
+        let other = SyncError::Finalizer(Box::new(finalizer::Error::UnnamedObject));
+        assert!(!other.is_incomplete());
+        assert!(!SyncError::Task("x".into()).is_incomplete());
+    }
+}
