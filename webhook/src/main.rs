@@ -6,7 +6,6 @@
 mod cache;
 mod certs;
 mod cli;
-#[allow(dead_code)]
 mod controllers;
 mod logging;
 mod metrics;
@@ -68,12 +67,17 @@ async fn serve(args: ServeArgs) -> Result<()> {
 
     if args.no_controllers {
         tracing::info!("controllers disabled (--no-controllers)");
+        server.run(shutdown_signal()).await?;
     } else {
-        // controllers wired by lead: spawn `controllers::run(client.clone(), ctx)` here.
-        tracing::warn!("controllers are not built into this binary yet; serving admission only");
+        let opts = controllers::ControllerOptions {
+            federation_namespace: args.federation_namespace.clone(),
+            ..Default::default()
+        };
+        let controllers = controllers::run_until(client, opts, shutdown_signal());
+        let (served, ran) = tokio::join!(server.run(shutdown_signal()), controllers);
+        served?;
+        ran?;
     }
-
-    server.run(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())
 }
