@@ -78,11 +78,6 @@ impl Members {
         })
     }
 
-    /// Every joined cluster (for placement resolution).
-    pub fn joined(&self) -> Vec<JoinedCluster> {
-        self.inner.read().expect("members lock").values().map(Member::joined).collect()
-    }
-
     /// One member.
     pub fn get(&self, name: &str) -> Option<Member> {
         self.inner.read().expect("members lock").get(name).cloned()

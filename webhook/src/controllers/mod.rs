@@ -70,11 +70,6 @@ impl Default for ControllerOptions {
     }
 }
 
-/// Runs the controllers until an unrecoverable error (never returns `Ok` on its own).
-pub async fn run(client: Client, opts: ControllerOptions) -> anyhow::Result<()> {
-    run_until(client, opts, std::future::pending()).await
-}
-
 /// Runs the controllers until `shutdown` resolves; with leader election they run only while this
 /// process holds the lease, which is released on shutdown.
 pub async fn run_until(
