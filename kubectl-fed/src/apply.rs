@@ -137,7 +137,10 @@ impl Writer {
         } else {
             let mut pp = PatchParams::apply(FIELD_MANAGER).force();
             pp.dry_run = self.dry_run == DryRun::Server;
-            let stored = api.patch(&name, &pp, &Patch::Apply(&body)).await.with_context(|| format!("applying {}", obj.display()))?;
+            let stored = api
+                .patch(&name, &pp, &Patch::Apply(&body))
+                .await
+                .with_context(|| format!("applying {}", obj.display()))?;
             serde_json::to_value(&stored)?
         };
         let verb = match &existing {
@@ -165,8 +168,11 @@ impl Writer {
         let result = if self.dry_run == DryRun::Client {
             body
         } else {
-            let pp = PostParams { dry_run: self.dry_run == DryRun::Server, field_manager: Some(FIELD_MANAGER.to_string()) };
-            serde_json::to_value(api.create(&pp, &obj.data).await.with_context(|| format!("creating {}", obj.display()))?)?
+            let pp =
+                PostParams { dry_run: self.dry_run == DryRun::Server, field_manager: Some(FIELD_MANAGER.to_string()) };
+            serde_json::to_value(
+                api.create(&pp, &obj.data).await.with_context(|| format!("creating {}", obj.display()))?,
+            )?
         };
         self.report(&obj.display(), "created");
         self.collected.push(result);
@@ -174,7 +180,15 @@ impl Writer {
     }
 
     /// JSON merge patch; `verb` is what the report says (`annotated`, `patched`, …).
-    pub async fn merge_patch(&mut self, ar: &ApiResource, namespaced: bool, ns: Option<&str>, name: &str, patch: &Value, verb: &str) -> Result<Value> {
+    pub async fn merge_patch(
+        &mut self,
+        ar: &ApiResource,
+        namespaced: bool,
+        ns: Option<&str>,
+        name: &str,
+        patch: &Value,
+        verb: &str,
+    ) -> Result<Value> {
         let api = dyn_api(&self.client, ar, namespaced, ns);
         let what = display_ref(ar, name);
         let result = if self.dry_run == DryRun::Client {
@@ -183,7 +197,11 @@ impl Writer {
             merge_patch_value(&mut v, patch);
             v
         } else {
-            let pp = PatchParams { dry_run: self.dry_run == DryRun::Server, field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
+            let pp = PatchParams {
+                dry_run: self.dry_run == DryRun::Server,
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..Default::default()
+            };
             // The error is returned bare: an admission denial is the whole message.
             serde_json::to_value(api.patch(name, &pp, &Patch::Merge(patch)).await?)?
         };

@@ -27,12 +27,15 @@ pub fn generate(names: &[String]) -> Result<WebhookCerts> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, "kubectl-fed webhook CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     let ca_cert = ca_params.self_signed(&ca_key).context("signing the CA certificate")?;
 
     let tls_key = KeyPair::generate().context("generating the serving key")?;
     let mut params = CertificateParams::new(names.to_vec()).context("serving certificate names")?;
-    params.distinguished_name.push(DnType::CommonName, names.first().map(String::as_str).unwrap_or("kubectl-fed-webhook"));
+    params
+        .distinguished_name
+        .push(DnType::CommonName, names.first().map(String::as_str).unwrap_or("kubectl-fed-webhook"));
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;

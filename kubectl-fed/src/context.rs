@@ -94,7 +94,9 @@ pub fn validate_dns_label(what: &str, value: &str) -> Result<()> {
         && !value.starts_with('-')
         && !value.ends_with('-');
     if !ok {
-        bail!("invalid {what} {value:?}: must be lower-case letters, digits and '-', start and end with a letter or digit, at most 63 characters");
+        bail!(
+            "invalid {what} {value:?}: must be lower-case letters, digits and '-', start and end with a letter or digit, at most 63 characters"
+        );
     }
     Ok(())
 }

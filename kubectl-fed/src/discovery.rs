@@ -109,7 +109,8 @@ pub fn from_aggregated(core: APIGroupDiscoveryList, groups: APIGroupDiscoveryLis
             for res in version.resources {
                 let Some(plural) = res.resource.filter(|p| !p.is_empty()) else { continue };
                 let kind = res.response_kind.and_then(|k| k.kind).unwrap_or_default();
-                let singular = res.singular_resource.filter(|s| !s.is_empty()).unwrap_or_else(|| kind.to_ascii_lowercase());
+                let singular =
+                    res.singular_resource.filter(|s| !s.is_empty()).unwrap_or_else(|| kind.to_ascii_lowercase());
                 list.push(ResourceInfo {
                     group: group_name.clone(),
                     version: ver.clone(),
@@ -178,9 +179,8 @@ impl Resources {
             known.push(&r.singular);
             known.extend(r.short_names.iter().map(String::as_str));
         }
-        let hint = fed_core::suggest::nearest(&lower, known)
-            .map(|s| format!("; did you mean {s:?}?"))
-            .unwrap_or_default();
+        let hint =
+            fed_core::suggest::nearest(&lower, known).map(|s| format!("; did you mean {s:?}?")).unwrap_or_default();
         bail!("the server doesn't have a resource type {arg:?}{hint}")
     }
 
@@ -222,7 +222,16 @@ pub mod tests {
     use super::*;
 
     #[allow(clippy::too_many_arguments)]
-    fn res(group: &str, version: &str, kind: &str, plural: &str, short: &[&str], namespaced: bool, prio: usize, preferred: bool) -> ResourceInfo {
+    fn res(
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+        short: &[&str],
+        namespaced: bool,
+        prio: usize,
+        preferred: bool,
+    ) -> ResourceInfo {
         ResourceInfo {
             group: group.into(),
             version: version.into(),

@@ -57,7 +57,8 @@ fn not_installed(err: kube::Error, what: &str, context: &str) -> anyhow::Error {
 /// Every FederatedTypeConfig, sorted by name.
 pub async fn type_configs(client: &Client, fed_ns: &str, context: &str) -> Result<Vec<FederatedTypeConfig>> {
     let api: Api<FederatedTypeConfig> = Api::namespaced(client.clone(), fed_ns);
-    let mut items = api.list(&ListParams::default()).await.map_err(|e| not_installed(e, "FederatedTypeConfig", context))?.items;
+    let mut items =
+        api.list(&ListParams::default()).await.map_err(|e| not_installed(e, "FederatedTypeConfig", context))?.items;
     items.sort_by_key(|f| f.name_any());
     Ok(items)
 }
@@ -65,7 +66,8 @@ pub async fn type_configs(client: &Client, fed_ns: &str, context: &str) -> Resul
 /// Every joined cluster, sorted by name.
 pub async fn clusters(client: &Client, fed_ns: &str, context: &str) -> Result<Vec<KubeFedCluster>> {
     let api: Api<KubeFedCluster> = Api::namespaced(client.clone(), fed_ns);
-    let mut items = api.list(&ListParams::default()).await.map_err(|e| not_installed(e, "KubeFedCluster", context))?.items;
+    let mut items =
+        api.list(&ListParams::default()).await.map_err(|e| not_installed(e, "KubeFedCluster", context))?.items;
     items.sort_by_key(|c| c.name_any());
     Ok(items)
 }
@@ -149,7 +151,13 @@ mod tests {
             plural: "deployments".into(),
         };
         assert_eq!(display_ref(&deploy, "web"), "deployment.apps/web");
-        let ns = ApiResource { group: "".into(), version: "v1".into(), api_version: "v1".into(), kind: "Namespace".into(), plural: "namespaces".into() };
+        let ns = ApiResource {
+            group: "".into(),
+            version: "v1".into(),
+            api_version: "v1".into(),
+            kind: "Namespace".into(),
+            plural: "namespaces".into(),
+        };
         assert_eq!(display_ref(&ns, "demo"), "namespace/demo");
         assert_eq!(ns_kind_name(Some("demo"), "Deployment", "web"), "demo/Deployment/web");
         assert_eq!(ns_kind_name(None, "ClusterRole", "x"), "ClusterRole/x");

@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn cluster_table() {
         let t = table(
-            &[cluster("earth", Some("True"), &[("kubefed.io/host", "true"), ("region", "eu")]), cluster("vulcan", None, &[])],
+            &[
+                cluster("earth", Some("True"), &[("kubefed.io/host", "true"), ("region", "eu")]),
+                cluster("vulcan", None, &[]),
+            ],
             false,
         );
         assert_eq!(

@@ -54,7 +54,13 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
         let names: Vec<String> = existing
             .iter()
             .take(10)
-            .map(|o| fedapi::ns_kind_name(o.metadata.namespace.as_deref(), &fed.kind, o.metadata.name.as_deref().unwrap_or("")))
+            .map(|o| {
+                fedapi::ns_kind_name(
+                    o.metadata.namespace.as_deref(),
+                    &fed.kind,
+                    o.metadata.name.as_deref().unwrap_or(""),
+                )
+            })
             .collect();
         let more = if existing.len() > 10 { format!(" and {} more", existing.len() - 10) } else { String::new() };
         bail!(

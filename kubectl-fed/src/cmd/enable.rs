@@ -43,7 +43,11 @@ pub fn refuse(res: &ResourceInfo) -> Option<String> {
     }
     let missing: Vec<&str> = REQUIRED_VERBS.iter().copied().filter(|v| !res.has_verbs(&[v])).collect();
     if !missing.is_empty() {
-        return Some(format!("{} cannot be federated: the server does not allow {} on it", res.qualified(), missing.join(", ")));
+        return Some(format!(
+            "{} cannot be federated: the server does not allow {} on it",
+            res.qualified(),
+            missing.join(", ")
+        ));
     }
     None
 }
@@ -129,7 +133,8 @@ pub fn source_role(target: &ApiResourceRef) -> ClusterRole {
 
 /// The FederatedTypeConfig for `target`, named `plural.group`.
 pub fn type_config(fed_ns: &str, target: &ApiResourceRef) -> FederatedTypeConfig {
-    let mut ftc = FederatedTypeConfig::new(&target.qualified_plural(), FederatedTypeConfigSpec::for_target(target.clone()));
+    let mut ftc =
+        FederatedTypeConfig::new(&target.qualified_plural(), FederatedTypeConfigSpec::for_target(target.clone()));
     ftc.metadata.namespace = Some(fed_ns.to_string());
     ftc.labels_mut().insert("app.kubernetes.io/managed-by".into(), fedapi::MANAGED_BY.into());
     ftc

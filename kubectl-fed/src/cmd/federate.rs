@@ -75,7 +75,8 @@ pub fn skip_reason(res: &ResourceInfo, obj: &Value) -> Option<&'static str> {
         return Some("made by a controller");
     }
     let meta = &obj["metadata"];
-    let owned = meta["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["controller"] == json!(true)));
+    let owned =
+        meta["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["controller"] == json!(true)));
     if owned {
         return Some("owned by a controller");
     }
@@ -184,9 +185,14 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
         let obj = get(&client, &res, ns, &name).await?;
         match skip_reason(&res, &obj) {
             Some(why @ ("federated through its kubefed.io/ annotations" | "a copy written by the federation")) => {
-                bail!("{} is {why}; change its placement with `kubectl fed place`", display_ref(&res.api_resource(), &name))
+                bail!(
+                    "{} is {why}; change its placement with `kubectl fed place`",
+                    display_ref(&res.api_resource(), &name)
+                )
             }
-            Some(why) => output::warn(format!("{} is {why}; federating it anyway", display_ref(&res.api_resource(), &name))),
+            Some(why) => {
+                output::warn(format!("{} is {why}; federating it anyway", display_ref(&res.api_resource(), &name)))
+            }
             None => {}
         }
         items.push((res.clone(), obj));
@@ -227,7 +233,9 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
 
     let mut count = 0usize;
     for (r, obj) in &items {
-        let target = fedapi::config_for(&configs, &r.group, &r.kind).map(|c| c.spec.target_type.clone()).unwrap_or_else(|| r.to_ref());
+        let target = fedapi::config_for(&configs, &r.group, &r.kind)
+            .map(|c| c.spec.target_type.clone())
+            .unwrap_or_else(|| r.to_ref());
         host.apply(&federated_object(&target, obj, &placement)?).await?;
         count += 1;
     }
@@ -254,7 +262,11 @@ async fn get(client: &kube::Client, res: &ResourceInfo, ns: Option<&str>, name: 
 }
 
 /// The placement of the namespace's FederatedNamespace, if there is one.
-async fn namespace_placement(client: &kube::Client, configs: &[FederatedTypeConfig], ns: &str) -> Result<Option<Placement>> {
+async fn namespace_placement(
+    client: &kube::Client,
+    configs: &[FederatedTypeConfig],
+    ns: &str,
+) -> Result<Option<Placement>> {
     let Some(ftc) = fedapi::config_for(configs, "", "Namespace") else { return Ok(None) };
     let api = fed_api(client, &ftc.spec.federated_type, Some(ns));
     let list = match api.list(&ListParams::default()).await {
@@ -330,22 +342,37 @@ mod tests {
         };
         let cm = r.resolve("cm").unwrap();
         let deploy = r.resolve("deploy").unwrap();
-        let owned = obj("web-abc", json!({"metadata": {"ownerReferences": [{"controller": true, "kind": "Deployment", "name": "web"}]}}));
+        let owned = obj(
+            "web-abc",
+            json!({"metadata": {"ownerReferences": [{"controller": true, "kind": "Deployment", "name": "web"}]}}),
+        );
         assert_eq!(skip_reason(&res_of("ReplicaSet", "apps"), &owned), Some("owned by a controller"));
         let gc_only = obj("x", json!({"metadata": {"ownerReferences": [{"kind": "ConfigMap", "name": "y"}]}}));
         assert_eq!(skip_reason(cm, &gc_only), None, "non-controller owners do not make it controller-made");
         assert_eq!(skip_reason(cm, &obj("kube-root-ca.crt", json!({}))), Some("published by the root CA controller"));
-        assert_eq!(skip_reason(&res_of("ServiceAccount", ""), &obj("default", json!({}))), Some("the default ServiceAccount"));
+        assert_eq!(
+            skip_reason(&res_of("ServiceAccount", ""), &obj("default", json!({}))),
+            Some("the default ServiceAccount")
+        );
         assert_eq!(skip_reason(&res_of("ServiceAccount", ""), &obj("robot", json!({}))), None);
         assert_eq!(
             skip_reason(&res_of("Secret", ""), &obj("t", json!({"type": "kubernetes.io/service-account-token"}))),
             Some("a token Secret")
         );
         assert_eq!(skip_reason(&res_of("Secret", ""), &obj("t", json!({"type": "Opaque"}))), None);
-        for (kind, group) in [("Endpoints", ""), ("EndpointSlice", "discovery.k8s.io"), ("Event", ""), ("Event", "events.k8s.io"), ("Lease", "coordination.k8s.io")] {
+        for (kind, group) in [
+            ("Endpoints", ""),
+            ("EndpointSlice", "discovery.k8s.io"),
+            ("Event", ""),
+            ("Event", "events.k8s.io"),
+            ("Lease", "coordination.k8s.io"),
+        ] {
             assert_eq!(skip_reason(&res_of(kind, group), &obj("x", json!({}))), Some("made by a controller"), "{kind}");
         }
-        assert_eq!(skip_reason(deploy, &obj("web", json!({"metadata": {"labels": {"kubefed.io/managed": "true"}}}))), Some("a copy written by the federation"));
+        assert_eq!(
+            skip_reason(deploy, &obj("web", json!({"metadata": {"labels": {"kubefed.io/managed": "true"}}}))),
+            Some("a copy written by the federation")
+        );
         assert_eq!(
             skip_reason(deploy, &obj("web", json!({"metadata": {"annotations": {"kubefed.io/placement": "vulcan"}}}))),
             Some("federated through its kubefed.io/ annotations")
@@ -371,7 +398,9 @@ mod tests {
         assert_eq!(o["spec"]["template"]["spec"]["replicas"], 2);
         assert!(o["spec"]["template"].get("status").is_none());
         let ns = r.resolve("ns").unwrap().to_ref();
-        let o = federated_object(&ns, &json!({"metadata": {"name": "demo"}}), &placement_for(&["vulcan".into()])).unwrap().to_value();
+        let o = federated_object(&ns, &json!({"metadata": {"name": "demo"}}), &placement_for(&["vulcan".into()]))
+            .unwrap()
+            .to_value();
         assert_eq!(o["kind"], "FederatedNamespace");
         assert_eq!(o["metadata"], json!({"name": "demo", "namespace": "demo"}));
         assert_eq!(o["spec"]["placement"], json!({"clusters": [{"name": "vulcan"}]}));

@@ -3,13 +3,14 @@
 //! Applies (server-side apply, field manager `kubectl-fed`; idempotent) the shipped CRDs
 //! (KubeFedCluster, FederatedTypeConfig and the well-known Federated&lt;Kind&gt;s) and waits
 //! for them to be Established; the federation namespace; the `namespaces` type config (every
-//! federation needs FederatedNamespace); the host component's ServiceAccount and RBAC; and the
-//! webhook configurations from `fed_core::webhook_config`:
+//! federation needs FederatedNamespace); the host component's ServiceAccount and RBAC from
+//! `manifests/host/` (compiled in, moved to `--federation-namespace`); and the webhook
+//! configurations from `fed_core::webhook_config`:
 //! - `--webhook-url URL`: the local form (`clientConfig.url`) for a webhook running outside
 //!   the cluster; the CA is `--ca-bundle FILE`, or one generated (with a serving certificate for
 //!   the URL's host) into `--cert-dir` and reused on later runs;
-//! - otherwise the in-cluster form: a TLS Secret (generated once, then reused), the Service
-//!   and the Deployment of the host component.
+//! - otherwise the in-cluster form: a TLS Secret (generated once, then reused), and the
+//!   Service, Deployment and PodDisruptionBudget of `manifests/host/` (`--image`, `--replicas`).
 //!
 //! `--dry-run -o yaml` prints every object and changes nothing.
 
@@ -171,7 +172,8 @@ pub fn host_objects(fed_ns: &str, in_cluster: bool, image: &str, replicas: Optio
                 if let Some(r) = replicas {
                     v["spec"]["replicas"] = json!(r);
                 }
-                if let Some(containers) = v.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut) {
+                if let Some(containers) = v.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut)
+                {
                     for c in containers {
                         let current = c["image"].as_str().unwrap_or_default();
                         if current == MANIFEST_IMAGE || current.starts_with(&format!("{MANIFEST_IMAGE}:")) {
@@ -254,7 +256,9 @@ pub async fn run(ctx: &Ctx, opts: InstallOptions) -> Result<()> {
         let (target, ca_pem) = match (&opts.webhook_url, certs) {
             (Some(url), _) => {
                 let ca = match &opts.ca_bundle {
-                    Some(file) => std::fs::read(file).with_context(|| format!("reading --ca-bundle {}", file.display()))?,
+                    Some(file) => {
+                        std::fs::read(file).with_context(|| format!("reading --ca-bundle {}", file.display()))?
+                    }
                     None => local_certs(ctx.dry_run(), &opts, url)?.ca_cert.into_bytes(),
                 };
                 (WebhookTarget::Url(url.clone()), ca)
@@ -366,7 +370,8 @@ mod tests {
 
     #[test]
     fn tls_secret_holds_the_pem_files() {
-        let certs = WebhookCerts { ca_cert: "CA".into(), ca_key: String::new(), tls_cert: "C".into(), tls_key: "K".into() };
+        let certs =
+            WebhookCerts { ca_cert: "CA".into(), ca_key: String::new(), tls_cert: "C".into(), tls_key: "K".into() };
         let s = tls_secret("fed", &certs).unwrap().to_value();
         assert_eq!(s["data"]["ca.crt"], "Q0E=");
         assert_eq!(s["type"], "kubernetes.io/tls");

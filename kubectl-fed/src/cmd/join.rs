@@ -76,7 +76,8 @@ pub fn parse_labels(flags: &[String]) -> Result<BTreeMap<String, String>> {
 
 impl JoinOptions {
     fn validate(&self) -> Result<BTreeMap<String, String>> {
-        fed_core::names::dns1123_label(&self.name).map_err(|e| anyhow::anyhow!("invalid cluster name {:?}: {e}", self.name))?;
+        fed_core::names::dns1123_label(&self.name)
+            .map_err(|e| anyhow::anyhow!("invalid cluster name {:?}: {e}", self.name))?;
         parse_labels(&self.labels)
     }
 }
@@ -129,7 +130,11 @@ fn meta(name: &str, namespace: Option<&str>, cluster: &str) -> ObjectMeta {
 /// The member ClusterRole for `cluster`.
 pub fn member_cluster_role(cluster: &str, targets: &[ApiResourceRef]) -> ClusterRole {
     let names = MemberNames::for_cluster(cluster);
-    ClusterRole { metadata: meta(&names.cluster_role, None, cluster), rules: Some(member_rules(targets)), ..Default::default() }
+    ClusterRole {
+        metadata: meta(&names.cluster_role, None, cluster),
+        rules: Some(member_rules(targets)),
+        ..Default::default()
+    }
 }
 
 /// The member-side objects, in creation order (namespace, service account, role, binding,
@@ -219,10 +224,9 @@ pub async fn run(ctx: &Ctx, opts: JoinOptions) -> Result<()> {
     if clusters.iter().any(|c| c.name_any() == name) && !opts.overwrite {
         bail!("cluster {name:?} is already joined (KubeFedCluster {fed_ns}/{name}); pass --overwrite to replace it");
     }
-    if let Some(other) = clusters
-        .iter()
-        .find(|c| c.name_any() != name && normalize_server(&c.spec.api_endpoint) == normalize_server(&member_endpoint.server))
-    {
+    if let Some(other) = clusters.iter().find(|c| {
+        c.name_any() != name && normalize_server(&c.spec.api_endpoint) == normalize_server(&member_endpoint.server)
+    }) {
         output::warn(format!("{} is already joined as cluster {:?}", member_endpoint.server, other.name_any()));
     }
     let targets: Vec<ApiResourceRef> = configs.into_iter().map(|c| c.spec.target_type).collect();
@@ -240,10 +244,18 @@ pub async fn run(ctx: &Ctx, opts: JoinOptions) -> Result<()> {
     let token = if member.dry_run().active() {
         b"<the token of the member's service account>".to_vec()
     } else {
-        member.step(format!("waiting for the token of serviceaccount/{}", MemberNames::for_cluster(name).service_account));
-        wait_token(&member_client, fed_ns, &MemberNames::for_cluster(name).token_secret, Duration::from_secs(opts.token_timeout))
-            .await
-            .with_context(|| format!("cluster {name} (context {member_context})"))?
+        member.step(format!(
+            "waiting for the token of serviceaccount/{}",
+            MemberNames::for_cluster(name).service_account
+        ));
+        wait_token(
+            &member_client,
+            fed_ns,
+            &MemberNames::for_cluster(name).token_secret,
+            Duration::from_secs(opts.token_timeout),
+        )
+        .await
+        .with_context(|| format!("cluster {name} (context {member_context})"))?
     };
 
     let mut host = Writer::new(host_client, ctx).labelled(&ctx.host_context);
@@ -316,10 +328,16 @@ mod tests {
     #[test]
     fn member_role_is_least_privilege() {
         let r = fake();
-        let targets = [r.resolve("deploy").unwrap().to_ref(), r.resolve("svc").unwrap().to_ref(), r.resolve("cm").unwrap().to_ref()];
+        let targets = [
+            r.resolve("deploy").unwrap().to_ref(),
+            r.resolve("svc").unwrap().to_ref(),
+            r.resolve("cm").unwrap().to_ref(),
+        ];
         let rules = member_rules(&targets);
-        let summary: Vec<(Vec<String>, Vec<String>)> =
-            rules.iter().map(|r| (r.api_groups.clone().unwrap_or_default(), r.resources.clone().unwrap_or_default())).collect();
+        let summary: Vec<(Vec<String>, Vec<String>)> = rules
+            .iter()
+            .map(|r| (r.api_groups.clone().unwrap_or_default(), r.resources.clone().unwrap_or_default()))
+            .collect();
         assert_eq!(
             summary,
             vec![
@@ -349,8 +367,20 @@ mod tests {
 
     #[test]
     fn host_objects_carry_endpoint_ca_and_host_label() {
-        let ep = crate::kubeconfig::ClusterEndpoint { server: "https://127.0.0.1:16443".into(), ca_pem: Some(b"PEM".to_vec()), insecure: false };
-        let (secret, kfc) = host_objects("earth", "kube-federation-system", &ep, b"tok", BTreeMap::from([("region".into(), "eu".into())]), true).unwrap();
+        let ep = crate::kubeconfig::ClusterEndpoint {
+            server: "https://127.0.0.1:16443".into(),
+            ca_pem: Some(b"PEM".to_vec()),
+            insecure: false,
+        };
+        let (secret, kfc) = host_objects(
+            "earth",
+            "kube-federation-system",
+            &ep,
+            b"tok",
+            BTreeMap::from([("region".into(), "eu".into())]),
+            true,
+        )
+        .unwrap();
         let s = secret.to_value();
         assert_eq!(s["metadata"]["name"], "earth-token");
         assert_eq!(s["data"]["token"], "dG9r");

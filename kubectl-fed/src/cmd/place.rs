@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
 use fed_core::admission::JoinedCluster;
+use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
 use fed_core::api::{ClusterOverrides, OverrideOp, TYPES_GROUP};
 use fed_core::keys;
 use fed_core::selector::parse_selector;
@@ -57,7 +57,9 @@ pub struct PlaceOptions {
 
 /// Parse one `--override` flag into (cluster, operation).
 pub fn parse_override_flag(flag: &str) -> Result<(String, OverrideOp)> {
-    let bad = |why: &str| anyhow!("--override {flag:?}: {why}; expected CLUSTER:/json/pointer=VALUE (e.g. vulcan:/spec/replicas=3)");
+    let bad = |why: &str| {
+        anyhow!("--override {flag:?}: {why}; expected CLUSTER:/json/pointer=VALUE (e.g. vulcan:/spec/replicas=3)")
+    };
     let (cluster, rest) = flag.split_once(':').ok_or_else(|| bad("missing CLUSTER:"))?;
     if cluster.is_empty() {
         return Err(bad("empty cluster name"));
@@ -114,7 +116,11 @@ impl PlaceOptions {
         if let (Some(PlacementAnnotation::Clusters(names)), Some(text)) = (&placement, &overrides) {
             for o in parse_overrides(text)? {
                 if !names.contains(&o.cluster_name) {
-                    bail!("--override names cluster {:?}, which is not in --clusters ({})", o.cluster_name, names.join(","));
+                    bail!(
+                        "--override names cluster {:?}, which is not in --clusters ({})",
+                        o.cluster_name,
+                        names.join(",")
+                    );
                 }
             }
         }
@@ -193,7 +199,10 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
         return Err(err);
     }
     if ctx.output().is_none() && !ctx.dry_run().active() {
-        crate::output::note(format!("See where it lands: kubectl fed status {}/{name} -n {}", res.singular, ctx.namespace));
+        crate::output::note(format!(
+            "See where it lands: kubectl fed status {}/{name} -n {}",
+            res.singular, ctx.namespace
+        ));
     }
     host.finish()
 }
@@ -239,7 +248,8 @@ async fn adopt(
     }));
     let patch = json!({ "metadata": { "ownerReferences": owners } });
     let verb = format!("adopted by {}", display_ref(&res.api_resource(), &name));
-    host.merge_patch(&fed.api_resource(), fed.scope == fed_core::api::Scope::Namespaced, ns, &name, &patch, &verb).await?;
+    host.merge_patch(&fed.api_resource(), fed.scope == fed_core::api::Scope::Namespaced, ns, &name, &patch, &verb)
+        .await?;
     Ok((host.dry_run() == crate::context::DryRun::None).then_some(undo))
 }
 
@@ -281,7 +291,11 @@ async fn precheck(client: &kube::Client, fed_ns: &str, annotations: &Annotations
 
 /// The FederatedNamespace resource.
 fn federated_namespace() -> fed_core::api::ApiResourceRef {
-    fed_core::crd::well_known_targets().into_iter().find(|t| t.is_namespace()).expect("Namespace is well known").federated()
+    fed_core::crd::well_known_targets()
+        .into_iter()
+        .find(|t| t.is_namespace())
+        .expect("Namespace is well known")
+        .federated()
 }
 
 #[cfg(test)]
@@ -315,16 +329,27 @@ mod tests {
         assert_eq!((op.op.as_deref(), op.value), (Some("remove"), None));
         let (_, op) = parse_override_flag("kronos:add:/metadata/labels/x=y").unwrap();
         assert_eq!(op.op.as_deref(), Some("add"));
-        for bad in ["vulcan", ":/a=1", "vulcan:spec/replicas=3", "vulcan:/spec/replicas", "vulcan:remove:/a=1", "vulcan:move:/a=1"] {
+        for bad in [
+            "vulcan",
+            ":/a=1",
+            "vulcan:spec/replicas=3",
+            "vulcan:/spec/replicas",
+            "vulcan:remove:/a=1",
+            "vulcan:move:/a=1",
+        ] {
             assert!(parse_override_flag(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn overrides_group_by_cluster_and_validate() {
-        let text = overrides_json(&["vulcan:/spec/replicas=3".into(), "vulcan:/metadata/labels/a=b".into(), "earth:remove:/spec/paused".into()])
-            .unwrap()
-            .unwrap();
+        let text = overrides_json(&[
+            "vulcan:/spec/replicas=3".into(),
+            "vulcan:/metadata/labels/a=b".into(),
+            "earth:remove:/spec/paused".into(),
+        ])
+        .unwrap()
+        .unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["vulcan"].as_array().unwrap().len(), 2);
         assert_eq!(v["earth"][0], json!({"op": "remove", "path": "/spec/paused"}));
@@ -335,7 +360,13 @@ mod tests {
     #[test]
     fn validation_is_local_and_clear() {
         assert!(opts(None, None, &[]).validate().unwrap_err().to_string().contains("--clusters or --selector"));
-        assert!(opts(Some("a,,b"), None, &[]).validate().unwrap_err().to_string().starts_with("kubefed.io/placement: item 2"));
+        assert!(
+            opts(Some("a,,b"), None, &[])
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("kubefed.io/placement: item 2")
+        );
         assert!(opts(None, Some("a in (b"), &[]).validate().unwrap_err().to_string().starts_with("--selector"));
         let err = opts(Some("vulcan,kronos"), None, &["earth:/spec/replicas=1"]).validate().unwrap_err().to_string();
         assert_eq!(err, r#"--override names cluster "earth", which is not in --clusters (kronos,vulcan)"#);

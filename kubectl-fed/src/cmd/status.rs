@@ -74,11 +74,9 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
     let condition = status.and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION_PROPAGATION));
     match condition {
         Some(c) if c.status == "True" => vec![row("<none>", "NoClusters", "the placement selects no joined cluster")],
-        Some(c) => vec![row(
-            "<none>",
-            c.reason.as_deref().unwrap_or("NotPropagated"),
-            c.message.as_deref().unwrap_or(""),
-        )],
+        Some(c) => {
+            vec![row("<none>", c.reason.as_deref().unwrap_or("NotPropagated"), c.message.as_deref().unwrap_or(""))]
+        }
         None => vec![row("<none>", "Pending", "not yet processed by the sync controller")],
     }
 }
@@ -122,12 +120,14 @@ pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
             for (ftc, list) in configs.iter().zip(lists) {
                 match list {
                     Ok(r) => rows.extend(r),
-                    Err(e) if e.downcast_ref::<kube::Error>().is_some_and(|k| is_status(k, 404)) => output::warn(format!(
-                        "type {} is enabled but its {} CRD is missing; run `kubectl fed enable {}`",
-                        ftc.name_any(),
-                        ftc.spec.federated_type.kind,
-                        ftc.name_any()
-                    )),
+                    Err(e) if e.downcast_ref::<kube::Error>().is_some_and(|k| is_status(k, 404)) => {
+                        output::warn(format!(
+                            "type {} is enabled but its {} CRD is missing; run `kubectl fed enable {}`",
+                            ftc.name_any(),
+                            ftc.spec.federated_type.kind,
+                            ftc.name_any()
+                        ))
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -173,7 +173,9 @@ async fn one(ctx: &Ctx, configs: &[FederatedTypeConfig], target: &str) -> Result
     } else {
         fedapi::config_for(configs, &res.group, &res.kind)
     }
-    .ok_or_else(|| anyhow!("{} is not enabled for federation; run `kubectl fed enable {}`", res.qualified(), res.qualified()))?;
+    .ok_or_else(|| {
+        anyhow!("{} is not enabled for federation; run `kubectl fed enable {}`", res.qualified(), res.qualified())
+    })?;
     let client = ctx.host().await?;
     let api = fed_api(&client, &ftc.spec.federated_type, Some(&ctx.namespace));
     let fed = api.get_opt(name).await.with_context(|| format!("reading {} {name}", ftc.spec.federated_type.kind))?;
@@ -207,7 +209,11 @@ mod tests {
         let status = FederatedStatus {
             clusters: vec![
                 ClusterStatus { name: "vulcan".into(), status: None, message: None },
-                ClusterStatus { name: "kronos".into(), status: Some("ClusterNotReady".into()), message: Some("offline".into()) },
+                ClusterStatus {
+                    name: "kronos".into(),
+                    status: Some("ClusterNotReady".into()),
+                    message: Some("offline".into()),
+                },
                 ClusterStatus { name: "earth".into(), status: Some(String::new()), message: None },
             ],
             ..Default::default()
@@ -215,7 +221,10 @@ mod tests {
         let rows = rows_for(&fed("web", Some(status)), "Deployment", "FederatedDeployment");
         let got: Vec<(&str, &str, &str)> =
             rows.iter().map(|r| (r.cluster.as_str(), r.status.as_str(), r.message.as_str())).collect();
-        assert_eq!(got, [("earth", "Propagated", ""), ("kronos", "ClusterNotReady", "offline"), ("vulcan", "Propagated", "")]);
+        assert_eq!(
+            got,
+            [("earth", "Propagated", ""), ("kronos", "ClusterNotReady", "offline"), ("vulcan", "Propagated", "")]
+        );
         let t = table(&rows, true, false).render();
         assert_eq!(
             t,

@@ -126,7 +126,8 @@ pub async fn run(ctx: &Ctx, opts: UnjoinOptions) -> Result<()> {
 
     // 2. The host side: the controllers stop writing to the member.
     let mut host = Writer::new(host_client.clone(), ctx).labelled(&ctx.host_context);
-    let secret_name = cluster.as_ref().map(|c| c.spec.secret_ref.name.clone()).unwrap_or_else(|| names.host_secret.clone());
+    let secret_name =
+        cluster.as_ref().map(|c| c.spec.secret_ref.name.clone()).unwrap_or_else(|| names.host_secret.clone());
     host.delete(&ApiResource::erase::<KubeFedCluster>(&()), true, Some(fed_ns), name).await?;
     host.delete(&ApiResource::erase::<Secret>(&()), true, Some(fed_ns), &secret_name).await?;
 
@@ -241,7 +242,11 @@ async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &
                         |p| matches!(p, PlacementAnnotation::Clusters(names) if names.iter().any(|n| n == cluster)),
                     );
                     if named {
-                        refs.insert(fedapi::ns_kind_name(obj.metadata.namespace.as_deref(), &target.kind, &obj.name_any()));
+                        refs.insert(fedapi::ns_kind_name(
+                            obj.metadata.namespace.as_deref(),
+                            &target.kind,
+                            &obj.name_any(),
+                        ));
                     }
                 }
             }
@@ -252,10 +257,16 @@ async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &
     Ok(refs)
 }
 
-async fn member_access(ctx: &Ctx, host: &Client, cluster: Option<&KubeFedCluster>, opts: &UnjoinOptions) -> Result<Access> {
-    let context = opts.cluster_context.clone().or_else(|| {
-        cluster.and_then(|c| ctx.kubeconfig.context_for_cluster(&c.name_any(), &c.spec.api_endpoint))
-    });
+async fn member_access(
+    ctx: &Ctx,
+    host: &Client,
+    cluster: Option<&KubeFedCluster>,
+    opts: &UnjoinOptions,
+) -> Result<Access> {
+    let context = opts
+        .cluster_context
+        .clone()
+        .or_else(|| cluster.and_then(|c| ctx.kubeconfig.context_for_cluster(&c.name_any(), &c.spec.api_endpoint)));
     let (client, kind) = match (&context, cluster) {
         (Some(context), _) => (ctx.client_for(context).await?, Some(context.clone())),
         (None, Some(c)) => {
@@ -276,7 +287,10 @@ async fn member_access(ctx: &Ctx, host: &Client, cluster: Option<&KubeFedCluster
                 .and_then(|d| d.get("token").cloned())
                 .map(|t| String::from_utf8_lossy(&t.0).into_owned());
             let Some(token) = token else {
-                return Ok(Access::Unreachable(format!("no kubeconfig context, and secret {} holds no token", c.spec.secret_ref.name)));
+                return Ok(Access::Unreachable(format!(
+                    "no kubeconfig context, and secret {} holds no token",
+                    c.spec.secret_ref.name
+                )));
             };
             let ca = c.spec.ca_bundle.as_deref().map(crate::b64::decode).transpose()?;
             let insecure = c.spec.disabled_tls_validations.iter().any(|v| v == "*");
@@ -322,7 +336,11 @@ async fn delete_managed(member: &mut Writer, targets: &[ApiResourceRef], timeout
         let list = match dyn_api(&client, &ar, namespaced, None).list_metadata(&lp).await {
             Ok(l) => l.items,
             Err(e) if is_status(&e, 404) => continue,
-            Err(e) => return Err(anyhow::Error::from(e).context(format!("listing {} on the member", target.qualified_plural()))),
+            Err(e) => {
+                return Err(
+                    anyhow::Error::from(e).context(format!("listing {} on the member", target.qualified_plural()))
+                );
+            }
         };
         for obj in list {
             if is_source_object(obj.labels(), obj.annotations()) {
@@ -364,7 +382,13 @@ async fn delete_managed(member: &mut Writer, targets: &[ApiResourceRef], timeout
     Ok(())
 }
 
-async fn delete_member_side(member: &mut Writer, names: &MemberNames, fed_ns: &str, cluster: &str, is_host: bool) -> Result<()> {
+async fn delete_member_side(
+    member: &mut Writer,
+    names: &MemberNames,
+    fed_ns: &str,
+    cluster: &str,
+    is_host: bool,
+) -> Result<()> {
     member.delete(&ApiResource::erase::<ClusterRoleBinding>(&()), false, None, &names.cluster_role).await?;
     member.delete(&ApiResource::erase::<ClusterRole>(&()), false, None, &names.cluster_role).await?;
     member.delete(&ApiResource::erase::<Secret>(&()), true, Some(fed_ns), &names.token_secret).await?;

@@ -32,7 +32,10 @@ pub async fn run(ctx: &Ctx, opts: UnplaceOptions) -> Result<()> {
     let resources = super::host_resources(ctx).await?;
     let res = resources.resolve(type_name)?;
     if res.group == TYPES_GROUP {
-        bail!("{} is a federated type: delete the object, or change its placement with `kubectl fed place`", res.qualified());
+        bail!(
+            "{} is a federated type: delete the object, or change its placement with `kubectl fed place`",
+            res.qualified()
+        );
     }
     let client = ctx.host().await?;
     let ns = res.namespaced.then_some(ctx.namespace.as_str());
