@@ -27,8 +27,8 @@ use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, PartialObjectMeta, PostParams};
-use kube::core::NamespaceResourceScope;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::core::NamespaceResourceScope;
 use kube::runtime::watcher::{self, Event};
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -286,7 +286,8 @@ fn review(a: &ReviewArgs) -> Value {
     let spec = &mut applied["spec"];
     spec["progressDeadlineSeconds"] = json!(600);
     spec["revisionHistoryLimit"] = json!(10);
-    spec["strategy"] = json!({ "type": "RollingUpdate", "rollingUpdate": { "maxSurge": "25%", "maxUnavailable": "25%" } });
+    spec["strategy"] =
+        json!({ "type": "RollingUpdate", "rollingUpdate": { "maxSurge": "25%", "maxUnavailable": "25%" } });
     let pod = &mut spec["template"]["spec"];
     pod["restartPolicy"] = json!("Always");
     pod["terminationGracePeriodSeconds"] = json!(30);
@@ -415,9 +416,21 @@ impl Seen {
 
 /// Watches `K` metadata in `namespace` on `cluster` (names starting with `prefix`), recording
 /// the first time each object is seen. Resolves once the initial list is done.
-async fn start_watch<K>(client: Client, cluster: &str, namespace: &str, prefix: &str, seen: Arc<Seen>) -> Result<tokio::task::JoinHandle<()>>
+async fn start_watch<K>(
+    client: Client,
+    cluster: &str,
+    namespace: &str,
+    prefix: &str,
+    seen: Arc<Seen>,
+) -> Result<tokio::task::JoinHandle<()>>
 where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
 {
     // Metadata-only list and watch: presence is all that is measured.
     let api: Api<PartialObjectMeta<K>> = Api::namespaced(client, namespace);
@@ -480,7 +493,8 @@ async fn wait_all(seen: &Seen, want: &[String], count: usize, deadline: Instant)
 
 async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
     let api: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(json!({ "metadata": { "name": name, "labels": { "bench.kubefed.io/run": "true" } } }))?;
+    let ns: Namespace =
+        serde_json::from_value(json!({ "metadata": { "name": name, "labels": { "bench.kubefed.io/run": "true" } } }))?;
     match api.create(&PostParams::default(), &ns).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
@@ -512,7 +526,12 @@ where
 }
 
 /// Creates `objs` on `api` with `concurrency` requests in flight; returns when all returned.
-async fn create_all<K>(api: Api<K>, objs: Vec<K>, concurrency: usize, retries: Arc<std::sync::atomic::AtomicUsize>) -> Result<Instant>
+async fn create_all<K>(
+    api: Api<K>,
+    objs: Vec<K>,
+    concurrency: usize,
+    retries: Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<Instant>
 where
     K: Resource + Clone + DeserializeOwned + serde::Serialize + Debug + Send + Sync + 'static,
 {
