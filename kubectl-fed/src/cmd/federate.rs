@@ -315,7 +315,8 @@ async fn contents(ctx: &Ctx, resources: &Resources, ns: &str, skip: &[String]) -
     for (why, objects) in skipped {
         let shown: Vec<&str> = objects.iter().take(5).map(String::as_str).collect();
         let more = if objects.len() > 5 { format!(", and {} more", objects.len() - 5) } else { String::new() };
-        output::note(format!("skipped {} object(s) {why}: {}{more}", objects.len(), shown.join(", ")));
+        let noun = if objects.len() == 1 { "object" } else { "objects" };
+        output::note(format!("skipped {} {noun} ({why}): {}{more}", objects.len(), shown.join(", ")));
     }
     Ok(out)
 }

@@ -266,8 +266,9 @@ pub async fn run(ctx: &Ctx, opts: JoinOptions) -> Result<()> {
         let note = if is_host { " (the host cluster itself; labelled kubefed.io/host=true)" } else { "" };
         println!("cluster {name} joined: {}{note}", member_endpoint.server);
     }
-    host.absorb(&mut member);
-    host.finish()
+    // -o yaml|json: member objects first, then the host's.
+    member.absorb(&mut host);
+    member.finish()
 }
 
 /// Wait until the token controller has filled in the Secret's `token`.

@@ -220,9 +220,6 @@ async fn adopt(
     let fed = &ftc.spec.federated_type;
     let name = source.name_any();
     let Some(existing) = fed_api(host.client(), fed, ns).get_opt(&name).await? else { return Ok(None) };
-    // Once adopted, the object follows the source's annotations; check them here first so an
-    // annotation the webhook would refuse never leaves an adopted object without a placement.
-    precheck(host.client(), &ftc.metadata.namespace.clone().unwrap_or_default(), annotations, ns).await?;
     let uid = source.uid().unwrap_or_default();
     let refs = existing.owner_references();
     if let Some(controller) = refs.iter().find(|o| o.controller == Some(true)) {
@@ -237,6 +234,9 @@ async fn adopt(
             display_ref(&res.api_resource(), &name)
         );
     }
+    // Once adopted, the object follows the source's annotations; check them here first so an
+    // annotation the webhook would refuse never leaves an adopted object without a placement.
+    precheck(host.client(), &ftc.metadata.namespace.clone().unwrap_or_default(), annotations, ns).await?;
     let mut owners: Vec<Value> = refs.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
     let undo = json!({ "metadata": { "ownerReferences": if owners.is_empty() { Value::Null } else { Value::Array(owners.clone()) } } });
     owners.push(json!({

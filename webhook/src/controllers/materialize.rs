@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::convert::Infallible;
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use fed_core::annotations::{self, FederationAnnotations};
 use fed_core::api::{Federated, FederatedSpec};
@@ -87,7 +87,7 @@ struct MaterializeCtx {
     handle: Arc<TypeHandle>,
     sources: Store<DynamicObject>,
     sources_ready: Ready,
-    failures: Mutex<HashMap<ObjectRef<DynamicObject>, u32>>,
+    failures: status::FailureCounts<ObjectRef<DynamicObject>>,
 }
 
 /// Starts the source watch, the applier and the sweeper for one type.
@@ -100,7 +100,7 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle
         handle: handle.clone(),
         sources: writer.as_reader(),
         sources_ready: Ready::new(),
-        failures: Mutex::new(HashMap::new()),
+        failures: status::FailureCounts::new(),
     });
     let mat = MaterializeHandle { handle, queue: queue_tx, sweep: sweep_tx };
     let tasks = vec![
@@ -192,10 +192,7 @@ async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<Ob
 /// The one place that decides retries: exponential backoff per source, capped.
 fn error_policy(src: Arc<DynamicObject>, _err: &MaterializeError, ctx: Arc<MaterializeCtx>) -> Action {
     let r = ObjectRef::from_obj_with(&*src, ctx.handle.target_ar.clone());
-    let mut failures = ctx.failures.lock().expect("failures lock");
-    let n = failures.entry(r).or_insert(0);
-    *n = n.saturating_add(1);
-    Action::requeue(status::backoff(*n, ctx.shared.opts.max_backoff))
+    Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
 
 /// The Federated&lt;Kind&gt; (as an apply patch) that `source` with `ann` asks for.
@@ -247,7 +244,7 @@ async fn reconcile(src: Arc<DynamicObject>, ctx: Arc<MaterializeCtx>) -> Result<
     let r = ObjectRef::from_obj_with(&*src, ctx.handle.target_ar.clone());
     let result = ctx.reconcile(&src).await;
     if result.is_ok() {
-        ctx.failures.lock().expect("failures lock").remove(&r);
+        ctx.failures.clear(&r);
     }
     result
 }

@@ -171,6 +171,29 @@ pub fn parse_origin(value: &str) -> Option<Origin> {
     }
 }
 
+/// Consecutive failure counts per object: the state behind the controllers' error policies.
+pub struct FailureCounts<K>(std::sync::Mutex<std::collections::HashMap<K, u32>>);
+
+impl<K: std::hash::Hash + Eq> FailureCounts<K> {
+    /// No failures recorded.
+    pub fn new() -> Self {
+        FailureCounts(std::sync::Mutex::new(std::collections::HashMap::new()))
+    }
+
+    /// Records one more failure of `key` and returns how long to wait before retrying it.
+    pub fn next_retry(&self, key: K, cap: std::time::Duration) -> std::time::Duration {
+        let mut counts = self.0.lock().expect("failure counts lock");
+        let n = counts.entry(key).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff(*n, cap)
+    }
+
+    /// Forgets the failures of `key` after a success.
+    pub fn clear(&self, key: &K) {
+        self.0.lock().expect("failure counts lock").remove(key);
+    }
+}
+
 /// Exponential requeue delay after `failures` consecutive failed syncs: 1 s, 2 s, 4 s … capped.
 pub fn backoff(failures: u32, cap: std::time::Duration) -> std::time::Duration {
     let secs = 1u64.checked_shl(failures.saturating_sub(1).min(16)).unwrap_or(u64::MAX);

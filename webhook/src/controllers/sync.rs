@@ -12,9 +12,9 @@
 //! FederatedNamespace), the host cluster's copy is the source (or the namespace holding the
 //! federated object) itself and is never written or deleted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fed_core::api::Federated;
@@ -75,7 +75,7 @@ impl SyncError {
 pub struct SyncCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
-    failures: Mutex<HashMap<ObjectRef<Federated>, u32>>,
+    failures: status::FailureCounts<ObjectRef<Federated>>,
 }
 
 /// Runs the sync controller of one type: a kube-runtime applier over the type's
@@ -84,7 +84,7 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
     let config = controller::Config::default().concurrency(shared.opts.reconcile_concurrency);
     let store = handle.fed_store.clone();
     let kind = handle.spec.federated.kind.clone();
-    let ctx = Arc::new(SyncCtx { shared, handle, failures: Mutex::new(HashMap::new()) });
+    let ctx = Arc::new(SyncCtx { shared, handle, failures: status::FailureCounts::new() });
     applier(
         |fed, ctx| {
             AbortOnDrop::spawn(reconcile(fed, ctx)).map(|r| r.unwrap_or_else(|e| Err(SyncError::Task(e.to_string()))))
@@ -113,10 +113,7 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
 /// The one place that decides retries: exponential backoff per object, capped.
 fn error_policy(fed: Arc<Federated>, _err: &SyncError, ctx: Arc<SyncCtx>) -> Action {
     let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
-    let mut failures = ctx.failures.lock().expect("failures lock");
-    let n = failures.entry(r).or_insert(0);
-    *n = n.saturating_add(1);
-    Action::requeue(status::backoff(*n, ctx.shared.opts.max_backoff))
+    Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
 
 async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, SyncError> {
@@ -135,7 +132,7 @@ async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, Syn
         Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => Action::await_change(),
         Err(e) => return Err(SyncError::Finalizer(Box::new(e))),
     };
-    ctx.failures.lock().expect("failures lock").remove(&r);
+    ctx.failures.clear(&r);
     Ok(action)
 }
 
