@@ -1,18 +1,69 @@
 #!/usr/bin/env bash
-# The demo: brings the local test bed up and shows the three ready clusters.
+# The seed walk-through with `kubectl fed`, narrated: every command is shown, then its output.
+# Ends with a per-cluster table of what landed where and leaves the federation running.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-"$HACK_DIR/cluster-up.sh"
+
+"$HACK_DIR/federation-up.sh" >/dev/null
 export KUBECONFIG="$KUBECONFIG_PATH"
-for c in "${CLUSTERS[@]}"; do
-  echo "\$ kubectl --context $c version   # $c"
-  kubectl --context "$c" version 2>/dev/null | sed 's/^/  /'
-  echo "\$ kubectl --context $c get --raw /readyz"
-  echo "  $(kubectl --context "$c" get --raw /readyz)"
-done
+export PATH="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug:$PATH"
+
+step() { printf '\n\033[1m# %s\033[0m\n' "$1"; }
+run() { printf '$ %s\n' "$*"; "$@" 2>&1 | sed 's/^/  /'; }
+until_present() { # CONTEXT NS KIND NAME
+  for _ in $(seq 1 150); do kubectl --context "$1" -n "$2" get "$3" "$4" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "  (still waiting for $3/$4 on $1)"
+}
+
+step "Three clusters joined: earth (the host), vulcan and kronos"
+run kubectl fed clusters
+
+step "A namespace with a web server, its Service and a ConfigMap, federated as a whole"
+kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+run kubectl -n demo create deployment web --image=docker.io/kennethreitz/httpbin --dry-run=client -o yaml
+kubectl -n demo create deployment web --image=docker.io/kennethreitz/httpbin --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo create service clusterip web --tcp=80:80 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n demo create configmap web-config --from-literal=greeting=hello --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+run kubectl fed federate namespace demo --contents --enable-type
+until_present vulcan demo deployment web
+until_present kronos demo configmap web-config
+
+step "KubeFed YAML works unchanged: FederatedNamespace, FederatedDeployment, FederatedService"
+kubectl create namespace fedtestns --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+run kubectl apply -f "$REPO_ROOT/tests/fixtures/seed-listings.yaml"
+until_present vulcan fedtestns deployment fedhttp
+
+step "An ordinary Deployment placed with an annotation, with a per-cluster override"
+kubectl -n demo create deployment api --image=nginx --replicas=2 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+run kubectl fed place deployment/api -n demo --clusters vulcan,kronos --override kronos:/spec/replicas=3
+until_present kronos demo deployment api
+
+step "A typo is refused by the admission webhook before anything changes"
+run kubectl fed place deployment/api -n demo --clusters vulcan,kronoss || true
+
+step "Where everything landed"
+run kubectl fed status -A
+
+per_cluster() {
+  printf '  %-8s %-10s %s\n' CLUSTER NAMESPACE OBJECTS
+  for c in "${CLUSTERS[@]}"; do
+    for ns in demo fedtestns; do
+      objs="$(kubectl --context "$c" -n "$ns" get deployments,services,configmaps -o name 2>/dev/null | { grep -v kube-root-ca || true; } | tr "\n" " ")"
+      printf '  %-8s %-10s %s\n' "$c" "$ns" "${objs:-<none>}"
+    done
+  done
+}
+step "Per-cluster view"
+per_cluster
+
+step "Unjoin kronos: what the federation rolled out there is cleaned up, not left behind"
+run kubectl fed unjoin kronos --force
+per_cluster
+
 cat <<MSG
 
-The test bed is running. Use it with:
-  export KUBECONFIG=$KUBECONFIG_PATH   # contexts: earth (host), vulcan, kronos
-Stop it with: make cluster-down
+The federation is still running. Try it yourself:
+  export KUBECONFIG=$KUBECONFIG_PATH PATH=${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug:\$PATH
+  kubectl fed status -A
+kronos is unjoined; \`make federation-up\` joins it again. Stop everything with: make cluster-down
 MSG
