@@ -17,7 +17,8 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
 export KUBECONFIG="$KUBECONFIG_PATH"
 
 "$HACK_DIR/cluster-up.sh"
-(cd "$REPO_ROOT" && cargo build -q -p fed-webhook -p kubectl-fed --bins)
+# The same selection as `make build`, so features unify the same way and nothing rebuilds.
+(cd "$REPO_ROOT" && cargo build -q --workspace --bins)
 webhook_bin="$TARGET_DIR/fed-webhook"
 fed="$TARGET_DIR/kubectl-fed"
 mkdir -p "$FED_DIR"
