@@ -73,13 +73,38 @@ async fn serve(args: ServeArgs) -> Result<()> {
             federation_namespace: args.federation_namespace.clone(),
             ..Default::default()
         };
-        let controllers = controllers::run_until(client, opts, shutdown_signal());
-        let (served, ran) = tokio::join!(server.run(shutdown_signal()), controllers);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let serve = server.run(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let (served, ()) = tokio::join!(serve, run_controllers(client, opts, stopped));
         served?;
-        ran?;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs the controllers until `stopped` turns true, restarting them after an error (for example
+/// a federation namespace that does not exist yet, so the Lease cannot be taken).
+async fn run_controllers(
+    client: kube::Client,
+    opts: controllers::ControllerOptions,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    loop {
+        match controllers::run_until(client.clone(), opts.clone(), until_stopped(stopped.clone())).await {
+            Ok(()) => return,
+            Err(e) => tracing::error!(error = %e, "controllers stopped; restarting in 5s"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            _ = until_stopped(stopped.clone()) => return,
+        }
+    }
 }
 
 /// The host cluster client: `--kubeconfig`/`--context` when given, else the usual inference

@@ -75,6 +75,10 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
     host.delete(&role_ar, false, None, &super::enable::source_role_name(&ftc.spec.target_type)).await?;
     let crd_ar = ApiResource::erase::<CustomResourceDefinition>(&());
     host.delete(&crd_ar, false, None, &fed.qualified_plural()).await?;
+    // Narrow the members' federation ClusterRoles to the types still enabled.
+    let remaining: Vec<_> =
+        configs.iter().filter(|c| c.name_any() != name).map(|c| c.spec.target_type.clone()).collect();
+    super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
     host.finish()
 }
 

@@ -290,9 +290,10 @@ async fn wait_token(client: &Client, ns: &str, secret: &str, timeout: Duration) 
     }
 }
 
-/// Bring every joined member's ClusterRole up to `targets`, through the members' kubeconfig
-/// contexts (see the module documentation). Problems are warnings: the types stay enabled.
-pub async fn widen_member_roles(ctx: &Ctx, host: &mut Writer, targets: &[ApiResourceRef]) -> Result<()> {
+/// Make every joined member's federation ClusterRole cover exactly `targets` (plus namespaces),
+/// through the members' kubeconfig contexts (see the module documentation). Problems are
+/// warnings: the type configuration itself has already changed.
+pub async fn sync_member_roles(ctx: &Ctx, host: &mut Writer, targets: &[ApiResourceRef]) -> Result<()> {
     let clusters = fedapi::clusters(host.client(), ctx.fed_ns(), &ctx.host_context).await?;
     for cluster in clusters {
         let name = cluster.name_any();
