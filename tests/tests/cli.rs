@@ -106,14 +106,20 @@ async fn place_sets_a_checked_placement_and_unplace_removes_the_copies() {
 #[tokio::test]
 async fn clusters_lists_every_member_ready() {
     federation().await;
-    let table = ok(fed(&["clusters"]));
+    // A freshly joined cluster is Ready after its first health probe.
+    let table = wait_until(CONVERGE, "every cluster Ready in `kubectl fed clusters`", || async {
+        let table = ok(fed(&["clusters"]));
+        let ready = |cluster: &str| {
+            table.lines().any(|l| {
+                let mut cols = l.split_whitespace();
+                cols.next() == Some(cluster) && cols.next() == Some("True")
+            })
+        };
+        ["earth", "vulcan", "kronos"].into_iter().all(ready).then_some(table)
+    })
+    .await;
     let header = table.lines().next().unwrap_or_default();
     assert!(header.starts_with("NAME") && header.contains("READY"), "{table}");
-    for cluster in ["earth", "vulcan", "kronos"] {
-        let row =
-            table.lines().find(|l| l.split_whitespace().next() == Some(cluster)).unwrap_or_else(|| panic!("{table}"));
-        assert_eq!(row.split_whitespace().nth(1), Some("True"), "{row}");
-    }
 }
 
 #[test]
