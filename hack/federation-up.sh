@@ -45,13 +45,18 @@ if [[ -z "$running" ]]; then
   log "started fed-webhook (pid $!) on $WEBHOOK_URL, log $FED_DIR/fed-webhook.log"
 fi
 
+wait_ready() {
+  local deadline=$((SECONDS + 90))
+  until curl -sf --cacert "$FED_DIR/pki/ca.crt" "$WEBHOOK_URL/readyz" >/dev/null; do
+    ((SECONDS < deadline)) || { tail -20 "$FED_DIR/fed-webhook.log" >&2; die "fed-webhook not ready after 90s"; }
+    sleep 0.2
+  done
+}
+# Once installed, earth sends federation objects to the webhook, which refuses them until its
+# caches have synced; on a fresh bed its caches wait for the CRDs that install creates.
+if kubectl --context earth get crd kubefedclusters.core.kubefed.io >/dev/null 2>&1; then wait_ready; fi
 "$fed" install --webhook-url "$WEBHOOK_URL" --ca-bundle "$FED_DIR/pki/ca.crt" --context earth >/dev/null
-
-deadline=$((SECONDS + 90))
-until curl -sf --cacert "$FED_DIR/pki/ca.crt" "$WEBHOOK_URL/readyz" >/dev/null; do
-  ((SECONDS < deadline)) || { tail -20 "$FED_DIR/fed-webhook.log" >&2; die "fed-webhook not ready after 90s"; }
-  sleep 0.2
-done
+wait_ready
 
 for c in "${CLUSTERS[@]}"; do
   if ! kubectl --context earth -n kube-federation-system get kubefedcluster "$c" >/dev/null 2>&1; then

@@ -3,10 +3,13 @@
 //! created`). Under `--dry-run` nothing is written (`client`) or writes are sent as server dry
 //! runs (`server`); with `-o yaml|json` the objects are printed instead of the one-line reports.
 
+use std::time::{Duration, Instant};
+
 use anyhow::{Context as _, Result};
 use fed_core::keys::FIELD_MANAGER;
+use k8s_openapi::api::core::v1::Namespace;
 use kube::Client;
-use kube::api::{DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
 use kube::core::{ApiResource, DynamicObject};
 use serde::Serialize;
 use serde_json::Value;
@@ -122,6 +125,32 @@ impl Writer {
     pub fn step(&self, msg: impl AsRef<str>) {
         if self.documents.is_none() {
             println!("{}{}", self.prefix, msg.as_ref());
+        }
+    }
+
+    /// Wait until none of the namespaces `names` exists any more (a deleted namespace lingers
+    /// while it terminates). Returns those still present when `timeout` runs out; nothing to wait
+    /// for under `--dry-run`.
+    pub async fn wait_namespaces_gone(&self, names: &[String], timeout: Duration) -> Result<Vec<String>> {
+        if names.is_empty() || self.dry_run.active() {
+            return Ok(Vec::new());
+        }
+        self.step(format!("waiting for namespace(s) {} to terminate", names.join(", ")));
+        let api: Api<Namespace> = Api::all(self.client.clone());
+        let deadline = Instant::now() + timeout;
+        let mut left = names.to_vec();
+        loop {
+            let mut still = Vec::new();
+            for n in left {
+                if api.get_metadata_opt(&n).await.with_context(|| format!("reading namespace/{n}"))?.is_some() {
+                    still.push(n);
+                }
+            }
+            if still.is_empty() || Instant::now() >= deadline {
+                return Ok(still);
+            }
+            left = still;
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 

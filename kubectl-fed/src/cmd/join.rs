@@ -235,6 +235,17 @@ pub async fn run(ctx: &Ctx, opts: JoinOptions) -> Result<()> {
     let mut member = Writer::new(member_client.clone(), ctx).labelled(name);
     let objects = member_objects(name, fed_ns, &targets)?;
     let (namespace, rest) = objects.split_first().expect("member objects");
+    // Right after an unjoin the namespace may still be terminating; nothing can be created in it.
+    let namespaces: Api<Namespace> = Api::all(member_client.clone());
+    if namespaces.get_metadata_opt(fed_ns).await?.is_some_and(|ns| ns.metadata.deletion_timestamp.is_some()) {
+        let wait = Duration::from_secs(opts.token_timeout);
+        if !member.wait_namespaces_gone(&[fed_ns.to_string()], wait).await?.is_empty() {
+            bail!(
+                "namespace {fed_ns} on cluster {name} is still terminating after {}s; retry when it is gone",
+                wait.as_secs()
+            );
+        }
+    }
     member.create_if_absent(namespace).await?;
     let (token_secret, rbac) = rest.split_last().expect("member objects");
     for obj in rbac {

@@ -22,7 +22,7 @@
 //! removes the host side and lists exactly what stayed on the member.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
@@ -151,7 +151,7 @@ pub async fn run(ctx: &Ctx, opts: UnjoinOptions) -> Result<()> {
                 }
                 // 4. What join made, then anything written meanwhile.
                 if admin {
-                    delete_member_side(&mut member, &names, fed_ns, name, is_host).await?;
+                    delete_member_side(&mut member, &names, fed_ns, name, is_host, timeout).await?;
                     if !opts.keep_resources && !member.dry_run().active() {
                         delete_managed(&mut member, &targets, timeout).await?;
                     }
@@ -365,19 +365,8 @@ async fn delete_managed(member: &mut Writer, targets: &[ApiResourceRef], timeout
         member.delete(&ns_ar, false, None, &n).await?;
         pending.push(n);
     }
-    if pending.is_empty() || member.dry_run().active() {
-        return Ok(());
-    }
-    member.step(format!("waiting for {} namespace(s) to terminate", pending.len()));
-    let deadline = Instant::now() + timeout;
-    for n in pending {
-        while namespaces.get_metadata_opt(&n).await?.is_some() {
-            if Instant::now() >= deadline {
-                output::warn(format!("namespace {n} is still terminating after {}s", timeout.as_secs()));
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
+    for n in member.wait_namespaces_gone(&pending, timeout).await? {
+        output::warn(format!("namespace {n} is still terminating after {}s", timeout.as_secs()));
     }
     Ok(())
 }
@@ -388,6 +377,7 @@ async fn delete_member_side(
     fed_ns: &str,
     cluster: &str,
     is_host: bool,
+    timeout: Duration,
 ) -> Result<()> {
     member.delete(&ApiResource::erase::<ClusterRoleBinding>(&()), false, None, &names.cluster_role).await?;
     member.delete(&ApiResource::erase::<ClusterRole>(&()), false, None, &names.cluster_role).await?;
@@ -400,6 +390,10 @@ async fn delete_member_side(
     if let Some(ns) = namespaces.get_metadata_opt(fed_ns).await? {
         if ns.labels().get(CREATED_BY_JOIN_LABEL).is_some_and(|v| v == cluster) {
             member.delete(&ApiResource::erase::<Namespace>(&()), false, None, fed_ns).await?;
+            // A join right after must not find it half gone.
+            for n in member.wait_namespaces_gone(&[fed_ns.to_string()], timeout).await? {
+                output::warn(format!("namespace {n} is still terminating after {}s", timeout.as_secs()));
+            }
         } else {
             member.step(format!("namespace/{fed_ns} kept (join did not create it)"));
         }
