@@ -10,20 +10,24 @@
 #               timed until a watch on every cluster has seen all of them (earth's copy is the
 #               source itself — DESIGN.md host semantics —, vulcan's and kronos' are written by the
 #               controllers): the same 3×$COUNT Deployments as the floor; ratio = federated/floor;
-#   latency     fed-bench latency: annotated Deployments created on earth at $RATE/s for
-#               $LAT_SECONDS s; per object, source created → first watch event of the copy on
-#               vulcan and on kronos; p50/p99;
+#   latency     fed-bench latency: annotated Deployments created on earth at each of $RATES
+#               per second for $LAT_SECONDS s; per object, source created → first watch event of
+#               the copy on vulcan and on kronos; p50/p99 (100/s is the target; the low rate shows
+#               the path latency without queueing);
 #   memory      fed-bench memory: $MEM_COUNT annotated ConfigMaps placed on vulcan; fed-webhook's
-#               VmRSS/VmHWM from /proc/<pid> before, at convergence and after settling.
+#               VmRSS/VmHWM from /proc/<pid> before, at convergence and after settling. Runs
+#               first, so "before" is the process as the run found it (a heap that grew in an
+#               earlier phase is not handed back to the OS and would blur the figure).
 # Each phase runs in its own namespace bench-<phase>-<run id>, deleted from every cluster (host
 # first, so the controllers remove their copies) before the next phase starts. The controllers
 # measured are the fed-webhook process hack/federation-up.sh started (PID in
-# .local/federation/fed-webhook.pid).
+# .local/federation/fed-webhook.pid), a release build (FED_PROFILE, default release here; the
+# next plain federation-up switches back to debug).
 #
 # Output: .local/bench/propagation.json, summary on stdout.
 # Knobs: FED_BENCH_COUNT (1000) FED_BENCH_CONCURRENCY (16) FED_BENCH_ROUNDS (1)
-#        FED_BENCH_RATE (100) FED_BENCH_LAT_SECONDS (30) FED_BENCH_MEM_COUNT (10000)
-#        FED_BENCH_PHASES ("floor federated latency memory") FED_BENCH_NO_UP=1 (skip federation-up)
+#        FED_BENCH_RATES ("100 10") FED_BENCH_LAT_SECONDS (30) FED_BENCH_MEM_COUNT (10000)
+#        FED_BENCH_PHASES ("memory floor federated latency") FED_BENCH_NO_UP=1 (skip federation-up)
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 export KUBECONFIG="$KUBECONFIG_PATH"
@@ -31,10 +35,10 @@ export KUBECONFIG="$KUBECONFIG_PATH"
 COUNT="${FED_BENCH_COUNT:-1000}"
 CONC="${FED_BENCH_CONCURRENCY:-16}"
 ROUNDS="${FED_BENCH_ROUNDS:-1}"
-RATE="${FED_BENCH_RATE:-100}"
+read -r -a RATES <<<"${FED_BENCH_RATES:-100 10}"
 LAT_SECONDS="${FED_BENCH_LAT_SECONDS:-30}"
 MEM_COUNT="${FED_BENCH_MEM_COUNT:-10000}"
-read -r -a PHASES <<<"${FED_BENCH_PHASES:-floor federated latency memory}"
+read -r -a PHASES <<<"${FED_BENCH_PHASES:-memory floor federated latency}"
 HOST=earth
 BENCH_DIR="$LOCAL_DIR/bench"
 OUT="$BENCH_DIR/propagation.json"
@@ -43,7 +47,7 @@ RUN_ID="$(date +%H%M%S)"
 mkdir -p "$BENCH_DIR/propagation"
 command -v jq >/dev/null || die "jq is required"
 
-[[ "${FED_BENCH_NO_UP:-0}" == 1 ]] || "$HACK_DIR/federation-up.sh"
+[[ "${FED_BENCH_NO_UP:-0}" == 1 ]] || FED_PROFILE="${FED_PROFILE:-release}" "$HACK_DIR/federation-up.sh"
 (cd "$REPO_ROOT" && cargo build -q --release -p fed-bench)
 bench="$TARGET_ROOT/release/fed-bench"
 pid_file="$LOCAL_DIR/federation/fed-webhook.pid"
@@ -85,7 +89,8 @@ cleanup_all() {
   local ns
   for ns in $(leftovers); do delete_ns "$ns"; done
 }
-trap 'log "interrupted: deleting bench-* namespaces"; cleanup_all' INT TERM
+trap 'cleanup_all' EXIT
+trap 'log "interrupted: deleting bench-* namespaces"; exit 130' INT TERM
 cleanup_all
 
 # Settles the machine between phases: kube-controller-manager finishes its ReplicaSets and
@@ -96,12 +101,13 @@ settle() { sleep "${FED_BENCH_SETTLE:-10}"; }
 preflight() {
   local ns="bench-preflight-$RUN_ID" c
   k "$HOST" create ns "$ns" >/dev/null
-  k "$HOST" -n "$ns" apply -f - >/dev/null <<EOF
+  k "$HOST" -n "$ns" apply -f - >/dev/null <<EOF ||
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: preflight, annotations: {kubefed.io/placement: "vulcan,kronos"}}
 data: {k: v}
 EOF
+    die "the host refused an annotated ConfigMap placed on vulcan,kronos (above): is the federation up with all three clusters joined?"
   local deadline=$((SECONDS + 60))
   for c in vulcan kronos; do
     until k "$c" -n "$ns" get configmap preflight >/dev/null 2>&1; do
@@ -122,13 +128,73 @@ has_phase() { [[ " ${PHASES[*]} " == *" $1 "* ]]; }
 results="$BENCH_DIR/propagation/results-$RUN_ID.jsonl"
 : >"$results"
 
-# phase NAME NS fed-bench-ARGS...: runs one measurement, appends its JSON (with round) to results.
+# CPU accounting: "name ticks" for every test-bed process and fed-webhook, and the machine.
+cpu_snapshot() {
+  local f c comp p
+  for f in "$CLUSTERS_DIR"/*/*.pid; do
+    c="$(basename "$(dirname "$f")")"; comp="$(basename "$f" .pid)"; p="$(cat "$f")"
+    [[ -r /proc/$p/stat ]] && echo "$c/$comp $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")"
+  done
+  [[ -r /proc/$pid/stat ]] && echo "fed-webhook $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")"
+  awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print "machine-total", t; print "machine-idle", $5 + $6 }' /proc/stat
+}
+# cpu_delta BEFORE AFTER WALL_S: JSON { cores_busy, wall_s, cpu_seconds: { process: s } } (CLK_TCK 100).
+cpu_delta() {
+  join <(sort "$1") <(sort "$2") | awk -v wall="$3" '
+    { d[$1] = $3 - $2 }
+    END {
+      printf "{\"wall_s\":%.1f,\"machine_busy\":%.3f,\"machine_busy_cpu_seconds\":%.1f,\"cpu_seconds\":{", wall,
+        1 - d["machine-idle"] / d["machine-total"], (d["machine-total"] - d["machine-idle"]) / 100
+      sep = ""
+      for (k in d) if (k !~ /^machine-/) { printf "%s\"%s\":%.2f", sep, k, d[k] / 100; sep = "," }
+      printf "}}\n"
+    }'
+}
+
+# API requests per cluster, verb, resource[/subresource] and code class (apiserver_request_total):
+# which calls a phase cost, whoever made them (the e2e tests of others show up too).
+req_snapshot() {
+  local c
+  for c in "${CLUSTERS[@]}"; do
+    k "$c" get --raw /metrics 2>/dev/null | awk -v c="$c" '
+      /^apiserver_request_total\{/ {
+        code = verb = res = sub_ = ""
+        n = split(substr($1, index($1, "{") + 1), kv, ",")
+        for (i = 1; i <= n; i++) {
+          split(kv[i], p, "="); gsub(/[\"}]/, "", p[2])
+          if (p[1] == "code") code = substr(p[2], 1, 1) "xx"
+          if (p[1] == "verb") verb = p[2]
+          if (p[1] == "resource") res = p[2]
+          if (p[1] == "subresource") sub_ = p[2]
+        }
+        if (res == "") next
+        key = c "/" verb "/" res (sub_ == "" ? "" : "/" sub_) "/" code
+        t[key] += $2
+      }
+      END { for (k in t) print k, t[k] }'
+  done
+}
+# req_delta BEFORE AFTER: JSON { "cluster/VERB/resource/code": n } for n > 0.
+req_delta() {
+  join -a 2 -e 0 -o 0,1.2,2.2 <(sort "$1") <(sort "$2") | awk '
+    BEGIN { printf "{"; sep = "" }
+    $3 - $2 > 0 { printf "%s\"%s\":%d", sep, $1, $3 - $2; sep = "," }
+    END { printf "}\n" }'
+}
+
+# phase NAME NS fed-bench-ARGS...: runs one measurement, appends its JSON (with round and the
+# CPU used by every process during it) to results.
 phase() {
   local name="$1" ns="$2" round="$3"; shift 3
   log "$name (round $round) in namespace $ns"
-  local out
+  local out t0 cpu0="$BENCH_DIR/propagation/cpu0" cpu1="$BENCH_DIR/propagation/cpu1"
+  local req0="$BENCH_DIR/propagation/req0" req1="$BENCH_DIR/propagation/req1"
+  req_snapshot >"$req0"; cpu_snapshot >"$cpu0"; t0="$(date +%s.%N)"
   if out="$("$bench" "$@" --namespace "$ns" "${common[@]}")"; then
-    jq -c --argjson round "$round" '. + { round: $round }' <<<"$out" >>"$results"
+    cpu_snapshot >"$cpu1"; req_snapshot >"$req1"
+    jq -c --argjson round "$round" --argjson cpu "$(cpu_delta "$cpu0" "$cpu1" "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")" \
+      --argjson req "$(req_delta "$req0" "$req1")" \
+      '. + { round: $round, cpu: $cpu, api_requests: $req }' <<<"$out" >>"$results"
   else
     log "WARNING: $name failed"
     jq -nc --arg b "$name" --argjson round "$round" '{ benchmark: $b, round: $round, failed: true }' >>"$results"
@@ -137,31 +203,38 @@ phase() {
   settle
 }
 
+has_phase memory && phase memory "bench-mem-$RUN_ID" 1 \
+  memory --host "$HOST" --placement vulcan --count "$MEM_COUNT" --concurrency 32 --timeout 900
 for round in $(seq "$ROUNDS"); do
   has_phase floor && phase floor "bench-floor-$RUN_ID-$round" "$round" \
     floor --clusters earth,vulcan,kronos --count "$COUNT" --concurrency "$CONC"
   has_phase federated && phase federated "bench-fed-$RUN_ID-$round" "$round" \
     federated --host "$HOST" --placement earth,vulcan,kronos --count "$COUNT" --concurrency "$CONC"
 done
-has_phase latency && phase latency "bench-lat-$RUN_ID" 1 \
-  latency --host "$HOST" --placement earth,vulcan,kronos --rate "$RATE" --duration "$LAT_SECONDS"
-has_phase memory && phase memory "bench-mem-$RUN_ID" 1 \
-  memory --host "$HOST" --placement vulcan --count "$MEM_COUNT" --concurrency 32 --timeout 900
+for rate in "${RATES[@]}"; do
+  has_phase latency && phase latency "bench-lat-$RUN_ID-$rate" 1 \
+    latency --host "$HOST" --placement earth,vulcan,kronos --rate "$rate" --duration "$LAT_SECONDS"
+done
 
-jq -s --arg date "$(date -u +%FT%TZ)" --argjson cores "$(nproc)" \
+restarted=false
+if [[ ! -e /proc/$pid ]] || [[ "$(cat "$pid_file" 2>/dev/null)" != "$pid" ]]; then
+  restarted=true
+  log "WARNING: fed-webhook (pid $pid) was restarted or stopped during the run; its CPU/RSS figures are incomplete"
+fi
+jq -s --argjson restarted "$restarted" --arg date "$(date -u +%FT%TZ)" --argjson cores "$(nproc)" \
   --arg cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')" \
-  --arg build "$(tr '\0' ' ' </proc/$pid/cmdline | cut -d' ' -f1)" '
+  --arg build "$(tr '\0' ' ' <"/proc/$(cat "$pid_file")/cmdline" 2>/dev/null | cut -d' ' -f1)" '
   def median: sort | if length == 0 then null else .[(length - 1) / 2 | floor] end;
   [ .[] | select(.benchmark == "floor" and (.failed | not)) ] as $floor
   | [ .[] | select(.benchmark == "federated" and (.failed | not)) ] as $fed
   | ([ $floor[].converged_s ] | median) as $f
   | ([ $fed[].converged_s ] | median) as $d
-  | { taken: $date, machine: { cores: $cores, cpu: $cpu }, controllers: $build,
+  | { taken: $date, controllers_restarted_during_run: $restarted, machine: { cores: $cores, cpu: $cpu }, controllers: $build,
       targets: { convergence_ratio_max: 1.2, latency_p99_ms_max: 300, rss_mib_max: 100 },
       floor: $floor, federated: $fed,
       convergence: { floor_s: $f, federated_s: $d,
                      ratio: (if $f and $d then ($d / $f * 100 | round / 100) else null end) },
-      latency: ([ .[] | select(.benchmark == "latency") ] | first),
+      latency: [ .[] | select(.benchmark == "latency" and (.failed | not)) ],
       memory: ([ .[] | select(.benchmark == "memory") ] | first),
       failed: [ .[] | select(.failed) | .benchmark ] }' "$results" >"$OUT"
 
@@ -170,11 +243,11 @@ jq -r '
   (if .convergence.ratio then
     "  convergence: floor \(.convergence.floor_s) s, federated \(.convergence.federated_s) s for \(.federated[0].objects) Deployments → ratio \(.convergence.ratio) (target ≤ 1.2: \(if .convergence.ratio <= 1.2 then "met" else "MISSED" end))"
    else empty end),
-  (if .latency and (.latency.failed | not) then
-    "  latency at \(.latency.rate_per_s)/s for \(.latency.duration_s) s (source created → copy seen on \(.latency.measured_on | join(","))): p50 \(.latency.source_created_to_member_seen.p50_ms) ms, p99 \(.latency.source_created_to_member_seen.p99_ms) ms, max \(.latency.source_created_to_member_seen.max_ms) ms (target p99 ≤ 300: \(if .latency.source_created_to_member_seen.p99_ms <= 300 then "met" else "MISSED" end))"
-   else empty end),
+  (.latency[] |
+    "  latency at \(.rate_per_s)/s for \(.duration_s) s (source created → copy seen on \(.measured_on | join(","))): p50 \(.source_created_to_member_seen.p50_ms) ms, p99 \(.source_created_to_member_seen.p99_ms) ms, max \(.source_created_to_member_seen.max_ms) ms\(if .rate_per_s >= 100 then " (target p99 ≤ 300: \(if .source_created_to_member_seen.p99_ms <= 300 then "met" else "MISSED" end))" else "" end)"),
   (if .memory and (.memory.failed | not) then
-    "  memory with \(.memory.objects) federated ConfigMaps on \(.memory.placement): VmRSS \(.memory.rss_mib_after_settle) MiB after settling (\(.memory.rss_mib_before) before; max sampled \(.memory.rss_mib_max_sampled)), VmHWM \(.memory.hwm_mib) MiB (target ≤ 100: \(if .memory.rss_mib_max_sampled <= 100 then "met" else "MISSED" end))"
+    "  memory with \(.memory.objects) federated ConfigMaps on \(.memory.placement): VmRSS \(.memory.rss_mib_after_settle) MiB after settling (\(.memory.rss_mib_before) before, +\(.memory.rss_mib_growth); process \(.memory.process_age_s_at_start) s old at start; max sampled \(.memory.rss_mib_max_sampled)), VmHWM \(.memory.hwm_mib) MiB (target ≤ 100: \(if .memory.rss_mib_max_sampled <= 100 then "met" else "MISSED" end))"
    else empty end),
+  (if .controllers_restarted_during_run then "  WARNING: fed-webhook was restarted during the run (someone re-ran federation-up); re-run for clean figures" else empty end),
   (if (.failed | length) > 0 then "  FAILED: \(.failed | join(", "))" else empty end),
   "  written to '"$OUT"'"' "$OUT"

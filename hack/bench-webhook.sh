@@ -74,7 +74,9 @@ case "$MODE" in
     build="debug (hack/federation-up.sh, controllers running)"
     ;;
   release)
-    (cd "$REPO_ROOT" && cargo build -q --release -p fed-webhook --bin fed-webhook)
+    log "building fed-webhook (release; a few minutes when its sources changed)"
+    (cd "$REPO_ROOT" && cargo build --release -p fed-webhook --bin fed-webhook 2>&1 | grep -E '^error|Finished' >&2) ||
+      die "release build of fed-webhook failed"
     bin="$TARGET_ROOT/release/fed-webhook"
     "$bin" certs --out-dir "$BENCH_DIR/pki" --ip 127.0.0.1 2>/dev/null
     port=$((PORT_BASE + 48))
@@ -114,6 +116,28 @@ proc_cpu() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }     
 proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 machine_cpu() { awk '/^cpu / { idle = $5 + $6; total = 0; for (i = 2; i <= NF; i++) total += $i; print total, idle }' /proc/stat; }
 
+# The webhook's own latency histogram (time inside the request handler: body read, decision,
+# response serialisation) as "le count" lines for ENDPOINT.
+handler_hist() {
+  curl -sf --cacert "$ca" "$url/metrics" |
+    awk -v ep="$1" -F'[{}" ]+' '/^fed_webhook_request_duration_seconds_bucket/ && $0 ~ "endpoint=\"" ep "\"" {
+      for (i = 1; i <= NF; i++) if ($i == "le=") le = $(i + 1)
+      print le, $NF }'
+}
+# handler_quantiles BEFORE AFTER: JSON { requests, p50_le_ms, p99_le_ms, p999_le_ms } — the upper
+# bucket bound under which that share of the run's requests finished inside the handler.
+handler_quantiles() {
+  paste -d' ' "$1" "$2" | awk '
+    { le[NR] = $1; n[NR] = $4 - $2 } END {
+      total = n[NR]; split("0.5 0.99 0.999", q, " "); split("p50_le_ms p99_le_ms p999_le_ms", k, " ")
+      printf "{\"requests\":%d", total
+      for (j = 1; j <= 3; j++) {
+        for (i = 1; i <= NR; i++) if (n[i] >= q[j] * total) break
+        printf ",\"%s\":%s", k[j], (le[i] == "+Inf" ? "null" : le[i] * 1000)
+      }
+      printf "}\n" }'
+}
+
 # run NAME ENDPOINT OHA-ARGS...: runs oha, writes $BENCH_DIR/oha/NAME.json, prints a JSON line.
 run() {
   local name="$1" ep="$2"; shift 2
@@ -122,12 +146,15 @@ run() {
   ( m=0; while [[ -e /proc/$pid ]]; do r="$(proc_kib "$pid" VmRSS)"; ((r > m)) && { m=$r; echo "$m" >"$maxfile"; }; sleep 0.2; done ) &
   sampler=$!
   local c0 m0 t0 c1 m1 t1
+  handler_hist "$ep" >"$BENCH_DIR/oha/$name.hist0"
   c0="$(proc_cpu "$pid")"; m0="$(machine_cpu)"; t0="$(date +%s.%N)"
   "$oha" --no-tui --output-format json -o "$raw" -m POST -T application/json -D "$BENCH_DIR/review-$ep.json" \
     --cacert "$ca" "$@" "$url/$ep" >/dev/null
   c1="$(proc_cpu "$pid")"; m1="$(machine_cpu)"; t1="$(date +%s.%N)"
+  handler_hist "$ep" >"$BENCH_DIR/oha/$name.hist1"
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
   jq -c --arg name "$name" --arg ep "/$ep" --arg args "$*" \
+    --argjson handler "$(handler_quantiles "$BENCH_DIR/oha/$name.hist0" "$BENCH_DIR/oha/$name.hist1")" \
     --argjson wall "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" --argjson cpu "$(( c1 - c0 ))" --argjson clk "$clk" \
     --argjson mt "$(( ${m1% *} - ${m0% *} ))" --argjson mi "$(( ${m1#* } - ${m0#* } ))" \
     --argjson maxrss "$(cat "$maxfile")" --argjson hwm "$(proc_kib "$pid" VmHWM)" '
@@ -139,6 +166,7 @@ run() {
       latency_ms: { p50: (.latencyPercentiles.p50 | ms), p90: (.latencyPercentiles.p90 | ms),
                     p99: (.latencyPercentiles.p99 | ms), "p99.9": (.latencyPercentiles["p99.9"] | ms),
                     max: (.summary.slowest | ms), mean: (.summary.average | ms) },
+      handler_latency: $handler,
       webhook: { cpu_cores_mean: (($cpu / $clk) / $wall * 1000 | round / 1000),
                  rss_mib_max: ($maxrss / 1024 * 10 | round / 10), hwm_mib: ($hwm / 1024 * 10 | round / 10) },
       machine_cpu_busy: ((1 - $mi / $mt) * 1000 | round / 1000) }' "$raw"
@@ -169,7 +197,7 @@ printf '%s\n' "${results[@]}" | jq -s \
 
 jq -r '
   "fed-webhook admission benchmark (\(.webhook.build); body \(.request_body_bytes) B; \(.machine.cores) cores, load generator on the same machine)",
-  (.fixed_rate[] | "  \(.endpoint) at \(.requests_per_s) req/s: p50 \(.latency_ms.p50) ms  p99 \(.latency_ms.p99) ms  max \(.latency_ms.max) ms  (ok \(.success_rate * 100 | floor)%; webhook \(.webhook.cpu_cores_mean) cores, RSS \(.webhook.rss_mib_max) MiB; machine busy \(.machine_cpu_busy * 100 | round)%)"),
+  (.fixed_rate[] | "  \(.endpoint) at \(.requests_per_s) req/s: p50 \(.latency_ms.p50) ms  p99 \(.latency_ms.p99) ms  p99.9 \(.latency_ms["p99.9"]) ms  max \(.latency_ms.max) ms; in the handler p99 ≤ \(.handler_latency.p99_le_ms) ms  (ok \(.success_rate * 100 | floor)%; webhook \(.webhook.cpu_cores_mean) cores, RSS \(.webhook.rss_mib_max) MiB; machine busy \(.machine_cpu_busy * 100 | round)%)"),
   (.saturation[] | "  saturated \(.endpoint), \(.oha_args | capture("-c (?<c>[0-9]+)").c) conns: \(.requests_per_s) req/s, p50 \(.latency_ms.p50) ms p99 \(.latency_ms.p99) ms (webhook \(.webhook.cpu_cores_mean) cores)"),
   "  target p99 <= 1 ms at \(.target.rate) req/s: \(if ([.fixed_rate[].latency_ms.p99] | max) <= 1 then "met" else "MISSED" end)",
   "  written to '"$OUT"'"' "$OUT"

@@ -7,18 +7,25 @@
 #   4. `kubectl fed join` of earth (host self-join), vulcan and kronos;
 #   5. `kubectl fed enable` of deployments, services and configmaps.
 # hack/federation-down.sh stops the process; hack/cluster-down.sh stops everything.
+# FED_PROFILE=release runs release builds (the benchmarks do); default debug, like `make build`.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
 FED_DIR="$LOCAL_DIR/federation"
 WEBHOOK_PORT="$((PORT_BASE + 47))"
 WEBHOOK_URL="https://127.0.0.1:$WEBHOOK_PORT"
-TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/debug"
+PROFILE="${FED_PROFILE:-debug}"
+[[ "$PROFILE" == debug || "$PROFILE" == release ]] || die "FED_PROFILE must be debug or release (got '$PROFILE')"
+TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/$PROFILE"
 export KUBECONFIG="$KUBECONFIG_PATH"
 
 "$HACK_DIR/cluster-up.sh"
 # The same selection as `make build`, so features unify the same way and nothing rebuilds.
-(cd "$REPO_ROOT" && cargo build -q --workspace --bins)
+if [[ "$PROFILE" == release ]]; then
+  (cd "$REPO_ROOT" && cargo build -q --release --workspace --bins)
+else
+  (cd "$REPO_ROOT" && cargo build -q --workspace --bins)
+fi
 webhook_bin="$TARGET_DIR/fed-webhook"
 fed="$TARGET_DIR/kubectl-fed"
 mkdir -p "$FED_DIR"
@@ -30,7 +37,7 @@ pid_file="$FED_DIR/fed-webhook.pid"
 running=""
 if [[ -f "$pid_file" ]]; then
   pid="$(cat "$pid_file")"
-  if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q fed-webhook &&
+  if [[ -r /proc/$pid/cmdline ]] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$webhook_bin serve" &&
      [[ ! "$webhook_bin" -nt "$pid_file" ]]; then
     running="$pid"
   fi

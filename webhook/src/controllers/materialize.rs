@@ -208,6 +208,8 @@ pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, ha
             "controller": true,
             "blockOwnerDeletion": true,
         }],
+        // Sync's finalizer from the start saves it a write (and a round of admission).
+        "finalizers": [keys::FINALIZER],
     });
     if let Some(ns) = fed_namespace_of_source(&handle.spec.target, source) {
         metadata["namespace"] = ns.into();

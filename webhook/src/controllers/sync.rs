@@ -36,7 +36,7 @@ use super::members::Member;
 use super::status::{
     self, APPLY_OVERRIDES_FAILED, CLUSTER_NOT_READY, CREATION_FAILED, DELETION_FAILED, Outcome, UPDATE_FAILED,
 };
-use super::types::{CopyState, TypeHandle, owned_by_source};
+use super::types::{CopyState, TypeHandle, owned_by_source, render_fingerprint};
 use super::{AbortOnDrop, Shared, now_rfc3339};
 
 /// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
@@ -364,6 +364,10 @@ impl SyncCtx {
             }
             fed_core::api::Scope::Cluster => None,
         };
+        let render = render_fingerprint(&obj);
+        if self.handle.unchanged_since_apply(&member.name, ns.as_deref(), &name, render) {
+            return Outcome::Propagated;
+        }
         let word = match self.handle.copy_on(&member.name, ns.as_deref(), &name) {
             CopyState::Present(_) => UPDATE_FAILED,
             _ => CREATION_FAILED,
@@ -378,8 +382,14 @@ impl SyncCtx {
             result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
         }
         match result {
-            Ok(_) => Outcome::Propagated,
-            Err(e) => e.outcome(word, self.shared.opts.member_timeout),
+            Ok(answer) => {
+                self.handle.record_apply(&member.name, render, &answer);
+                Outcome::Propagated
+            }
+            Err(e) => {
+                self.handle.forget_apply(&member.name, ns.as_deref(), &name);
+                e.outcome(word, self.shared.opts.member_timeout)
+            }
         }
     }
 
@@ -411,6 +421,7 @@ impl SyncCtx {
             Err(e) => return Outcome::failed(DELETION_FAILED, format!("no client: {e}")),
         };
         let (ns, name) = self.handle.member_key(fed);
+        self.handle.forget_apply(&member.name, ns.as_deref(), &name);
         let api = self.member_api(client, ns.as_deref());
         let current = match self.timed(api.get_opt(&name)).await {
             Ok(Some(o)) => o,

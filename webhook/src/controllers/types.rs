@@ -8,7 +8,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, Placement, Scope};
 use fed_core::{keys, placement, render};
@@ -16,7 +16,7 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
-use kube::core::ApiResource;
+use kube::core::{ApiResource, ObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use tracing::{debug, info, warn};
@@ -64,6 +64,24 @@ pub struct TypeHandle {
     pub fed_ready: Ready,
     sync_queue: mpsc::UnboundedSender<ObjectRef<Federated>>,
     member_copies: RwLock<HashMap<String, (Store<CopyMeta>, Ready)>>,
+    /// What sync last wrote to each member copy, keyed by cluster and copy.
+    applied: Mutex<HashMap<(String, ObjectRef<CopyMeta>), Applied>>,
+}
+
+/// One write of sync to a member copy: a fingerprint of the rendered object sent, and the
+/// copy's [`copy_fingerprint`] in the answer. While both still hold, the copy is as sync left
+/// it and another write would change nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Applied {
+    render: u64,
+    copy: u64,
+}
+
+/// Fingerprint of a rendered member object.
+pub fn render_fingerprint(obj: &serde_json::Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    obj.to_string().hash(&mut h);
+    h.finish()
 }
 
 impl TypeHandle {
@@ -121,6 +139,43 @@ impl TypeHandle {
         }
     }
 
+    fn copy_ref(&self, namespace: Option<&str>, name: &str) -> ObjectRef<CopyMeta> {
+        let r = ObjectRef::<CopyMeta>::new_with(name, self.target_ar.clone());
+        match namespace {
+            Some(ns) => r.within(ns),
+            None => r,
+        }
+    }
+
+    /// True when the member watch shows the copy exactly as sync's last write of `render` left
+    /// it (nobody edited it since), so applying `render` again can be skipped.
+    pub fn unchanged_since_apply(&self, cluster: &str, namespace: Option<&str>, name: &str, render: u64) -> bool {
+        let r = self.copy_ref(namespace, name);
+        let copy = {
+            let stores = self.member_copies.read().expect("member copies lock");
+            match stores.get(cluster) {
+                Some((store, ready)) if ready.is_ready() => store.get(&r).map(|m| copy_fingerprint(&m.metadata)),
+                _ => None,
+            }
+        };
+        let Some(copy) = copy else { return false };
+        let applied = self.applied.lock().expect("applied lock");
+        applied.get(&(cluster.to_string(), r)) == Some(&Applied { render, copy })
+    }
+
+    /// Records a write of `render` to a member copy and the copy the member answered with.
+    pub fn record_apply(&self, cluster: &str, render: u64, answer: &DynamicObject) {
+        let r = self.copy_ref(answer.metadata.namespace.as_deref(), &answer.name_any());
+        let copy = copy_fingerprint(&answer.metadata);
+        self.applied.lock().expect("applied lock").insert((cluster.to_string(), r), Applied { render, copy });
+    }
+
+    /// Forgets sync's writes to a member copy (deleted, or the write failed).
+    pub fn forget_apply(&self, cluster: &str, namespace: Option<&str>, name: &str) {
+        let r = self.copy_ref(namespace, name);
+        self.applied.lock().expect("applied lock").remove(&(cluster.to_string(), r));
+    }
+
     /// What the member watch on `cluster` knows about the copy `namespace/name`.
     pub fn copy_on(&self, cluster: &str, namespace: Option<&str>, name: &str) -> CopyState {
         let stores = self.member_copies.read().expect("member copies lock");
@@ -128,12 +183,7 @@ impl TypeHandle {
         if !ready.is_ready() {
             return CopyState::Unknown;
         }
-        let r = ObjectRef::<CopyMeta>::new_with(name, self.target_ar.clone());
-        let r = match namespace {
-            Some(ns) => r.within(ns),
-            None => r,
-        };
-        match store.get(&r) {
+        match store.get(&self.copy_ref(namespace, name)) {
             Some(meta) => CopyState::Present(meta.annotations().get(keys::ORIGIN).cloned()),
             None => CopyState::Absent,
         }
@@ -243,6 +293,7 @@ fn start_type(shared: Arc<Shared>, spec: TypeSpec) -> (Arc<TypeHandle>, Vec<Abor
         fed_ready: Ready::new(),
         sync_queue: sync_tx,
         member_copies: RwLock::new(HashMap::new()),
+        applied: Mutex::new(HashMap::new()),
     });
     let (mat, mut tasks) = materialize::start(shared.clone(), handle.clone());
     tasks.push(AbortOnDrop::spawn(watch_federated(shared.clone(), handle.clone(), writer, mat)));
@@ -377,11 +428,11 @@ async fn manage_member_watches(shared: Arc<Shared>, handle: Arc<TypeHandle>) {
 
 /// A change of a member copy worth a re-sync: its generation (spec edits, scale), or its
 /// resourceVersion for kinds without generation.
-fn copy_fingerprint(meta: &CopyMeta) -> u64 {
+fn copy_fingerprint(meta: &ObjectMeta) -> u64 {
     let mut h = DefaultHasher::new();
-    match meta.metadata.generation {
+    match meta.generation {
         Some(g) => g.hash(&mut h),
-        None => meta.metadata.resource_version.hash(&mut h),
+        None => meta.resource_version.hash(&mut h),
     }
     h.finish()
 }
@@ -415,7 +466,7 @@ async fn watch_member_copies(
         match ev {
             Ok(watcher::Event::Apply(meta)) => {
                 let r = ObjectRef::from_obj_with(&meta, handle.target_ar.clone());
-                let entry = (copy_fingerprint(&meta), origin_ref(&meta));
+                let entry = (copy_fingerprint(&meta.metadata), origin_ref(&meta));
                 if seen.get(&r).map(|e| e.0) != Some(entry.0)
                     && let Some(o) = &entry.1
                 {
@@ -435,7 +486,7 @@ async fn watch_member_copies(
             Ok(watcher::Event::Init) => relist.clear(),
             Ok(watcher::Event::InitApply(meta)) => {
                 let r = ObjectRef::from_obj_with(&meta, handle.target_ar.clone());
-                relist.insert(r, (copy_fingerprint(&meta), origin_ref(&meta)));
+                relist.insert(r, (copy_fingerprint(&meta.metadata), origin_ref(&meta)));
             }
             Ok(watcher::Event::InitDone) => {
                 // After a re-list (not the first one: the initial sync covers that), copies that
@@ -508,6 +559,7 @@ pub(crate) mod tests_support {
             fed_ready: Ready::new(),
             sync_queue: queue,
             member_copies: RwLock::new(HashMap::new()),
+            applied: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -517,6 +569,7 @@ mod tests {
     use super::*;
     use fed_core::api::{FederatedSpec, FederatedTypeConfigSpec, Propagation};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::core::PartialObjectMetaExt;
 
     fn deploy_ref() -> ApiResourceRef {
         ApiResourceRef {
@@ -599,5 +652,42 @@ mod tests {
             scope: Scope::Cluster,
         });
         assert_eq!(ns.member_key(&f), (None, "ns".into()));
+    }
+
+    /// A member copy as the member's watch (or an apply answer) reports it.
+    fn copy(generation: i64) -> DynamicObject {
+        let mut o = DynamicObject::new("web", &deploy_ref().api_resource()).within("ns");
+        o.metadata.generation = Some(generation);
+        o
+    }
+
+    #[test]
+    fn an_untouched_copy_needs_no_second_apply_but_an_edited_one_does() {
+        let (tx, _rx) = mpsc::unbounded();
+        let h = tests_support::handle(deploy_ref(), tx);
+        let mut writer = Writer::<CopyMeta>::new(h.target_ar.clone());
+        let ready = Ready::new();
+        h.member_copies.write().unwrap().insert("vulcan".into(), (writer.as_reader(), ready.clone()));
+        let seen = |w: &mut Writer<CopyMeta>, generation| {
+            w.apply_watcher_event(&watcher::Event::Apply(
+                copy(generation).metadata.into_response_partial::<DynamicObject>(),
+            ))
+        };
+
+        h.record_apply("vulcan", 7, &copy(1));
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "the watch has not listed vulcan yet");
+        ready.set();
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "the watch has not seen the copy yet");
+        seen(&mut writer, 1);
+        assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7));
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 8), "a new render must be written");
+        assert!(!h.unchanged_since_apply("kronos", Some("ns"), "web", 7), "another cluster");
+        seen(&mut writer, 2);
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "edited on the member: revert it");
+        h.record_apply("vulcan", 7, &copy(3));
+        seen(&mut writer, 3);
+        assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7));
+        h.forget_apply("vulcan", Some("ns"), "web");
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "forgotten after a delete");
     }
 }
