@@ -34,6 +34,7 @@ use tracing::{debug, info, warn};
 
 use super::types::{TypeHandle, fed_namespace_of_source, source_owner};
 use super::{AbortOnDrop, Ready, Shared, status};
+use crate::metrics::WriteTarget;
 
 /// Why a materialize reconcile failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -302,6 +303,7 @@ impl MaterializeCtx {
                 if existing.as_ref().is_some_and(|f| up_to_date(f, &desired, &uid)) {
                     return Ok(Action::await_change());
                 }
+                self.shared.metrics.write(WriteTarget::Host);
                 self.fed_api(fed_ns.as_deref())
                     .patch(&src.name_any(), &PatchParams::apply(keys::FIELD_MANAGER).force(), &Patch::Apply(&desired))
                     .await?;
@@ -321,6 +323,7 @@ impl MaterializeCtx {
         let name = fed.name_any();
         if !keep_orphan && fed.annotations().contains_key(keys::ORPHAN) {
             let patch = json!({ "metadata": { "annotations": { keys::ORPHAN: null } } });
+            self.shared.metrics.write(WriteTarget::Host);
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         let dp = DeleteParams {
@@ -328,6 +331,7 @@ impl MaterializeCtx {
             preconditions: Some(Preconditions { uid: fed.uid(), resource_version: None }),
             ..Default::default()
         };
+        self.shared.metrics.write(WriteTarget::Host);
         match api.delete(&name, &dp).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),

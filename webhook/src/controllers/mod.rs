@@ -25,6 +25,8 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::info;
 
+use crate::metrics::ControllerMetrics;
+
 /// Settings of the controllers.
 #[derive(Clone, Debug)]
 pub struct ControllerOptions {
@@ -71,21 +73,24 @@ impl Default for ControllerOptions {
 }
 
 /// Runs the controllers until `shutdown` resolves; with leader election they run only while this
-/// process holds the lease, which is released on shutdown.
+/// process holds the lease, which is released on shutdown. Leadership and writes are recorded
+/// in `metrics`.
 pub async fn run_until(
     client: Client,
     opts: ControllerOptions,
+    metrics: ControllerMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let identity = opts.identity.clone().unwrap_or_else(leader::identity);
     let opts = Arc::new(ControllerOptions { identity: Some(identity.clone()), ..opts });
     if opts.leader_election {
         let ns = opts.federation_namespace.clone();
-        leader::run_while_leader(client.clone(), &ns, &identity, || federation(client.clone(), opts.clone()), shutdown)
-            .await
+        let start = || federation(client.clone(), opts.clone(), metrics.clone());
+        leader::run_while_leader(client.clone(), &ns, &identity, &metrics, start, shutdown).await
     } else {
+        let _leading = metrics.leading();
         tokio::select! {
-            r = federation(client, opts) => r,
+            r = federation(client, opts, metrics.clone()) => r,
             _ = shutdown => Ok(()),
         }
     }
@@ -103,10 +108,12 @@ pub(crate) struct Shared {
     pub recorder: Recorder,
     /// Running per-type controllers (for cross-type lookups such as namespace placement).
     pub types: types::TypeRegistry,
+    /// Counts every write request the controllers send.
+    pub metrics: ControllerMetrics,
 }
 
 /// Every controller; dropping the future aborts them all.
-async fn federation(client: Client, opts: Arc<ControllerOptions>) -> anyhow::Result<()> {
+async fn federation(client: Client, opts: Arc<ControllerOptions>, metrics: ControllerMetrics) -> anyhow::Result<()> {
     info!(namespace = %opts.federation_namespace, "starting federation controllers");
     let reporter = Reporter { controller: "kubectl-fed".into(), instance: opts.identity.clone() };
     let shared = Arc::new(Shared {
@@ -115,11 +122,17 @@ async fn federation(client: Client, opts: Arc<ControllerOptions>) -> anyhow::Res
         members: members::Members::new(),
         recorder: Recorder::new(client.clone(), reporter),
         types: types::TypeRegistry::default(),
+        metrics: metrics.clone(),
     });
     let members_task =
         AbortOnDrop::spawn(members::run(shared.members.clone(), client.clone(), opts.federation_namespace.clone()));
-    let health_task =
-        AbortOnDrop::spawn(health::run(shared.members.clone(), client.clone(), opts.clone(), shared.recorder.clone()));
+    let health_task = AbortOnDrop::spawn(health::run(
+        shared.members.clone(),
+        client.clone(),
+        opts.clone(),
+        shared.recorder.clone(),
+        metrics,
+    ));
     let types_task = AbortOnDrop::spawn(types::run(shared.clone()));
     tokio::select! {
         r = members_task => flatten(r, "member registry"),

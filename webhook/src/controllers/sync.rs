@@ -38,6 +38,7 @@ use super::status::{
 };
 use super::types::{CopyState, TypeHandle, owned_by_source};
 use super::{AbortOnDrop, Shared, now_rfc3339};
+use crate::metrics::WriteTarget;
 
 /// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
 #[derive(Debug, thiserror::Error)]
@@ -183,6 +184,12 @@ impl SyncCtx {
             Some(ns) => Api::namespaced_with(client, ns, &self.handle.target_ar),
             None => Api::all_with(client, &self.handle.target_ar),
         }
+    }
+
+    /// A write request to a member, counted and under the member timeout.
+    async fn member_write<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
+        self.shared.metrics.write(WriteTarget::Member);
+        self.timed(f).await
     }
 
     async fn timed<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
@@ -370,12 +377,12 @@ impl SyncCtx {
         };
         let api = self.member_api(client.clone(), ns.as_deref());
         let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-        let mut result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
+        let mut result = self.member_write(api.patch(&name, &params, &Patch::Apply(&obj))).await;
         if let (Some(ns), Some(404)) = (ns.as_deref(), result.as_ref().err().and_then(CallError::code)) {
             if let Err(e) = self.ensure_namespace(client, ns).await {
                 return e.outcome(word, self.shared.opts.member_timeout);
             }
-            result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
+            result = self.member_write(api.patch(&name, &params, &Patch::Apply(&obj))).await;
         }
         match result {
             Ok(_) => Outcome::Propagated,
@@ -391,7 +398,7 @@ impl SyncCtx {
         }))
         .expect("a valid Namespace");
         let pp = PostParams { field_manager: Some(keys::FIELD_MANAGER.to_string()), ..Default::default() };
-        match self.timed(api.create(&pp, &ns)).await {
+        match self.member_write(api.create(&pp, &ns)).await {
             Ok(_) => {
                 info!(%namespace, "created namespace on member");
                 Ok(())
@@ -429,7 +436,7 @@ impl SyncCtx {
             preconditions: Some(Preconditions { uid: current.metadata.uid.clone(), resource_version: None }),
             ..Default::default()
         };
-        match self.timed(api.delete(&name, &dp)).await {
+        match self.member_write(api.delete(&name, &dp)).await {
             Ok(_) => {
                 info!(cluster = %member.name, copy = %origin, "deleted member copy");
                 Outcome::Removed
