@@ -234,7 +234,23 @@ impl SyncCtx {
             .collect()
     }
 
-    async fn apply(&self, fed: &Federated) -> Result<Action, SyncError> {
+    /// The object as the API server has it now, if that is still the incarnation `cached` is a
+    /// copy of, not being deleted and finalized by us; `None` otherwise.
+    ///
+    /// The store the applier reads can lag behind a busy watch by seconds. Applying from a
+    /// stale copy of an object that was deleted (or deleted and re-created) meanwhile would
+    /// write member copies that no finalizer guards, and nothing would ever remove them.
+    async fn live(&self, cached: &Federated) -> Result<Option<Federated>, kube::Error> {
+        let current = self.fed_api(cached.metadata.namespace.as_deref()).get_opt(&cached.name_any()).await?;
+        Ok(current.filter(|c| still_live(cached, c)))
+    }
+
+    async fn apply(&self, cached: &Federated) -> Result<Action, SyncError> {
+        let Some(fed) = self.live(cached).await? else {
+            debug!(object = %self.handle.origin(cached), "store is behind the API server; waiting for the watch");
+            return Ok(Action::await_change());
+        };
+        let fed = &fed;
         let members = self.shared.members.all();
         let joined: Vec<_> = members.iter().map(Member::joined).collect();
         let placed = self.placed(fed, &joined);
@@ -447,6 +463,16 @@ impl SyncCtx {
     }
 }
 
+/// True when `current` (from the API server) is the incarnation `cached` was taken from (same
+/// uid), is not being deleted and carries the sync finalizer: only then may copies be written
+/// for it, because only then will a cleanup run before it goes away.
+pub fn still_live(cached: &Federated, current: &Federated) -> bool {
+    current.metadata.uid.is_some()
+        && current.metadata.uid == cached.metadata.uid
+        && current.metadata.deletion_timestamp.is_none()
+        && current.finalizers().iter().any(|f| f == keys::FINALIZER)
+}
+
 /// Makes sure a rendered object carries the managed label and the origin annotation.
 pub fn mark_managed(obj: &mut Value, origin: &str) {
     let Some(root) = obj.as_object_mut() else { return };
@@ -478,6 +504,27 @@ mod tests {
         let mut v = json!({ "metadata": { "annotations": null } });
         mark_managed(&mut v, "o");
         assert_eq!(v["metadata"]["annotations"]["kubefed.io/origin"], "o");
+    }
+
+    #[test]
+    fn copies_are_written_only_for_the_live_finalized_incarnation() {
+        let ar = kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+        let fed = |uid: &str, finalized: bool, deleting: bool| {
+            let mut f = Federated::new("cm", &ar, Default::default());
+            f.metadata.uid = Some(uid.to_string());
+            f.metadata.finalizers = finalized.then(|| vec!["other".to_string(), keys::FINALIZER.to_string()]);
+            f.metadata.deletion_timestamp = deleting
+                .then(|| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+            f
+        };
+        let cached = fed("a", true, false);
+        assert!(still_live(&cached, &fed("a", true, false)));
+        assert!(!still_live(&cached, &fed("b", true, false)), "deleted and re-created under the same name");
+        assert!(!still_live(&cached, &fed("a", true, true)), "being deleted: cleanup comes next");
+        assert!(!still_live(&cached, &fed("a", false, false)), "finalizer gone: nothing would clean up");
+        let mut no_uid = fed("a", true, false);
+        no_uid.metadata.uid = None;
+        assert!(!still_live(&no_uid, &no_uid.clone()));
     }
 
     #[test]
