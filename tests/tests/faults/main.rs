@@ -121,6 +121,7 @@ async fn s1_member_apiserver_down_for_a_minute() {
 #[tokio::test]
 #[ignore = "fault suite: make test-faults"]
 async fn s2_member_etcd_restarted_mid_propagation() {
+    const ETCD_DOWN: Duration = Duration::from_secs(5);
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-etcd").await;
@@ -133,9 +134,12 @@ async fn s2_member_etcd_restarted_mid_propagation() {
     steps_done(&load, 80).await;
     let killed = Instant::now();
     hack("cluster-ctl.sh", &["kill", "etcd", "vulcan"]);
+    let at = load.steps_done();
+    // Down long enough for writes to vulcan to fail, not only to be retried by its apiserver.
+    tokio::time::sleep_until((killed + ETCD_DOWN).into()).await;
     hack("cluster-ctl.sh", &["start", "etcd", "vulcan"]);
     let back = Instant::now();
-    row.note(format!("etcd back healthy {} after the kill, at write {}/240", secs(back - killed), load.steps_done()));
+    row.note(format!("killed at write {at}/240; healthy again {} after", secs(back - killed)));
     let report = load.finish().await;
     row.failed_writes(&report.failed);
     let since = back.max(report.finished.expect("finished"));

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::task::{JoinError, JoinHandle};
@@ -207,6 +208,14 @@ impl Ready {
     }
 }
 
+/// True when `current` (just read from the API server) is the incarnation `cached` (from a
+/// store, which can lag behind a busy watch by seconds) was taken from — same uid — and is not
+/// being deleted. Writes that would create something on behalf of `cached` check this first, so
+/// a stale store never resurrects what was deleted meanwhile.
+pub(crate) fn same_live_incarnation(cached: &ObjectMeta, current: &ObjectMeta) -> bool {
+    current.uid.is_some() && current.uid == cached.uid && current.deletion_timestamp.is_none()
+}
+
 /// Now as RFC 3339 with second precision (the format of condition timestamps).
 pub(crate) fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -234,6 +243,21 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(1), w).await.expect("woken").unwrap();
         }
         assert!(ready.is_ready());
+    }
+
+    #[test]
+    fn only_the_same_undeleted_incarnation_is_live() {
+        let meta = |uid: Option<&str>, deleting: bool| ObjectMeta {
+            uid: uid.map(String::from),
+            deletion_timestamp: deleting
+                .then(|| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())),
+            ..Default::default()
+        };
+        let cached = meta(Some("a"), false);
+        assert!(same_live_incarnation(&cached, &meta(Some("a"), false)));
+        assert!(!same_live_incarnation(&cached, &meta(Some("b"), false)), "deleted and re-created");
+        assert!(!same_live_incarnation(&cached, &meta(Some("a"), true)), "being deleted");
+        assert!(!same_live_incarnation(&meta(None, false), &meta(None, false)), "no uid proves nothing");
     }
 
     #[tokio::test]

@@ -37,7 +37,7 @@ use super::status::{
     self, APPLY_OVERRIDES_FAILED, CLUSTER_NOT_READY, CREATION_FAILED, DELETION_FAILED, Outcome, UPDATE_FAILED,
 };
 use super::types::{CopyState, TypeHandle, owned_by_source};
-use super::{AbortOnDrop, Shared, now_rfc3339};
+use super::{AbortOnDrop, Shared, now_rfc3339, same_live_incarnation};
 use crate::metrics::WriteTarget;
 
 /// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
@@ -129,8 +129,12 @@ async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, Syn
     .await;
     let action = match action {
         Ok(a) => a,
-        // A re-run on a stale copy after the finalizer was already removed: the object is gone.
-        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => Action::await_change(),
+        // A re-run on a stale copy after the finalizer was already removed, or an object deleted
+        // before its finalizer could be added (its source went right after it came): gone.
+        Err(
+            finalizer::Error::RemoveFinalizer(kube::Error::Api(s))
+            | finalizer::Error::AddFinalizer(kube::Error::Api(s)),
+        ) if s.code == 404 => Action::await_change(),
         Err(e) => return Err(SyncError::Finalizer(Box::new(e))),
     };
     ctx.failures.clear(&r);
@@ -463,13 +467,11 @@ impl SyncCtx {
     }
 }
 
-/// True when `current` (from the API server) is the incarnation `cached` was taken from (same
-/// uid), is not being deleted and carries the sync finalizer: only then may copies be written
-/// for it, because only then will a cleanup run before it goes away.
+/// True when `current` (from the API server) is the live incarnation `cached` was taken from
+/// and carries the sync finalizer: only then may copies be written for it, because only then
+/// will a cleanup run before it goes away.
 pub fn still_live(cached: &Federated, current: &Federated) -> bool {
-    current.metadata.uid.is_some()
-        && current.metadata.uid == cached.metadata.uid
-        && current.metadata.deletion_timestamp.is_none()
+    same_live_incarnation(&cached.metadata, &current.metadata)
         && current.finalizers().iter().any(|f| f == keys::FINALIZER)
 }
 
@@ -522,9 +524,6 @@ mod tests {
         assert!(!still_live(&cached, &fed("b", true, false)), "deleted and re-created under the same name");
         assert!(!still_live(&cached, &fed("a", true, true)), "being deleted: cleanup comes next");
         assert!(!still_live(&cached, &fed("a", false, false)), "finalizer gone: nothing would clean up");
-        let mut no_uid = fed("a", true, false);
-        no_uid.metadata.uid = None;
-        assert!(!still_live(&no_uid, &no_uid.clone()));
     }
 
     #[test]
