@@ -5,7 +5,7 @@ CARGO ?= cargo
 E2E_THREADS ?= 8
 
 .PHONY: all build lint fmt test test-unit test-e2e manifests cluster-up cluster-down \
-        federation-up federation-down demo bench bench-webhook bench-propagation
+        federation-up federation-down demo bench bench-webhook bench-propagation test-faults
 
 all: build
 
@@ -28,6 +28,11 @@ test-unit:
 
 test-e2e: build
 	$(CARGO) test -p fed-e2e -- --test-threads=$(E2E_THREADS)
+
+## test-faults: fault scenarios on the test bed (member apiserver/etcd, webhook, controllers,
+## leader killed) under load; prints a table and fails on any lost or extra object
+test-faults: build
+	hack/test-faults.sh
 
 ## manifests: regenerate manifests/crds from the Rust types
 manifests:

@@ -22,6 +22,12 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
+/// `FED_TESTBED_PORT_BASE` (default 16443): earth's apiserver port, from which every port of
+/// the bed derives (hack/lib.sh); fed-webhook listens on base + 47.
+pub fn port_base() -> u16 {
+    std::env::var("FED_TESTBED_PORT_BASE").ok().and_then(|v| v.parse().ok()).unwrap_or(16443)
+}
+
 /// `.local/kubeconfig`, written by `hack/cluster-up.sh`.
 pub fn kubeconfig_path() -> PathBuf {
     repo_root().join(".local/kubeconfig")
@@ -76,10 +82,30 @@ async fn clients() -> anyhow::Result<Bed> {
     })
 }
 
+/// `bash <repo>/<script> args…`, run from the repository root, without the variables cargo sets
+/// for this test binary (`CARGO_PKG_NAME`, `CARGO_MANIFEST_DIR`, …). The scripts run `cargo
+/// build`, and build scripts such as ring's rerun when those change, so passing them on would
+/// rebuild half the dependency tree (and restart fed-webhook) on every switch between a build
+/// from a test and one from a shell.
+pub fn script_command(script: &str, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(repo_root().join(script)).args(args).current_dir(repo_root());
+    let set_by_cargo = |k: &str| {
+        ["CARGO_PKG_", "CARGO_MANIFEST_", "CARGO_BIN_", "CARGO_CRATE_", "CARGO_TARGET_TMPDIR", "CARGO_PRIMARY_PACKAGE"]
+            .iter()
+            .any(|p| k.starts_with(p))
+            || k == "OUT_DIR"
+    };
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(set_by_cargo) {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
 async fn run_script(script: &str) -> anyhow::Result<()> {
-    let out = tokio::process::Command::new("bash")
-        .arg(repo_root().join(script))
-        .current_dir(repo_root())
+    let out = tokio::process::Command::from(script_command(script, &[]))
         .output()
         .await
         .with_context(|| format!("running {script}"))?;
@@ -98,7 +124,20 @@ pub async fn client_for(context: &str) -> anyhow::Result<Client> {
 }
 
 /// Polls `condition` until it returns `Some`, failing with `what` after `deadline`.
-pub async fn wait_until<T, F, Fut>(deadline: Duration, what: &str, mut condition: F) -> T
+pub async fn wait_until<T, F, Fut>(deadline: Duration, what: &str, condition: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match poll_until(deadline, condition).await {
+        Some(value) => value,
+        None => panic!("timed out after {deadline:?} waiting for {what}"),
+    }
+}
+
+/// Polls `condition` every 200 ms until it returns `Some`; `None` once `deadline` has passed
+/// (for checks that are reported rather than asserted on the spot).
+pub async fn poll_until<T, F, Fut>(deadline: Duration, mut condition: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -106,10 +145,10 @@ where
     let start = Instant::now();
     loop {
         if let Some(value) = condition().await {
-            return value;
+            return Some(value);
         }
         if start.elapsed() > deadline {
-            panic!("timed out after {deadline:?} waiting for {what}");
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -178,4 +217,22 @@ pub fn plugin_dir() -> PathBuf {
 /// Stdout and stderr of a finished command, for assertion messages.
 pub fn output_text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs `hack/<script> args…`, asserting that it succeeds.
+pub fn hack(script: &str, args: &[&str]) {
+    let out = script_command(&format!("hack/{script}"), args).output().unwrap();
+    assert!(out.status.success(), "{script} {args:?}: {}", output_text(&out));
+}
+
+/// Runs a hack/ script when dropped (restores the shared federation even after a failed assertion).
+pub fn hack_later(script: &'static str, args: &'static [&'static str]) -> impl Drop {
+    struct Later(&'static str, &'static [&'static str]);
+    impl Drop for Later {
+        fn drop(&mut self) {
+            // No assertion here: a panic while unwinding would abort the whole test binary.
+            let _ = script_command(&format!("hack/{}", self.0), self.1).status();
+        }
+    }
+    Later(script, args)
 }

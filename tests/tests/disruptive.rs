@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use fed_e2e::{TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, repo_root, wait_until};
+use fed_e2e::{TestNamespace, federation, hack, hack_later, kubectl, kubectl_with_stdin, output_text, wait_until};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use tokio::sync::Mutex;
@@ -19,12 +19,6 @@ fn configmap(name: &str, annotations: serde_json::Value) -> String {
 
 fn apply(ns: &str, manifest: &str) -> std::process::Output {
     kubectl_with_stdin(&["--context", "earth", "-n", ns, "apply", "-f", "-"], Some(manifest))
-}
-
-fn hack(script: &str, args: &[&str]) {
-    let out =
-        std::process::Command::new("bash").arg(repo_root().join("hack").join(script)).args(args).output().unwrap();
-    assert!(out.status.success(), "{script} {args:?}: {}", output_text(&out));
 }
 
 #[tokio::test]
@@ -155,16 +149,4 @@ async fn unjoin_removes_everything_it_rolled_out_and_its_credentials() {
     assert!(!host.contains("kronos"), "kronos's KubeFedCluster or Secret left on earth:\n{host}");
     drop(rejoined);
     ns.delete().await;
-}
-
-/// Runs a hack/ script when dropped (restores the shared federation even after a failed assertion).
-fn hack_later(script: &'static str, args: &'static [&'static str]) -> impl Drop {
-    struct Later(&'static str, &'static [&'static str]);
-    impl Drop for Later {
-        fn drop(&mut self) {
-            // No assertion here: a panic while unwinding would abort the whole test binary.
-            let _ = std::process::Command::new("bash").arg(repo_root().join("hack").join(self.0)).args(self.1).status();
-        }
-    }
-    Later(script, args)
 }

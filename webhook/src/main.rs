@@ -57,6 +57,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let client = kube_client(&args).await?;
     let caches = cache::start(client.clone(), &args.federation_namespace);
     let metrics = Arc::new(metrics::Metrics::new());
+    let controller_metrics = metrics.controllers();
     let app = Arc::new(server::App::new(caches, metrics, args.max_body_bytes));
     let server = server::Server::bind(args.listen, tls_config, app).await?;
     tracing::info!(
@@ -78,7 +79,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             shutdown_signal().await;
             let _ = stop.send(true);
         });
-        let (served, ()) = tokio::join!(serve, run_controllers(client, opts, stopped));
+        let (served, ()) = tokio::join!(serve, run_controllers(client, opts, controller_metrics, stopped));
         served?;
     }
     tracing::info!("stopped");
@@ -90,13 +91,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
 async fn run_controllers(
     client: kube::Client,
     opts: controllers::ControllerOptions,
+    metrics: metrics::ControllerMetrics,
     stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
     loop {
-        match controllers::run_until(client.clone(), opts.clone(), until_stopped(stopped.clone())).await {
+        match controllers::run_until(client.clone(), opts.clone(), metrics.clone(), until_stopped(stopped.clone()))
+            .await
+        {
             Ok(()) => return,
             Err(e) => tracing::error!(error = %e, "controllers stopped; restarting in 5s"),
         }

@@ -1,15 +1,21 @@
-//! Prometheus metrics of the admission endpoints (prometheus-client, OpenMetrics text).
+//! Prometheus metrics of the admission endpoints and the controllers (prometheus-client,
+//! OpenMetrics text).
 //!
 //! - `fed_webhook_requests_total{endpoint, decision}`: decision is `allowed`, `denied` or
 //!   `error` (bad input, not ready, internal failure).
 //! - `fed_webhook_request_duration_seconds{endpoint}`: time from the request head to the
 //!   serialized answer, with sub-millisecond buckets.
+//! - `fed_controller_leader`: 1 while this process runs the controllers (holds the Lease).
+//! - `fed_controller_writes_total{target}`: write requests the controllers sent, to the host
+//!   (federated objects, their status, KubeFedCluster status) or to member clusters (copies,
+//!   namespaces). A replica that is not the leader keeps it at 0.
 //!
 //! Label sets are enums, so recording allocates nothing.
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::{Family, MetricConstructor};
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -77,6 +83,60 @@ struct DurationLabels {
     endpoint: EndpointLabel,
 }
 
+/// Where a controller write went.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum WriteTarget {
+    /// The host cluster's API (federated objects, statuses).
+    Host,
+    /// A member cluster's API (copies, namespaces).
+    Member,
+}
+
+impl EncodeLabelValue for WriteTarget {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let value = match self {
+            WriteTarget::Host => "host",
+            WriteTarget::Member => "member",
+        };
+        EncodeLabelValue::encode(&value, encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WriteLabels {
+    target: WriteTarget,
+}
+
+/// The controllers' metrics; clones share the same series.
+#[derive(Clone, Debug, Default)]
+pub struct ControllerMetrics {
+    leader: Gauge,
+    writes: Family<WriteLabels, Counter>,
+}
+
+impl ControllerMetrics {
+    /// Marks this process as running the controllers until the guard is dropped.
+    pub fn leading(&self) -> Leading {
+        self.leader.set(1);
+        Leading(self.leader.clone())
+    }
+
+    /// Records one write request about to be sent.
+    pub fn write(&self, target: WriteTarget) {
+        self.writes.get_or_create(&WriteLabels { target }).inc();
+    }
+}
+
+/// Returned by [`ControllerMetrics::leading`]: `fed_controller_leader` is 1 while it lives.
+#[must_use = "leadership is recorded only while the guard lives"]
+pub struct Leading(Gauge);
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        self.0.set(0);
+    }
+}
+
 /// Upper bounds (seconds) of the latency buckets: 50 µs … 5 s.
 pub const LATENCY_BUCKETS: [f64; 16] =
     [0.00005, 0.0001, 0.00025, 0.0005, 0.00075, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
@@ -95,6 +155,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Family<DurationLabels, Histogram, Buckets>,
+    controllers: ControllerMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -121,7 +182,23 @@ impl Metrics {
             "Time to answer an admission request",
             duration.clone(),
         );
-        Metrics { registry, requests, duration }
+        let controllers = ControllerMetrics::default();
+        registry.register(
+            "fed_controller_leader",
+            "1 while this process holds the Lease and runs the controllers",
+            controllers.leader.clone(),
+        );
+        registry.register(
+            "fed_controller_writes",
+            "Write requests sent by the controllers, by target API",
+            controllers.writes.clone(),
+        );
+        Metrics { registry, requests, duration, controllers }
+    }
+
+    /// The controllers' share of the metrics (same registry).
+    pub fn controllers(&self) -> ControllerMetrics {
+        self.controllers.clone()
     }
 
     /// Record one answered admission request.
@@ -161,5 +238,24 @@ mod tests {
         );
         assert!(text.contains(r#"fed_webhook_request_duration_seconds_count{endpoint="mutate"} 1"#), "{text}");
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn controller_leadership_and_writes_are_exposed() {
+        let m = Metrics::new();
+        let text = m.encode();
+        assert!(text.contains("fed_controller_leader 0\n"), "{text}");
+        assert!(!text.contains("fed_controller_writes_total{"), "no series before the first write: {text}");
+        let c = m.controllers();
+        let leading = c.leading();
+        c.write(WriteTarget::Member);
+        c.write(WriteTarget::Member);
+        c.write(WriteTarget::Host);
+        let text = m.encode();
+        assert!(text.contains("fed_controller_leader 1\n"), "{text}");
+        assert!(text.contains(r#"fed_controller_writes_total{target="member"} 2"#), "{text}");
+        assert!(text.contains(r#"fed_controller_writes_total{target="host"} 1"#), "{text}");
+        drop(leading);
+        assert!(m.encode().contains("fed_controller_leader 0\n"));
     }
 }

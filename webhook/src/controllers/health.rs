@@ -19,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use super::members::{Member, Members};
 use super::{ControllerOptions, now_rfc3339};
+use crate::metrics::{ControllerMetrics, WriteTarget};
 
 /// Longest time between two status writes for an unchanged cluster.
 pub const REFRESH: Duration = Duration::from_secs(60);
@@ -116,7 +117,13 @@ struct ProbeState {
 }
 
 /// Probes every member every `opts.probe_period` until cancelled.
-pub async fn run(members: Arc<Members>, host: Client, opts: Arc<ControllerOptions>, recorder: Recorder) {
+pub async fn run(
+    members: Arc<Members>,
+    host: Client,
+    opts: Arc<ControllerOptions>,
+    recorder: Recorder,
+    metrics: ControllerMetrics,
+) {
     members.wait_ready().await;
     let api: Api<KubeFedCluster> = Api::namespaced(host, &opts.federation_namespace);
     let mut state: HashMap<String, ProbeState> = HashMap::new();
@@ -144,6 +151,7 @@ pub async fn run(members: Arc<Members>, host: Client, opts: Arc<ControllerOption
                 continue;
             }
             let patch = serde_json::json!({ "status": { "conditions": next } });
+            metrics.write(WriteTarget::Host);
             match api.patch_status(&member.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
                 Ok(_) => {
                     st.last_write = Some(Instant::now());

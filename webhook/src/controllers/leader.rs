@@ -10,6 +10,7 @@ use kube_lease_manager::LeaseManagerBuilder;
 use tracing::{info, warn};
 
 use super::AbortOnDrop;
+use crate::metrics::ControllerMetrics;
 
 /// Name of the Lease.
 pub const LEASE_NAME: &str = "kubectl-fed-controllers";
@@ -29,13 +30,14 @@ pub fn identity() -> String {
     format!("{host}-{}", std::process::id())
 }
 
-/// Runs `controllers()` whenever this process holds the lease; aborts it when the lease is
-/// lost and starts it again when it is re-acquired. Returns when `shutdown` resolves (the lease
-/// is released) or when the controllers fail.
+/// Runs `controllers()` whenever this process holds the lease (recorded in `metrics`); aborts
+/// it when the lease is lost and starts it again when it is re-acquired. Returns when
+/// `shutdown` resolves (the lease is released) or when the controllers fail.
 pub async fn run_while_leader<F, Fut>(
     client: Client,
     namespace: &str,
     identity: &str,
+    metrics: &ControllerMetrics,
     controllers: F,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()>
@@ -59,11 +61,13 @@ where
             r = leader.wait_for(|l| *l) => if r.is_err() { break Err(anyhow::anyhow!("lease manager stopped")) },
         }
         info!(%identity, "acquired the lease; starting controllers");
+        let leading = metrics.leading();
         let mut running = AbortOnDrop::spawn(controllers());
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
             r = leader.wait_for(|l| !*l) => {
                 drop(running);
+                drop(leading);
                 if r.is_err() {
                     break Err(anyhow::anyhow!("lease manager stopped"));
                 }

@@ -33,7 +33,8 @@ use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
 use super::types::{TypeHandle, fed_namespace_of_source, source_owner};
-use super::{AbortOnDrop, Ready, Shared, status};
+use super::{AbortOnDrop, Ready, Shared, same_live_incarnation, status};
+use crate::metrics::WriteTarget;
 
 /// Why a materialize reconcile failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -304,6 +305,11 @@ impl MaterializeCtx {
                 if existing.as_ref().is_some_and(|f| up_to_date(f, &desired, &uid)) {
                     return Ok(Action::await_change());
                 }
+                if !self.source_is_live(src).await? {
+                    debug!(source = %fed_ref, "source store is behind; not writing the federated object");
+                    return Ok(Action::await_change());
+                }
+                self.shared.metrics.write(WriteTarget::Host);
                 self.fed_api(fed_ns.as_deref())
                     .patch(&src.name_any(), &PatchParams::apply(keys::FIELD_MANAGER).force(), &Patch::Apply(&desired))
                     .await?;
@@ -323,6 +329,7 @@ impl MaterializeCtx {
         let name = fed.name_any();
         if !keep_orphan && fed.annotations().contains_key(keys::ORPHAN) {
             let patch = json!({ "metadata": { "annotations": { keys::ORPHAN: null } } });
+            self.shared.metrics.write(WriteTarget::Host);
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
         }
         let dp = DeleteParams {
@@ -330,11 +337,21 @@ impl MaterializeCtx {
             preconditions: Some(Preconditions { uid: fed.uid(), resource_version: None }),
             ..Default::default()
         };
+        self.shared.metrics.write(WriteTarget::Host);
         match api.delete(&name, &dp).await {
             Ok(_) => Ok(()),
             Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Whether `src` (from the store) still exists as that incarnation: checked before writing
+    /// its federated object, since an apply creates it when absent and would bring back one that
+    /// garbage collection just removed with a source deleted meanwhile (rolling its copies out
+    /// again until the next collection).
+    async fn source_is_live(&self, src: &DynamicObject) -> Result<bool, kube::Error> {
+        let current = self.source_api(src.namespace().as_deref()).get_opt(&src.name_any()).await?;
+        Ok(current.is_some_and(|c| same_live_incarnation(&src.metadata, &c.metadata)))
     }
 
     /// A source-owned federated object whose source is no longer a labelled source: delete it.

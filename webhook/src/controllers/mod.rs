@@ -20,10 +20,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::task::{JoinError, JoinHandle};
 use tracing::info;
+
+use crate::metrics::ControllerMetrics;
 
 /// Settings of the controllers.
 #[derive(Clone, Debug)]
@@ -71,21 +74,24 @@ impl Default for ControllerOptions {
 }
 
 /// Runs the controllers until `shutdown` resolves; with leader election they run only while this
-/// process holds the lease, which is released on shutdown.
+/// process holds the lease, which is released on shutdown. Leadership and writes are recorded
+/// in `metrics`.
 pub async fn run_until(
     client: Client,
     opts: ControllerOptions,
+    metrics: ControllerMetrics,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let identity = opts.identity.clone().unwrap_or_else(leader::identity);
     let opts = Arc::new(ControllerOptions { identity: Some(identity.clone()), ..opts });
     if opts.leader_election {
         let ns = opts.federation_namespace.clone();
-        leader::run_while_leader(client.clone(), &ns, &identity, || federation(client.clone(), opts.clone()), shutdown)
-            .await
+        let start = || federation(client.clone(), opts.clone(), metrics.clone());
+        leader::run_while_leader(client.clone(), &ns, &identity, &metrics, start, shutdown).await
     } else {
+        let _leading = metrics.leading();
         tokio::select! {
-            r = federation(client, opts) => r,
+            r = federation(client, opts, metrics.clone()) => r,
             _ = shutdown => Ok(()),
         }
     }
@@ -103,10 +109,12 @@ pub(crate) struct Shared {
     pub recorder: Recorder,
     /// Running per-type controllers (for cross-type lookups such as namespace placement).
     pub types: types::TypeRegistry,
+    /// Counts every write request the controllers send.
+    pub metrics: ControllerMetrics,
 }
 
 /// Every controller; dropping the future aborts them all.
-async fn federation(client: Client, opts: Arc<ControllerOptions>) -> anyhow::Result<()> {
+async fn federation(client: Client, opts: Arc<ControllerOptions>, metrics: ControllerMetrics) -> anyhow::Result<()> {
     info!(namespace = %opts.federation_namespace, "starting federation controllers");
     let reporter = Reporter { controller: "kubectl-fed".into(), instance: opts.identity.clone() };
     let shared = Arc::new(Shared {
@@ -115,11 +123,17 @@ async fn federation(client: Client, opts: Arc<ControllerOptions>) -> anyhow::Res
         members: members::Members::new(),
         recorder: Recorder::new(client.clone(), reporter),
         types: types::TypeRegistry::default(),
+        metrics: metrics.clone(),
     });
     let members_task =
         AbortOnDrop::spawn(members::run(shared.members.clone(), client.clone(), opts.federation_namespace.clone()));
-    let health_task =
-        AbortOnDrop::spawn(health::run(shared.members.clone(), client.clone(), opts.clone(), shared.recorder.clone()));
+    let health_task = AbortOnDrop::spawn(health::run(
+        shared.members.clone(),
+        client.clone(),
+        opts.clone(),
+        shared.recorder.clone(),
+        metrics,
+    ));
     let types_task = AbortOnDrop::spawn(types::run(shared.clone()));
     tokio::select! {
         r = members_task => flatten(r, "member registry"),
@@ -194,6 +208,14 @@ impl Ready {
     }
 }
 
+/// True when `current` (just read from the API server) is the incarnation `cached` (from a
+/// store, which can lag behind a busy watch by seconds) was taken from — same uid — and is not
+/// being deleted. Writes that would create something on behalf of `cached` check this first, so
+/// a stale store never resurrects what was deleted meanwhile.
+pub(crate) fn same_live_incarnation(cached: &ObjectMeta, current: &ObjectMeta) -> bool {
+    current.uid.is_some() && current.uid == cached.uid && current.deletion_timestamp.is_none()
+}
+
 /// Now as RFC 3339 with second precision (the format of condition timestamps).
 pub(crate) fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
@@ -221,6 +243,21 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(1), w).await.expect("woken").unwrap();
         }
         assert!(ready.is_ready());
+    }
+
+    #[test]
+    fn only_the_same_undeleted_incarnation_is_live() {
+        let meta = |uid: Option<&str>, deleting: bool| ObjectMeta {
+            uid: uid.map(String::from),
+            deletion_timestamp: deleting
+                .then(|| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())),
+            ..Default::default()
+        };
+        let cached = meta(Some("a"), false);
+        assert!(same_live_incarnation(&cached, &meta(Some("a"), false)));
+        assert!(!same_live_incarnation(&cached, &meta(Some("b"), false)), "deleted and re-created");
+        assert!(!same_live_incarnation(&cached, &meta(Some("a"), true)), "being deleted");
+        assert!(!same_live_incarnation(&meta(None, false), &meta(None, false)), "no uid proves nothing");
     }
 
     #[tokio::test]

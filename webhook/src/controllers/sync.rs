@@ -37,7 +37,8 @@ use super::status::{
     self, APPLY_OVERRIDES_FAILED, CLUSTER_NOT_READY, CREATION_FAILED, DELETION_FAILED, Outcome, UPDATE_FAILED,
 };
 use super::types::{CopyState, TypeHandle, owned_by_source, render_fingerprint};
-use super::{AbortOnDrop, Shared, now_rfc3339};
+use super::{AbortOnDrop, Shared, now_rfc3339, same_live_incarnation};
+use crate::metrics::WriteTarget;
 
 /// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
 #[derive(Debug, thiserror::Error)]
@@ -128,8 +129,12 @@ async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, Syn
     .await;
     let action = match action {
         Ok(a) => a,
-        // A re-run on a stale copy after the finalizer was already removed: the object is gone.
-        Err(finalizer::Error::RemoveFinalizer(kube::Error::Api(s))) if s.code == 404 => Action::await_change(),
+        // A re-run on a stale copy after the finalizer was already removed, or an object deleted
+        // before its finalizer could be added (its source went right after it came): gone.
+        Err(
+            finalizer::Error::RemoveFinalizer(kube::Error::Api(s))
+            | finalizer::Error::AddFinalizer(kube::Error::Api(s)),
+        ) if s.code == 404 => Action::await_change(),
         Err(e) => return Err(SyncError::Finalizer(Box::new(e))),
     };
     ctx.failures.clear(&r);
@@ -185,6 +190,12 @@ impl SyncCtx {
         }
     }
 
+    /// A write request to a member, counted and under the member timeout.
+    async fn member_write<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
+        self.shared.metrics.write(WriteTarget::Member);
+        self.timed(f).await
+    }
+
     async fn timed<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
         match tokio::time::timeout(self.shared.opts.member_timeout, f).await {
             Ok(r) => r.map_err(CallError::Kube),
@@ -227,7 +238,23 @@ impl SyncCtx {
             .collect()
     }
 
-    async fn apply(&self, fed: &Federated) -> Result<Action, SyncError> {
+    /// The object as the API server has it now, if that is still the incarnation `cached` is a
+    /// copy of, not being deleted and finalized by us; `None` otherwise.
+    ///
+    /// The store the applier reads can lag behind a busy watch by seconds. Applying from a
+    /// stale copy of an object that was deleted (or deleted and re-created) meanwhile would
+    /// write member copies that no finalizer guards, and nothing would ever remove them.
+    async fn live(&self, cached: &Federated) -> Result<Option<Federated>, kube::Error> {
+        let current = self.fed_api(cached.metadata.namespace.as_deref()).get_opt(&cached.name_any()).await?;
+        Ok(current.filter(|c| still_live(cached, c)))
+    }
+
+    async fn apply(&self, cached: &Federated) -> Result<Action, SyncError> {
+        let Some(fed) = self.live(cached).await? else {
+            debug!(object = %self.handle.origin(cached), "store is behind the API server; waiting for the watch");
+            return Ok(Action::await_change());
+        };
+        let fed = &fed;
         let members = self.shared.members.all();
         let joined: Vec<_> = members.iter().map(Member::joined).collect();
         let placed = self.placed(fed, &joined);
@@ -374,12 +401,12 @@ impl SyncCtx {
         };
         let api = self.member_api(client.clone(), ns.as_deref());
         let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-        let mut result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
+        let mut result = self.member_write(api.patch(&name, &params, &Patch::Apply(&obj))).await;
         if let (Some(ns), Some(404)) = (ns.as_deref(), result.as_ref().err().and_then(CallError::code)) {
             if let Err(e) = self.ensure_namespace(client, ns).await {
                 return e.outcome(word, self.shared.opts.member_timeout);
             }
-            result = self.timed(api.patch(&name, &params, &Patch::Apply(&obj))).await;
+            result = self.member_write(api.patch(&name, &params, &Patch::Apply(&obj))).await;
         }
         match result {
             Ok(answer) => {
@@ -401,7 +428,7 @@ impl SyncCtx {
         }))
         .expect("a valid Namespace");
         let pp = PostParams { field_manager: Some(keys::FIELD_MANAGER.to_string()), ..Default::default() };
-        match self.timed(api.create(&pp, &ns)).await {
+        match self.member_write(api.create(&pp, &ns)).await {
             Ok(_) => {
                 info!(%namespace, "created namespace on member");
                 Ok(())
@@ -440,7 +467,7 @@ impl SyncCtx {
             preconditions: Some(Preconditions { uid: current.metadata.uid.clone(), resource_version: None }),
             ..Default::default()
         };
-        match self.timed(api.delete(&name, &dp)).await {
+        match self.member_write(api.delete(&name, &dp)).await {
             Ok(_) => {
                 info!(cluster = %member.name, copy = %origin, "deleted member copy");
                 Outcome::Removed
@@ -449,6 +476,14 @@ impl SyncCtx {
             Err(e) => e.outcome(DELETION_FAILED, self.shared.opts.member_timeout),
         }
     }
+}
+
+/// True when `current` (from the API server) is the live incarnation `cached` was taken from
+/// and carries the sync finalizer: only then may copies be written for it, because only then
+/// will a cleanup run before it goes away.
+pub fn still_live(cached: &Federated, current: &Federated) -> bool {
+    same_live_incarnation(&cached.metadata, &current.metadata)
+        && current.finalizers().iter().any(|f| f == keys::FINALIZER)
 }
 
 /// Makes sure a rendered object carries the managed label and the origin annotation.
@@ -482,6 +517,24 @@ mod tests {
         let mut v = json!({ "metadata": { "annotations": null } });
         mark_managed(&mut v, "o");
         assert_eq!(v["metadata"]["annotations"]["kubefed.io/origin"], "o");
+    }
+
+    #[test]
+    fn copies_are_written_only_for_the_live_finalized_incarnation() {
+        let ar = kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+        let fed = |uid: &str, finalized: bool, deleting: bool| {
+            let mut f = Federated::new("cm", &ar, Default::default());
+            f.metadata.uid = Some(uid.to_string());
+            f.metadata.finalizers = finalized.then(|| vec!["other".to_string(), keys::FINALIZER.to_string()]);
+            f.metadata.deletion_timestamp = deleting
+                .then(|| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+            f
+        };
+        let cached = fed("a", true, false);
+        assert!(still_live(&cached, &fed("a", true, false)));
+        assert!(!still_live(&cached, &fed("b", true, false)), "deleted and re-created under the same name");
+        assert!(!still_live(&cached, &fed("a", true, true)), "being deleted: cleanup comes next");
+        assert!(!still_live(&cached, &fed("a", false, false)), "finalizer gone: nothing would clean up");
     }
 
     #[test]

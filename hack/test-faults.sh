@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The fault suite on the local test bed (tests/tests/faults/): each scenario breaks one part of
+# the bed under load (a member's kube-apiserver or etcd, the webhook, the controllers, the
+# leader of two replicas), then checks that every member holds exactly the desired objects.
+# Prints one row per scenario — objects, lost, extra, time to converge — and fails on any loss
+# or extra object, or on any scenario that did not finish.
+set -euo pipefail
+source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+
+report="$LOCAL_DIR/faults/report.tsv"
+mkdir -p "$(dirname "$report")"
+: >"$report"
+"$HACK_DIR/federation-up.sh"
+(cd "$REPO_ROOT" && cargo test -q -p fed-e2e --test faults --no-run)
+
+started=$SECONDS
+status=0
+(cd "$REPO_ROOT" && FAULTS_REPORT="$report" cargo test -q -p fed-e2e --test faults -- --ignored --test-threads=1) ||
+  status=$?
+wall=$((SECONDS - started))
+
+echo
+{
+  printf 'scenario\tobjects\tlost\textra\tconverged in\tresult\tnotes\n'
+  cat "$report"
+} | column -t -s $'\t'
+rows="$(wc -l <"$report")"
+if ((rows < 5)); then
+  echo "FAIL: $((5 - rows)) scenario(s) did not finish (see the test output above)"
+  status=1
+fi
+if grep -q $'\tFAIL\t' "$report"; then status=1; fi
+echo "fault suite: $rows scenario(s) in ${wall}s, $([[ $status == 0 ]] && echo ok || echo FAILED)"
+exit "$status"
