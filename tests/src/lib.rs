@@ -179,3 +179,40 @@ pub fn plugin_dir() -> PathBuf {
 pub fn output_text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
+
+/// `kubectl --context earth -n NS apply -f -` of `manifest`, with `extra` flags appended.
+pub fn apply_on_earth(ns: &str, manifest: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--context", "earth", "-n", ns, "apply", "-f", "-"];
+    args.extend_from_slice(extra);
+    kubectl_with_stdin(&args, Some(manifest))
+}
+
+/// `kubectl fed ARGS --context earth` through the plugin mechanism.
+pub fn fed(args: &[&str]) -> Output {
+    let mut all = vec!["fed"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--context", "earth"]);
+    kubectl(&all)
+}
+
+/// Asserts that `out` is an admission denial mentioning every one of `needles`.
+pub fn assert_denied(out: &Output, needles: &[&str]) {
+    let text = output_text(out);
+    assert!(!out.status.success(), "expected a denial, got success: {text}");
+    assert!(text.contains("denied the request"), "not an admission denial: {text}");
+    for needle in needles {
+        assert!(text.contains(needle), "denial does not mention {needle:?}: {text}");
+    }
+}
+
+/// The port fed-webhook listens on: `FED_TESTBED_PORT_BASE` (default 16443) + 47, as in
+/// `hack/federation-up.sh`.
+pub fn webhook_port() -> u16 {
+    let base: u16 = std::env::var("FED_TESTBED_PORT_BASE").ok().and_then(|p| p.parse().ok()).unwrap_or(16443);
+    base + 47
+}
+
+/// `.local/federation/`: fed-webhook's PKI (`pki/ca.crt`, `pki/tls.{crt,key}`) and log.
+pub fn federation_dir() -> PathBuf {
+    repo_root().join(".local/federation")
+}
