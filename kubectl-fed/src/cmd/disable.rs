@@ -1,11 +1,11 @@
 //! `kubectl fed disable TYPE [--delete-crd]`.
 //!
 //! As in KubeFed: by default the type config stays and its propagation is switched to
-//! `Disabled` (federated objects are kept, nothing is propagated). Either way the host
-//! component loses read access to the type's sources and the members' federation
-//! ClusterRoles stop granting it (least privilege; `enable` grants both again). `--delete-crd` removes the
+//! `Disabled` (federated objects are kept, nothing is propagated). `--delete-crd` removes the
 //! type config and the Federated&lt;Kind&gt; CRD, and refuses while federated objects of the type
-//! exist (deleting the CRD would strand their member copies).
+//! exist (deleting the CRD would strand their member copies). Either way the host component
+//! loses read access to the type's sources and the members' federation ClusterRoles stop
+//! granting it (least privilege; `enable` grants both again).
 
 use anyhow::{Result, bail};
 use clap::Args;
