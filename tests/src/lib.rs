@@ -216,3 +216,10 @@ pub fn webhook_port() -> u16 {
 pub fn federation_dir() -> PathBuf {
     repo_root().join(".local/federation")
 }
+
+/// A ConfigMap manifest (`data: {k: v}`) carrying `annotations`.
+pub fn annotated_config_map(name: &str, annotations: serde_json::Value) -> String {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "annotations": annotations}, "data": {"k": "v"}})
+    .to_string()
+}

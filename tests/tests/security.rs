@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use fed_core::keys::FEDERATION_NAMESPACE;
 use fed_e2e::{
-    TestNamespace, apply_on_earth as apply, assert_denied, fed, federation, federation_dir, kubectl, output_text,
-    plugin_dir, wait_until, webhook_port,
+    TestNamespace, annotated_config_map, apply_on_earth as apply, assert_denied, fed, federation, federation_dir,
+    kubectl, output_text, plugin_dir, wait_until, webhook_port,
 };
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -342,13 +342,6 @@ fn federated_config_map(name: &str, template: serde_json::Value, overrides: serd
     .to_string()
 }
 
-/// A ConfigMap source manifest with these annotations.
-fn config_map_source(name: &str, annotations: serde_json::Value) -> String {
-    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "annotations": annotations},
-           "data": {"k": "v"}})
-    .to_string()
-}
-
 #[tokio::test]
 async fn federated_objects_only_ever_write_into_their_own_namespace() {
     let bed = federation().await;
@@ -369,7 +362,7 @@ async fn federated_objects_only_ever_write_into_their_own_namespace() {
         assert_denied(&apply(&ns.name, &manifest, &[]), &["identity"]);
         let annotations =
             json!({"kubefed.io/placement": "vulcan", "kubefed.io/overrides": json!({"vulcan": ops}).to_string()});
-        assert_denied(&apply(&ns.name, &config_map_source(&format!("src-{i}"), annotations), &[]), &["identity"]);
+        assert_denied(&apply(&ns.name, &annotated_config_map(&format!("src-{i}"), annotations), &[]), &["identity"]);
     }
 
     // A template naming another namespace is admitted, but the copy lands in its own.
@@ -512,7 +505,7 @@ async fn a_policy_made_after_the_objects_still_confines_them() {
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "sec-pol-late").await;
     let n = ns.name.as_str();
-    let out = apply(n, &config_map_source("early", json!({"kubefed.io/placement": "earth,vulcan"})), &[]);
+    let out = apply(n, &annotated_config_map("early", json!({"kubefed.io/placement": "earth,vulcan"})), &[]);
     assert!(out.status.success(), "{}", output_text(&out));
     let on_vulcan = Api::<ConfigMap>::namespaced(bed.vulcan.clone(), n);
     wait_until(CONVERGE, "early on vulcan", || async { on_vulcan.get_opt("early").await.ok()? }).await;
