@@ -1,7 +1,7 @@
 //! Per-cluster overrides: JSON-pointer operations (`add`, `remove`, `replace`; default
 //! `replace`) applied to a rendered member object.
 
-use json_patch::jsonptr::{ParseError, PointerBuf};
+use json_patch::jsonptr::{ParseError, Pointer, PointerBuf};
 use json_patch::{AddOperation, PatchOperation, RemoveOperation, ReplaceOperation};
 use serde_json::Value;
 
@@ -27,6 +27,17 @@ pub enum OverrideError {
         path: String,
         /// Why it is invalid.
         reason: String,
+    },
+    /// The path is, or holds, `apiVersion`, `kind`, `metadata.name` or `metadata.namespace`:
+    /// the member object's identity (and so its namespace) comes from the federated object.
+    #[error(
+        "operation {index}: path {path:?} would change the member object's identity (apiVersion, kind, metadata.name, metadata.namespace), which comes from the federated object and cannot be overridden"
+    )]
+    Identity {
+        /// 0-based index of the operation.
+        index: usize,
+        /// The path as written.
+        path: String,
     },
     /// `add` / `replace` without a `value`.
     #[error("operation {index}: {op} of {path:?} needs a value")]
@@ -91,7 +102,18 @@ const REMOVE: &str = "remove";
 const REPLACE: &str = "replace";
 
 /// Paths that make up the member object's identity, which comes from the federated object.
-const IDENTITY_PATHS: [&str; 4] = ["/apiVersion", "/kind", "/metadata/name", "/metadata/namespace"];
+const IDENTITY_PATHS: [&Pointer; 4] = [
+    Pointer::from_static("/apiVersion"),
+    Pointer::from_static("/kind"),
+    Pointer::from_static("/metadata/name"),
+    Pointer::from_static("/metadata/namespace"),
+];
+
+/// True when an operation at `path` would change an identity field: the field itself or an
+/// object holding it (`/metadata` replaced whole could carry another namespace).
+fn touches_identity(path: &PointerBuf) -> bool {
+    IDENTITY_PATHS.iter().any(|identity| identity.starts_with(path))
+}
 
 fn op_name(op: &OverrideOp) -> &str {
     op.op.as_deref().unwrap_or(REPLACE)
@@ -129,10 +151,8 @@ fn patch_operation(index: usize, op: &OverrideOp) -> Result<PatchOperation, Over
     if path.is_root() {
         return Err(invalid_path("it must name a field, not the whole object"));
     }
-    if IDENTITY_PATHS.contains(&op.path.as_str()) {
-        return Err(invalid_path(
-            "the member object's identity comes from the federated object and cannot be overridden",
-        ));
+    if touches_identity(&path) {
+        return Err(OverrideError::Identity { index, path: op.path.clone() });
     }
     let value = || {
         op.value.clone().ok_or_else(|| OverrideError::MissingValue {
@@ -204,6 +224,10 @@ mod tests {
             (op(None, "", Some(json!(1))), "not the whole object"),
             (op(None, "/metadata/name", Some(json!("x"))), "identity"),
             (op(Some("add"), "/kind", Some(json!("x"))), "identity"),
+            (op(None, "/metadata/namespace", Some(json!("other"))), "identity"),
+            (op(None, "/metadata", Some(json!({"namespace": "other"}))), "identity"),
+            (op(Some("add"), "/metadata", Some(json!({"name": "x"}))), "identity"),
+            (op(Some("remove"), "/metadata", None), "identity"),
             (op(None, "/spec/replicas", None), "operation 0: replace of \"/spec/replicas\" needs a value"),
             (op(Some("add"), "/spec/x", None), "add of \"/spec/x\" needs a value"),
             (op(Some("remove"), "/spec/replicas", Some(json!(1))), "remove of \"/spec/replicas\" takes no value"),

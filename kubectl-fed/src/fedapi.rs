@@ -72,6 +72,12 @@ pub async fn clusters(client: &Client, fed_ns: &str, context: &str) -> Result<Ve
     Ok(items)
 }
 
+/// The target types whose propagation is enabled: what the members' federation ClusterRoles
+/// grant (a Disabled type is not propagated, so the federation needs no rights on it).
+pub fn enabled_targets(configs: &[FederatedTypeConfig]) -> Vec<ApiResourceRef> {
+    configs.iter().filter(|c| c.is_enabled()).map(|c| c.spec.target_type.clone()).collect()
+}
+
 /// The type config whose target has this group and kind.
 pub fn config_for<'a>(configs: &'a [FederatedTypeConfig], group: &str, kind: &str) -> Option<&'a FederatedTypeConfig> {
     configs.iter().find(|c| c.spec.target_type.group == group && c.spec.target_type.kind == kind)

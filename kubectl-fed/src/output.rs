@@ -131,9 +131,32 @@ pub fn strip_managed_fields(v: &mut Value) {
     }
 }
 
-/// Render objects as YAML documents (`---` separated) or JSON (one object, or a `List`).
+/// What a redacted Secret value reads as. Not base64, so a redacted document piped to
+/// `kubectl apply` fails instead of storing a wrong value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Replace every value of a Secret's `data` and `stringData` (and of a FederatedSecret's
+/// template) with [`REDACTED`], keeping the keys: member tokens and private keys never reach
+/// a terminal or a log through `-o yaml|json`.
+pub fn redact_secrets(v: &mut Value) {
+    let holder = match (v["apiVersion"].as_str(), v["kind"].as_str()) {
+        (Some("v1"), Some("Secret")) => Some(&mut *v),
+        (Some(api), Some("FederatedSecret")) if api.starts_with("types.kubefed.io/") => v.pointer_mut("/spec/template"),
+        _ => None,
+    };
+    let Some(holder) = holder else { return };
+    for field in ["data", "stringData"] {
+        if let Some(entries) = holder.get_mut(field).and_then(Value::as_object_mut) {
+            entries.values_mut().for_each(|value| *value = Value::String(REDACTED.to_string()));
+        }
+    }
+}
+
+/// Render objects as YAML documents (`---` separated) or JSON (one object, or a `List`);
+/// Secret values are redacted ([`redact_secrets`]).
 pub fn render_documents(format: OutputFormat, mut objects: Vec<Value>) -> Result<String> {
     objects.iter_mut().for_each(strip_managed_fields);
+    objects.iter_mut().for_each(redact_secrets);
     Ok(match format {
         OutputFormat::Json => {
             let doc = if objects.len() == 1 {
@@ -227,6 +250,24 @@ mod tests {
         for (secs, want) in cases {
             assert_eq!(human_duration(secs), want, "{secs}s");
         }
+    }
+
+    #[test]
+    fn secret_values_are_redacted_keys_kept() {
+        let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "vulcan-token"},
+            "data": {"token": "c2VjcmV0"}, "stringData": {"ca": "plain"}, "type": "Opaque"});
+        let fed_secret = serde_json::json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedSecret",
+            "metadata": {"name": "s"}, "spec": {"template": {"data": {"k": "c2VjcmV0"}}}});
+        let config_map = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"token": "c2VjcmV0"}});
+        let text = render_documents(OutputFormat::Json, vec![secret.clone(), fed_secret, config_map.clone()]).unwrap();
+        let list: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(list["items"][0]["data"], serde_json::json!({"token": REDACTED}));
+        assert_eq!(list["items"][0]["stringData"], serde_json::json!({"ca": REDACTED}));
+        assert_eq!(list["items"][0]["type"], "Opaque");
+        assert_eq!(list["items"][1]["spec"]["template"]["data"], serde_json::json!({"k": REDACTED}));
+        assert_eq!(list["items"][2], config_map, "only secrets");
+        let yaml = render_documents(OutputFormat::Yaml, vec![secret]).unwrap();
+        assert!(!yaml.contains("c2VjcmV0") && !yaml.contains("plain") && yaml.contains("token: <redacted>"), "{yaml}");
     }
 
     #[test]

@@ -236,3 +236,47 @@ pub fn hack_later(script: &'static str, args: &'static [&'static str]) -> impl D
     }
     Later(script, args)
 }
+
+/// `kubectl --context earth -n NS apply -f -` of `manifest`, with `extra` flags appended.
+pub fn apply_on_earth(ns: &str, manifest: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["--context", "earth", "-n", ns, "apply", "-f", "-"];
+    args.extend_from_slice(extra);
+    kubectl_with_stdin(&args, Some(manifest))
+}
+
+/// `kubectl fed ARGS --context earth` through the plugin mechanism.
+pub fn fed(args: &[&str]) -> Output {
+    let mut all = vec!["fed"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--context", "earth"]);
+    kubectl(&all)
+}
+
+/// Asserts that `out` is an admission denial mentioning every one of `needles`.
+pub fn assert_denied(out: &Output, needles: &[&str]) {
+    let text = output_text(out);
+    assert!(!out.status.success(), "expected a denial, got success: {text}");
+    assert!(text.contains("denied the request"), "not an admission denial: {text}");
+    for needle in needles {
+        assert!(text.contains(needle), "denial does not mention {needle:?}: {text}");
+    }
+}
+
+/// The port fed-webhook listens on: `FED_TESTBED_PORT_BASE` (default 16443) + 47, as in
+/// `hack/federation-up.sh`.
+pub fn webhook_port() -> u16 {
+    let base: u16 = std::env::var("FED_TESTBED_PORT_BASE").ok().and_then(|p| p.parse().ok()).unwrap_or(16443);
+    base + 47
+}
+
+/// `.local/federation/`: fed-webhook's PKI (`pki/ca.crt`, `pki/tls.{crt,key}`) and log.
+pub fn federation_dir() -> PathBuf {
+    repo_root().join(".local/federation")
+}
+
+/// A ConfigMap manifest (`data: {k: v}`) carrying `annotations`.
+pub fn annotated_config_map(name: &str, annotations: serde_json::Value) -> String {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "annotations": annotations}, "data": {"k": "v"}})
+    .to_string()
+}

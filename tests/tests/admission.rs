@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fed_e2e::{TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, wait_until};
+use fed_e2e::{TestNamespace, apply_on_earth as apply, assert_denied, federation, kubectl, output_text, wait_until};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 
@@ -19,21 +19,6 @@ fn deployment(name: &str, replicas: i32, annotations: serde_json::Value) -> Stri
         }
     })
     .to_string()
-}
-
-fn apply(ns: &str, manifest: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["--context", "earth", "-n", ns, "apply", "-f", "-"];
-    args.extend_from_slice(extra);
-    kubectl_with_stdin(&args, Some(manifest))
-}
-
-fn assert_denied(out: &std::process::Output, needles: &[&str]) {
-    let text = output_text(out);
-    assert!(!out.status.success(), "expected a denial, got success: {text}");
-    assert!(text.contains("denied the request"), "not an admission denial: {text}");
-    for needle in needles {
-        assert!(text.contains(needle), "denial does not mention {needle:?}: {text}");
-    }
 }
 
 #[tokio::test]

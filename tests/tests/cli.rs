@@ -2,19 +2,12 @@
 
 use std::time::Duration;
 
-use fed_e2e::{TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, wait_until};
+use fed_e2e::{TestNamespace, fed, federation, kubectl, kubectl_with_stdin, output_text, wait_until};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::Api;
 
 const CONVERGE: Duration = Duration::from_secs(60);
-
-fn fed(args: &[&str]) -> std::process::Output {
-    let mut all = vec!["fed"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--context", "earth"]);
-    kubectl(&all)
-}
 
 fn ok(out: std::process::Output) -> String {
     assert!(out.status.success(), "{}", output_text(&out));

@@ -4,21 +4,17 @@
 
 use std::time::Duration;
 
-use fed_e2e::{TestNamespace, federation, hack, hack_later, kubectl, kubectl_with_stdin, output_text, wait_until};
+use fed_e2e::{
+    TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, output_text, wait_until,
+};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-fn configmap(name: &str, annotations: serde_json::Value) -> String {
-    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": name, "annotations": annotations}, "data": {"k": "v"}})
-    .to_string()
-}
-
 fn apply(ns: &str, manifest: &str) -> std::process::Output {
-    kubectl_with_stdin(&["--context", "earth", "-n", ns, "apply", "-f", "-"], Some(manifest))
+    apply_on_earth(ns, manifest, &[])
 }
 
 #[tokio::test]
@@ -27,8 +23,9 @@ async fn with_the_webhook_down_plain_objects_pass_and_annotated_ones_are_refused
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "out-webhook").await;
     hack("federation-down.sh", &[]);
-    let plain = apply(&ns.name, &configmap("plain", serde_json::json!({})));
-    let annotated = apply(&ns.name, &configmap("annotated", serde_json::json!({"kubefed.io/placement": "vulcan"})));
+    let plain = apply(&ns.name, &annotated_config_map("plain", serde_json::json!({})));
+    let annotated =
+        apply(&ns.name, &annotated_config_map("annotated", serde_json::json!({"kubefed.io/placement": "vulcan"})));
     hack("federation-up.sh", &[]);
     assert!(plain.status.success(), "unannotated traffic must not depend on the webhook: {}", output_text(&plain));
     assert!(!annotated.status.success(), "an annotated object must not slip past a stopped webhook");
@@ -60,7 +57,8 @@ async fn an_offline_member_is_reported_while_the_others_keep_converging() {
     })
     .await;
 
-    let out = apply(&ns.name, &configmap("during", serde_json::json!({"kubefed.io/placement": "vulcan,kronos"})));
+    let out =
+        apply(&ns.name, &annotated_config_map("during", serde_json::json!({"kubefed.io/placement": "vulcan,kronos"})));
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(
         output_text(&out).contains("Warning") && output_text(&out).contains("vulcan"),
@@ -100,7 +98,7 @@ async fn unjoin_removes_everything_it_rolled_out_and_its_credentials() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "dis-unjoin").await;
-    let out = apply(&ns.name, &configmap("everywhere", serde_json::json!({"kubefed.io/placement": "*"})));
+    let out = apply(&ns.name, &annotated_config_map("everywhere", serde_json::json!({"kubefed.io/placement": "*"})));
     assert!(out.status.success(), "{}", output_text(&out));
     let kronos = Api::<ConfigMap>::namespaced(bed.kronos.clone(), &ns.name);
     wait_until(Duration::from_secs(60), "the copy on kronos", || async { kronos.get_opt("everywhere").await.ok()? })

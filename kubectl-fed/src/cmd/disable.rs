@@ -3,7 +3,9 @@
 //! As in KubeFed: by default the type config stays and its propagation is switched to
 //! `Disabled` (federated objects are kept, nothing is propagated). `--delete-crd` removes the
 //! type config and the Federated&lt;Kind&gt; CRD, and refuses while federated objects of the type
-//! exist (deleting the CRD would strand their member copies).
+//! exist (deleting the CRD would strand their member copies). Either way the host component
+//! loses read access to the type's sources and the members' federation ClusterRoles stop
+//! granting it (least privilege; `enable` grants both again).
 
 use anyhow::{Result, bail};
 use clap::Args;
@@ -38,10 +40,20 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
         bail!("{name} stays enabled: FederatedNamespace placements govern every other federated type");
     }
     let ftc_ar = ApiResource::erase::<FederatedTypeConfig>(&());
+    let role_ar = ApiResource::erase::<k8s_openapi::api::rbac::v1::ClusterRole>(&());
+    let source_role = super::enable::source_role_name(&ftc.spec.target_type);
+    // What the members' federation ClusterRoles keep: the types still propagated.
+    let others: Vec<FederatedTypeConfig> = configs.iter().filter(|c| c.name_any() != name).cloned().collect();
+    let remaining = fedapi::enabled_targets(&others);
     let mut host = Writer::new(client.clone(), ctx);
     if !opts.delete_crd {
         let patch = json!({ "spec": { "propagation": "Disabled" } });
         host.merge_patch(&ftc_ar, true, Some(ctx.fed_ns()), &name, &patch, "disabled").await?;
+        // Nothing propagates the type any more, so nothing may read or write it on its behalf:
+        // the host component's read access to its sources and the members' rights go (`enable`
+        // grants both again).
+        host.delete(&role_ar, false, None, &source_role).await?;
+        super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
         return host.finish();
     }
     let fed = &ftc.spec.federated_type;
@@ -71,13 +83,9 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
         );
     }
     host.delete(&ftc_ar, true, Some(ctx.fed_ns()), &name).await?;
-    let role_ar = ApiResource::erase::<k8s_openapi::api::rbac::v1::ClusterRole>(&());
-    host.delete(&role_ar, false, None, &super::enable::source_role_name(&ftc.spec.target_type)).await?;
+    host.delete(&role_ar, false, None, &source_role).await?;
     let crd_ar = ApiResource::erase::<CustomResourceDefinition>(&());
     host.delete(&crd_ar, false, None, &fed.qualified_plural()).await?;
-    // Narrow the members' federation ClusterRoles to the types still enabled.
-    let remaining: Vec<_> =
-        configs.iter().filter(|c| c.name_any() != name).map(|c| c.spec.target_type.clone()).collect();
     super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
     host.finish()
 }

@@ -81,11 +81,7 @@ pub async fn enable_types(ctx: &Ctx, host: &mut Writer, targets: &[ApiResourceRe
         host.apply(&Obj::typed(&source_role(target))?).await?;
         host.apply(&Obj::typed(&type_config(ctx.fed_ns(), target))?).await?;
     }
-    let mut all: Vec<ApiResourceRef> = fedapi::type_configs(host.client(), ctx.fed_ns(), &ctx.host_context)
-        .await?
-        .into_iter()
-        .map(|c| c.spec.target_type)
-        .collect();
+    let mut all = fedapi::enabled_targets(&fedapi::type_configs(host.client(), ctx.fed_ns(), &ctx.host_context).await?);
     for t in targets {
         if !all.iter().any(|a| a.group == t.group && a.kind == t.kind) {
             all.push(t.clone());

@@ -9,12 +9,13 @@
 //! `--label`s, and `kubefed.io/host=true` when the member is the host itself).
 //!
 //! **Least privilege and later `enable`s.** The member ClusterRole grants exactly
-//! get/list/watch/create/update/patch/delete on the types enabled at join time plus
-//! namespaces, and `get` on `/readyz` for the health probe. It grants nothing on RBAC, so the
-//! federation's token can never widen its own rights (no `escalate`/`bind`). When `enable`
-//! adds a type, it widens each member's ClusterRole through the *member's kubeconfig context*
-//! (one named like the cluster, or one whose server is the cluster's API endpoint) — the same
-//! admin credentials `join` used. A member without such a context is reported with the fix:
+//! get/list/watch/create/update/patch/delete on the types enabled (propagation `Enabled`) at
+//! join time plus namespaces, and `get` on `/readyz` for the health probe. It grants nothing
+//! on RBAC, so the federation's token can never widen its own rights (no `escalate`/`bind`).
+//! When `enable` adds a type, it widens each member's ClusterRole through the *member's
+//! kubeconfig context* (one named like the cluster, or one whose server is the cluster's API
+//! endpoint) — the same admin credentials `join` used; `disable` narrows it the same way. A
+//! member without such a context is reported with the fix:
 //! `kubectl fed join NAME --cluster-context CTX --overwrite` re-syncs its ClusterRole.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -229,7 +230,7 @@ pub async fn run(ctx: &Ctx, opts: JoinOptions) -> Result<()> {
     }) {
         output::warn(format!("{} is already joined as cluster {:?}", member_endpoint.server, other.name_any()));
     }
-    let targets: Vec<ApiResourceRef> = configs.into_iter().map(|c| c.spec.target_type).collect();
+    let targets = fedapi::enabled_targets(&configs);
 
     let member_client = ctx.client_for(&member_context).await?;
     let mut member = Writer::new(member_client.clone(), ctx).labelled(name);

@@ -144,10 +144,12 @@ pub async fn run(ctx: &Ctx, opts: UnjoinOptions) -> Result<()> {
             let mut member = Writer::new(client.clone(), ctx).labelled(name);
             member.step(format!("reaching cluster {name} through {context}"));
             let admin = matches!(access, Access::Context(..));
+            // The federation's own token is granted only the enabled types (join's ClusterRole).
+            let reachable = if admin { targets.clone() } else { fedapi::enabled_targets(&configs) };
             let cleanup = async {
                 // 3. What the federation rolled out.
                 if !opts.keep_resources {
-                    delete_managed(&mut member, &targets, timeout).await?;
+                    delete_managed(&mut member, &reachable, timeout).await?;
                 }
                 // 4. What join made, then anything written meanwhile.
                 if admin {
@@ -166,6 +168,14 @@ pub async fn run(ctx: &Ctx, opts: UnjoinOptions) -> Result<()> {
                 );
             }
             if !admin {
+                let unreachable: Vec<ApiResourceRef> =
+                    targets.iter().filter(|t| !reachable.contains(t)).cloned().collect();
+                if !opts.keep_resources && !unreachable.is_empty() {
+                    left_behind.push(format!(
+                        "every object labelled {MANAGED_LABEL}=true of the disabled types ({})",
+                        type_list(&unreachable)
+                    ));
+                }
                 left_behind.extend(member_side_names(&names, fed_ns, is_host));
             }
         }

@@ -108,4 +108,11 @@ mod tests {
     fn renewal_every_five_seconds() {
         assert_eq!(LEASE_DURATION_SECS - LEASE_GRACE_SECS, 5);
     }
+
+    #[test]
+    fn the_host_rbac_names_this_lease() {
+        // manifests/host/rbac.yaml grants get/update/patch on this one Lease only.
+        let rbac = include_str!("../../../manifests/host/rbac.yaml");
+        assert!(rbac.contains(&format!("resourceNames: [\"{LEASE_NAME}\"]")), "rbac.yaml does not name {LEASE_NAME}");
+    }
 }

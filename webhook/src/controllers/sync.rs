@@ -383,14 +383,9 @@ impl SyncCtx {
             Err(e) => return Outcome::failed(CREATION_FAILED, e.to_string()),
         };
         mark_managed(&mut obj, origin);
-        let (key_ns, key_name) = self.handle.member_key(fed);
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).map(String::from).unwrap_or(key_name);
-        let ns = match self.handle.spec.target.scope {
-            fed_core::api::Scope::Namespaced => {
-                obj.pointer("/metadata/namespace").and_then(Value::as_str).map(String::from).or(key_ns)
-            }
-            fed_core::api::Scope::Cluster => None,
-        };
+        // Where the copy goes comes from the federated object alone, never from the rendered
+        // body: a copy can only ever be written into its own namespace, under its own name.
+        let (ns, name) = self.handle.member_key(fed);
         let render = render_fingerprint(&obj);
         if self.handle.unchanged_since_apply(&member.name, ns.as_deref(), &name, render) {
             return Outcome::Propagated;
