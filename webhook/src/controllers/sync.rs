@@ -379,6 +379,10 @@ impl SyncCtx {
         }
         match result {
             Ok(_) => Outcome::Propagated,
+            // The namespace exists by now: the member does not serve the type at all.
+            Err(e) if e.code() == Some(404) => {
+                Outcome::failed(word, not_served(&self.handle.spec.target, &member.name))
+            }
             Err(e) => e.outcome(word, self.shared.opts.member_timeout),
         }
     }
@@ -440,6 +444,16 @@ impl SyncCtx {
     }
 }
 
+/// Why a member answers 404 to the apply of a copy: it does not serve the type (typically a
+/// custom resource whose CRD is not installed there).
+pub fn not_served(target: &fed_core::api::ApiResourceRef, cluster: &str) -> String {
+    format!(
+        "cluster {cluster} does not serve {} {}: install its CustomResourceDefinition there, or leave {cluster} out of the placement",
+        target.api_version(),
+        target.plural_name
+    )
+}
+
 /// Makes sure a rendered object carries the managed label and the origin annotation.
 pub fn mark_managed(obj: &mut Value, origin: &str) {
     let Some(root) = obj.as_object_mut() else { return };
@@ -471,6 +485,19 @@ mod tests {
         let mut v = json!({ "metadata": { "annotations": null } });
         mark_managed(&mut v, "o");
         assert_eq!(v["metadata"]["annotations"]["kubefed.io/origin"], "o");
+    }
+
+    #[test]
+    fn a_type_the_member_does_not_serve_is_named() {
+        let target = fed_core::api::ApiResourceRef {
+            group: "example.com".into(),
+            version: "v1".into(),
+            kind: "Widget".into(),
+            plural_name: "widgets".into(),
+            scope: fed_core::api::Scope::Namespaced,
+        };
+        let msg = not_served(&target, "kronos");
+        assert!(msg.starts_with("cluster kronos does not serve example.com/v1 widgets"), "{msg}");
     }
 
     #[test]
