@@ -15,13 +15,16 @@ until_present() { # CONTEXT NS KIND NAME
   echo "  (still waiting for $3/$4 on $1)"
 }
 
+# A freshly joined cluster turns Ready at its first health probe (one every 10 s).
+kubectl --context earth -n kube-federation-system wait kubefedcluster --all --for=condition=Ready --timeout=60s >/dev/null
+
 step "Three clusters joined: earth (the host), vulcan and kronos"
 run kubectl fed clusters
 
 step "A namespace with a web server, its Service and a ConfigMap, federated as a whole"
 kubectl create namespace demo --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-run kubectl -n demo create deployment web --image=docker.io/kennethreitz/httpbin --dry-run=client -o yaml
-kubectl -n demo create deployment web --image=docker.io/kennethreitz/httpbin --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+run kubectl -n demo create deployment web --image=kennethreitz/httpbin --dry-run=client -o yaml
+kubectl -n demo create deployment web --image=kennethreitz/httpbin --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n demo create service clusterip web --tcp=80:80 --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl -n demo create configmap web-config --from-literal=greeting=hello --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 run kubectl fed federate namespace demo --contents --enable-type

@@ -21,11 +21,20 @@ export KUBECONFIG="$KUBECONFIG_PATH"
 
 "$HACK_DIR/cluster-up.sh"
 # The same selection as `make build`, so features unify the same way and nothing rebuilds.
-if [[ "$PROFILE" == release ]]; then
-  (cd "$REPO_ROOT" && cargo build -q --release --workspace --bins)
-else
-  (cd "$REPO_ROOT" && cargo build -q --workspace --bins)
-fi
+# Run from `cargo test`, the environment carries what cargo sets for the test crate
+# (CARGO_PKG_NAME, CARGO_MANIFEST_DIR, …); ring's build script reruns whenever those change,
+# which rebuilds everything above ring here and again at the next plain build: drop them.
+(
+  cd "$REPO_ROOT"
+  for var in $(compgen -e); do
+    case "$var" in CARGO_PKG_* | CARGO_MANIFEST_* | CARGO_CRATE_NAME | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR) unset "$var" ;; esac
+  done
+  if [[ "$PROFILE" == release ]]; then
+    cargo build -q --release --workspace --bins
+  else
+    cargo build -q --workspace --bins
+  fi
+)
 webhook_bin="$TARGET_DIR/fed-webhook"
 fed="$TARGET_DIR/kubectl-fed"
 mkdir -p "$FED_DIR"

@@ -7,7 +7,8 @@
 //! [`apply`] performs (or, under `--dry-run`, only prints) every change; one module per
 //! subcommand lives under [`cmd`], each shaped options → validate → run.
 //!
-//! `--help`, `completion` and client-only `version` never build a tokio runtime nor read a
+//! `--help`, `completion`, `__complete` (kubectl's plugin completion, see
+//! [`cmd::completion`]) and client-only `version` never build a tokio runtime nor read a
 //! kubeconfig, so they stay fast.
 
 mod apply;
@@ -83,8 +84,13 @@ fn restore_sigpipe() {}
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    let cli = Cli::parse();
-    match run(cli) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // kubectl's plugin completion (through kubectl_complete-fed), before clap parses anything.
+    let result = match args.get(1) {
+        Some(first) if first == cmd::completion::COMPLETE_ARG => cmd::completion::run_complete(&args[2..]),
+        _ => run(Cli::parse_from(args)),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", errors::one_line(&err));
@@ -196,7 +202,11 @@ mod tests {
         let platforms = doc["spec"]["platforms"].as_array().unwrap();
         assert!(platforms.len() >= 4);
         for p in platforms {
-            assert!(p["bin"].as_str().unwrap().starts_with("kubectl-fed"), "{p}");
+            let bin = p["bin"].as_str().unwrap();
+            assert!(bin.starts_with("kubectl-fed"), "{p}");
+            // kubectl's completion hook ships beside the plugin.
+            let hook = bin.replace("kubectl-fed", "kubectl_complete-fed");
+            assert!(p["files"].as_array().unwrap().iter().any(|f| f["from"] == hook.as_str()), "{p}");
             assert!(p["uri"].as_str().unwrap().contains("v0.1.0"), "{p}");
             assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
         }

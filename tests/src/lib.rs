@@ -207,6 +207,20 @@ pub fn kubectl_with_stdin(args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("kubectl finishes")
 }
 
+/// `kubectl fed ARGS --context earth`, through the kubectl plugin mechanism.
+pub fn kubectl_fed(args: &[&str]) -> Output {
+    let mut all = vec!["fed"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--context", "earth"]);
+    kubectl(&all)
+}
+
+/// Stdout of a command that must have succeeded (fails the test with its output otherwise).
+pub fn succeeded(out: Output) -> String {
+    assert!(out.status.success(), "{}", output_text(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Directory holding the `kubectl-fed` binary built with these tests.
 pub fn plugin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
@@ -242,14 +256,6 @@ pub fn apply_on_earth(ns: &str, manifest: &str, extra: &[&str]) -> Output {
     let mut args = vec!["--context", "earth", "-n", ns, "apply", "-f", "-"];
     args.extend_from_slice(extra);
     kubectl_with_stdin(&args, Some(manifest))
-}
-
-/// `kubectl fed ARGS --context earth` through the plugin mechanism.
-pub fn fed(args: &[&str]) -> Output {
-    let mut all = vec!["fed"];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--context", "earth"]);
-    kubectl(&all)
 }
 
 /// Asserts that `out` is an admission denial mentioning every one of `needles`.

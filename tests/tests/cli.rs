@@ -2,17 +2,14 @@
 
 use std::time::Duration;
 
-use fed_e2e::{TestNamespace, fed, federation, kubectl, kubectl_with_stdin, output_text, wait_until};
+use fed_e2e::kubectl_fed as fed;
+use fed_e2e::succeeded as ok;
+use fed_e2e::{TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, wait_until};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::Api;
 
 const CONVERGE: Duration = Duration::from_secs(60);
-
-fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "{}", output_text(&out));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn demo_objects() -> String {
     r#"
@@ -123,4 +120,15 @@ fn help_and_errors_follow_kubectl_conventions() {
     assert!(!bad.status.success());
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+/// kubectl's own completion of `kubectl fed …` goes through `kubectl_complete-fed`.
+#[test]
+fn kubectl_completes_the_plugin_through_its_completion_hook() {
+    let out = ok(kubectl(&["__complete", "fed", "pl"]));
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.iter().any(|l| l.split('\t').next() == Some("place")), "{out}");
+    assert_eq!(lines.last(), Some(&":4"), "cobra's no-file-completion directive last: {out}");
+    let flags = ok(kubectl(&["__complete", "fed", "place", "deployment/web", "--clu"]));
+    assert!(flags.lines().any(|l| l.starts_with("--clusters")), "{flags}");
 }

@@ -1,19 +1,22 @@
-//! `kubectl fed disable TYPE [--delete-crd]`.
+//! `kubectl fed disable TYPE [--force] [--delete-crd]`.
 //!
 //! As in KubeFed: by default the type config stays and its propagation is switched to
-//! `Disabled` (federated objects are kept, nothing is propagated). `--delete-crd` removes the
-//! type config and the Federated&lt;Kind&gt; CRD, and refuses while federated objects of the type
-//! exist (deleting the CRD would strand their member copies). Either way the host component
-//! loses read access to the type's sources and the members' federation ClusterRoles stop
-//! granting it (least privilege; `enable` grants both again).
+//! `Disabled` (federated objects are kept, nothing is propagated). While federated objects of
+//! the type exist, that refuses and lists them unless `--force`: once disabled, nothing updates
+//! their member copies, and deleting them (the controllers then only release the sync
+//! finalizer, see fed-webhook's release controller) leaves the copies behind. `--delete-crd`
+//! removes the type config and the Federated&lt;Kind&gt; CRD, and always refuses while federated
+//! objects of the type exist (deleting the CRD would strand their member copies).
+//! Either way the host component loses read access to the type's sources and the members'
+//! federation ClusterRoles stop granting it (least privilege; `enable` grants both again).
 
 use anyhow::{Result, bail};
 use clap::Args;
-use fed_core::api::{FederatedTypeConfig, TYPES_GROUP};
+use fed_core::api::{ApiResourceRef, FederatedTypeConfig, TYPES_GROUP};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::ResourceExt;
 use kube::api::ListParams;
-use kube::core::ApiResource;
+use kube::core::{ApiResource, ObjectMeta};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 
 use crate::apply::Writer;
@@ -26,6 +29,9 @@ pub struct DisableOptions {
     /// The type (e.g. deployments.apps, deploy)
     #[arg(value_name = "TYPE")]
     pub type_name: String,
+    /// Disable even though federated objects of the type exist (their member copies stay as they are)
+    #[arg(long, conflicts_with = "delete_crd")]
+    pub force: bool,
     /// Also delete the FederatedTypeConfig and the Federated<Kind> CRD
     #[arg(long)]
     pub delete_crd: bool,
@@ -46,6 +52,19 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
     let others: Vec<FederatedTypeConfig> = configs.iter().filter(|c| c.name_any() != name).cloned().collect();
     let remaining = fedapi::enabled_targets(&others);
     let mut host = Writer::new(client.clone(), ctx);
+    let fed = &ftc.spec.federated_type;
+    let existing = federated_objects(&client, fed).await?;
+    // `--force` conflicts with `--delete-crd`; a type already disabled has nothing left to lose.
+    let refuse = if opts.delete_crd { true } else { !opts.force && ftc.is_enabled() };
+    if !existing.is_empty() && refuse {
+        let listed = list(&existing, &fed.kind);
+        if opts.delete_crd {
+            bail!("{listed} still exist; delete them first so their member copies are removed, then rerun");
+        }
+        bail!(
+            "{listed} exist: once {name} is disabled nothing updates their member copies, and deleting them leaves the copies behind; delete them first, or pass --force to disable anyway"
+        );
+    }
     if !opts.delete_crd {
         let patch = json!({ "spec": { "propagation": "Disabled" } });
         host.merge_patch(&ftc_ar, true, Some(ctx.fed_ns()), &name, &patch, "disabled").await?;
@@ -56,38 +75,32 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
         super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
         return host.finish();
     }
-    let fed = &ftc.spec.federated_type;
-    let existing = match fed_api(&client, fed, None).list_metadata(&ListParams::default()).await {
-        Ok(list) => list.items,
-        Err(e) if crate::errors::is_status(&e, 404) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    if !existing.is_empty() {
-        let names: Vec<String> = existing
-            .iter()
-            .take(10)
-            .map(|o| {
-                fedapi::ns_kind_name(
-                    o.metadata.namespace.as_deref(),
-                    &fed.kind,
-                    o.metadata.name.as_deref().unwrap_or(""),
-                )
-            })
-            .collect();
-        let more = if existing.len() > 10 { format!(" and {} more", existing.len() - 10) } else { String::new() };
-        bail!(
-            "{} {} objects still exist ({}{more}); delete them first so their member copies are removed, then rerun",
-            existing.len(),
-            fed.kind,
-            names.join(", ")
-        );
-    }
     host.delete(&ftc_ar, true, Some(ctx.fed_ns()), &name).await?;
     host.delete(&role_ar, false, None, &source_role).await?;
     let crd_ar = ApiResource::erase::<CustomResourceDefinition>(&());
     host.delete(&crd_ar, false, None, &fed.qualified_plural()).await?;
     super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
     host.finish()
+}
+
+/// Every Federated&lt;Kind&gt; object of `fed` (none when its CRD is gone).
+async fn federated_objects(client: &Client, fed: &ApiResourceRef) -> Result<Vec<ObjectMeta>> {
+    match fed_api(client, fed, None).list_metadata(&ListParams::default()).await {
+        Ok(list) => Ok(list.items.into_iter().map(|o| o.metadata).collect()),
+        Err(e) if crate::errors::is_status(&e, 404) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `3 FederatedWidget objects (ns/FederatedWidget/a, …)`, naming at most ten.
+fn list(objects: &[ObjectMeta], kind: &str) -> String {
+    let names: Vec<String> = objects
+        .iter()
+        .take(10)
+        .map(|m| fedapi::ns_kind_name(m.namespace.as_deref(), kind, m.name.as_deref().unwrap_or("")))
+        .collect();
+    let more = if objects.len() > 10 { format!(" and {} more", objects.len() - 10) } else { String::new() };
+    format!("{} {kind} objects ({}{more})", objects.len(), names.join(", "))
 }
 
 /// The type config for TYPE: by its name (`deployments.apps`), else through discovery.

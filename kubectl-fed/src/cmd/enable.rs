@@ -6,14 +6,16 @@
 //! ClusterRoles are then widened to the new type (see [`super::join`] for why this goes
 //! through the members' kubeconfig contexts).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use clap::Args;
 use fed_core::api::{ApiResourceRef, CORE_GROUP, FederatedTypeConfig, FederatedTypeConfigSpec, TYPES_GROUP};
 use fed_core::crd::federated_crd;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::ResourceExt;
+use kube::api::Api;
 use kube::core::ObjectMeta;
 use std::collections::BTreeMap;
 
@@ -53,8 +55,7 @@ pub fn refuse(res: &ResourceInfo) -> Option<String> {
 }
 
 pub async fn run(ctx: &Ctx, opts: EnableOptions) -> Result<()> {
-    let resources = super::host_resources(ctx).await?;
-    let res = resources.resolve(&opts.type_name)?;
+    let res = &resolve_fresh(ctx, &opts.type_name, Duration::from_secs(opts.timeout)).await?;
     if let Some(why) = refuse(res) {
         bail!(why);
     }
@@ -64,6 +65,29 @@ pub async fn run(ctx: &Ctx, opts: EnableOptions) -> Result<()> {
     let mut host = Writer::new(client, ctx);
     enable_types(ctx, &mut host, &[res.to_ref()], Duration::from_secs(opts.timeout)).await?;
     host.finish()
+}
+
+/// Resolves TYPE through host discovery. A CRD named TYPE that the server does not serve yet
+/// (`kubectl apply -f crd.yaml && kubectl fed enable widgets.example.com`: discovery lists it
+/// only once it is Established) is waited for, up to `timeout`.
+async fn resolve_fresh(ctx: &Ctx, type_name: &str, timeout: Duration) -> Result<ResourceInfo> {
+    let deadline = Instant::now() + timeout;
+    let crds: Api<CustomResourceDefinition> = Api::all(ctx.host().await?);
+    loop {
+        let resources = super::host_resources(ctx).await?;
+        let err = match resources.resolve(type_name) {
+            Ok(res) => return Ok(res.clone()),
+            Err(err) => err,
+        };
+        let pending = crds.get_metadata_opt(&type_name.trim().to_ascii_lowercase()).await.ok().flatten();
+        if pending.is_none_or(|crd| crd.metadata.deletion_timestamp.is_some()) {
+            return Err(err);
+        }
+        if Instant::now() >= deadline {
+            bail!("CRD {type_name} exists but the server did not serve it within {}s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Enable every target (CRD, wait, type config), then widen the members' ClusterRoles.

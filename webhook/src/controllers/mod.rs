@@ -4,12 +4,14 @@
 //!
 //! Entry point: [`run`] (or [`run_until`] with a shutdown signal). Everything is generic over
 //! the enabled FederatedTypeConfigs: per-type controllers start and stop as type configs are
-//! created, changed, disabled or deleted.
+//! created, changed, disabled or deleted; a disabled type keeps a release controller so its
+//! federated objects can still be deleted.
 
 pub mod health;
 pub mod leader;
 pub mod materialize;
 pub mod members;
+pub mod release;
 pub mod status;
 pub mod sync;
 pub mod types;

@@ -410,7 +410,11 @@ impl SyncCtx {
             }
             Err(e) => {
                 self.handle.forget_apply(&member.name, ns.as_deref(), &name);
-                e.outcome(word, self.shared.opts.member_timeout)
+                match e.code() {
+                    // The namespace exists by now: the member does not serve the type at all.
+                    Some(404) => Outcome::failed(word, not_served(&self.handle.spec.target, &member.name)),
+                    _ => e.outcome(word, self.shared.opts.member_timeout),
+                }
             }
         }
     }
@@ -481,6 +485,16 @@ pub fn still_live(cached: &Federated, current: &Federated) -> bool {
         && current.finalizers().iter().any(|f| f == keys::FINALIZER)
 }
 
+/// Why a member answers 404 to the apply of a copy: it does not serve the type (typically a
+/// custom resource whose CRD is not installed there).
+pub fn not_served(target: &fed_core::api::ApiResourceRef, cluster: &str) -> String {
+    format!(
+        "cluster {cluster} does not serve {} {}: install its CustomResourceDefinition there, or leave {cluster} out of the placement",
+        target.api_version(),
+        target.plural_name
+    )
+}
+
 /// Makes sure a rendered object carries the managed label and the origin annotation.
 pub fn mark_managed(obj: &mut Value, origin: &str) {
     let Some(root) = obj.as_object_mut() else { return };
@@ -530,6 +544,19 @@ mod tests {
         assert!(!still_live(&cached, &fed("b", true, false)), "deleted and re-created under the same name");
         assert!(!still_live(&cached, &fed("a", true, true)), "being deleted: cleanup comes next");
         assert!(!still_live(&cached, &fed("a", false, false)), "finalizer gone: nothing would clean up");
+    }
+
+    #[test]
+    fn a_type_the_member_does_not_serve_is_named() {
+        let target = fed_core::api::ApiResourceRef {
+            group: "example.com".into(),
+            version: "v1".into(),
+            kind: "Widget".into(),
+            plural_name: "widgets".into(),
+            scope: fed_core::api::Scope::Namespaced,
+        };
+        let msg = not_served(&target, "kronos");
+        assert!(msg.starts_with("cluster kronos does not serve example.com/v1 widgets"), "{msg}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 
 use super::members::{self, Member};
 use super::status::parse_origin;
-use super::{AbortOnDrop, Ready, Shared, materialize, sync};
+use super::{AbortOnDrop, Ready, Shared, materialize, release, sync};
 
 /// The API types one type config federates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,11 +220,12 @@ impl TypeRegistry {
     }
 }
 
-/// The type specs of the enabled configs.
-pub fn desired_types(configs: &[Arc<FederatedTypeConfig>]) -> BTreeMap<String, TypeSpec> {
+/// The type specs of the configs (not being deleted) that are enabled, or with `enabled`
+/// false, disabled.
+pub fn type_specs(configs: &[Arc<FederatedTypeConfig>], enabled: bool) -> BTreeMap<String, TypeSpec> {
     configs
         .iter()
-        .filter(|c| c.is_enabled() && c.metadata.deletion_timestamp.is_none())
+        .filter(|c| c.is_enabled() == enabled && c.metadata.deletion_timestamp.is_none())
         .map(|c| {
             let spec = TypeSpec {
                 config_name: c.name_any(),
@@ -241,7 +242,8 @@ struct Running {
     _tasks: Vec<AbortOnDrop<()>>,
 }
 
-/// Watches FederatedTypeConfigs and starts/stops the per-type controllers.
+/// Watches FederatedTypeConfigs and starts/stops the per-type controllers (for enabled types)
+/// and the release controllers (for disabled ones, see [`release`]).
 pub async fn run(shared: Arc<Shared>) -> anyhow::Result<()> {
     let (configs, writer) = reflector::store::<FederatedTypeConfig>();
     let api: Api<FederatedTypeConfig> = Api::namespaced(shared.host.clone(), &shared.opts.federation_namespace);
@@ -250,6 +252,7 @@ pub async fn run(shared: Arc<Shared>) -> anyhow::Result<()> {
         watcher(api, watcher::Config::default()).default_backoff().modify(|c| c.managed_fields_mut().clear()),
     ));
     let mut running: HashMap<String, Running> = HashMap::new();
+    let mut released: HashMap<String, Running> = HashMap::new();
     while let Some(ev) = events.next().await {
         match ev {
             Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_) | watcher::Event::InitDone) => {}
@@ -259,7 +262,7 @@ pub async fn run(shared: Arc<Shared>) -> anyhow::Result<()> {
                 continue;
             }
         }
-        let desired = desired_types(&configs.state());
+        let desired = type_specs(&configs.state(), true);
         let stale: Vec<String> =
             running.iter().filter(|(n, r)| desired.get(*n) != Some(&r.spec)).map(|(n, _)| n.clone()).collect();
         for name in stale {
@@ -275,6 +278,18 @@ pub async fn run(shared: Arc<Shared>) -> anyhow::Result<()> {
             shared.types.inner.write().expect("type registry lock").insert(name.clone(), handle);
             info!(type_config = %name, federated = %spec.federated.kind, "started controllers for type");
             running.insert(name, Running { spec, _tasks: tasks });
+        }
+        // After the stops above, so a type switched to Disabled has no sync controller left that
+        // could add the finalizer back.
+        let disabled = type_specs(&configs.state(), false);
+        released.retain(|name, r| disabled.get(name) == Some(&r.spec));
+        for (name, spec) in disabled {
+            if released.contains_key(&name) {
+                continue;
+            }
+            let task = AbortOnDrop::spawn(release::run(shared.host.clone(), spec.federated.api_resource()));
+            info!(type_config = %name, "type disabled: releasing its deleted federated objects");
+            released.insert(name, Running { spec, _tasks: vec![task] });
         }
     }
     anyhow::bail!("FederatedTypeConfig watch ended")
@@ -609,15 +624,17 @@ mod tests {
     }
 
     #[test]
-    fn only_enabled_configs_are_desired() {
+    fn configs_split_into_enabled_and_disabled() {
         let mk = |name: &str, p: Propagation| {
             let mut spec = FederatedTypeConfigSpec::for_target(deploy_ref());
             spec.propagation = p;
             Arc::new(FederatedTypeConfig::new(name, spec))
         };
-        let d = desired_types(&[mk("deployments.apps", Propagation::Enabled), mk("x", Propagation::Disabled)]);
+        let configs = [mk("deployments.apps", Propagation::Enabled), mk("x", Propagation::Disabled)];
+        let d = type_specs(&configs, true);
         assert_eq!(d.keys().collect::<Vec<_>>(), vec!["deployments.apps"]);
         assert_eq!(d["deployments.apps"].federated.kind, "FederatedDeployment");
+        assert_eq!(type_specs(&configs, false).keys().collect::<Vec<_>>(), vec!["x"]);
     }
 
     #[test]
