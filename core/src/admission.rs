@@ -21,6 +21,8 @@ use crate::api::{
 use crate::placement::{self, PlacementError};
 use crate::{keys, names, overrides};
 
+pub mod wire;
+
 /// A joined member cluster as admission sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JoinedCluster {
