@@ -129,7 +129,9 @@ fn patch_operation(index: usize, op: &OverrideOp) -> Result<PatchOperation, Over
     if path.is_root() {
         return Err(invalid_path("it must name a field, not the whole object"));
     }
-    if IDENTITY_PATHS.contains(&op.path.as_str()) {
+    // `/metadata` as a whole holds the name and namespace too.
+    let holds_identity = |p: &str| p == op.path || p.strip_prefix(op.path.as_str()).is_some_and(|r| r.starts_with('/'));
+    if IDENTITY_PATHS.iter().any(|p| holds_identity(p)) {
         return Err(invalid_path(
             "the member object's identity comes from the federated object and cannot be overridden",
         ));
@@ -204,6 +206,9 @@ mod tests {
             (op(None, "", Some(json!(1))), "not the whole object"),
             (op(None, "/metadata/name", Some(json!("x"))), "identity"),
             (op(Some("add"), "/kind", Some(json!("x"))), "identity"),
+            // Found with the overrides fuzz target's identity invariant: the whole metadata.
+            (op(None, "/metadata", Some(json!({}))), "identity"),
+            (op(Some("remove"), "/metadata", None), "identity"),
             (op(None, "/spec/replicas", None), "operation 0: replace of \"/spec/replicas\" needs a value"),
             (op(Some("add"), "/spec/x", None), "add of \"/spec/x\" needs a value"),
             (op(Some("remove"), "/spec/replicas", Some(json!(1))), "remove of \"/spec/replicas\" takes no value"),

@@ -89,7 +89,7 @@ pub fn answer(body: &[u8], decide: impl FnOnce(&AdmissionRequest<DynamicObject>)
 /// `message` as one line: control characters become spaces, cut at [`MAX_MESSAGE_LEN`] bytes
 /// (on a character boundary, then `…`), ended with a newline.
 pub fn one_line(message: &str) -> String {
-    let mut line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut line = super::single_line(message);
     if line.len() > MAX_MESSAGE_LEN {
         let mut cut = MAX_MESSAGE_LEN;
         while !line.is_char_boundary(cut) {
