@@ -5,7 +5,8 @@ CARGO ?= cargo
 E2E_THREADS ?= 8
 
 .PHONY: all build lint fmt test test-unit test-e2e manifests cluster-up cluster-down \
-        federation-up federation-down demo bench bench-webhook bench-propagation test-faults
+        federation-up federation-down demo bench bench-webhook bench-propagation test-faults \
+        fuzz fuzz-smoke
 
 all: build
 
@@ -15,10 +16,12 @@ build:
 ## lint: rustfmt and clippy with warnings as errors
 lint:
 	$(CARGO) fmt --all -- --check
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
+	$(CARGO) fmt --manifest-path fuzz/Cargo.toml
 
 ## test: unit tests, then end-to-end tests on the local test bed (built and started as needed)
 test: build test-unit test-e2e
@@ -61,3 +64,11 @@ bench-webhook:
 
 bench-propagation:
 	hack/bench-propagation.sh
+
+## fuzz: every cargo-fuzz target to 10M executions (FED_FUZZ_RUNS); table in .local/fuzz/summary.txt
+fuzz:
+	hack/fuzz.sh run
+
+## fuzz-smoke: every cargo-fuzz target for 15 s (FED_FUZZ_SMOKE_SECONDS); CI runs it
+fuzz-smoke:
+	hack/fuzz.sh smoke

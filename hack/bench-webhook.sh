@@ -45,11 +45,7 @@ need() { command -v "$1" >/dev/null || die "$1 is required"; }
 need jq; need curl
 
 # ---------------------------------------------------------------- tools
-oha="$TOOLS/bin/oha"
-if [[ ! -x "$oha" ]]; then
-  log "installing oha $OHA_VERSION into $TOOLS (once; takes a few minutes)"
-  CARGO_TARGET_DIR="$TOOLS/build" cargo install oha --version "$OHA_VERSION" --locked --root "$TOOLS" >&2
-fi
+oha="$(cargo_tool "$TOOLS" oha "$OHA_VERSION")"
 (cd "$REPO_ROOT" && cargo build -q -p fed-bench)
 bench="$TARGET_ROOT/debug/fed-bench"
 

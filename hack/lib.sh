@@ -407,3 +407,15 @@ wait_default_sa() { # NAME
     sleep 0.25
   done
 }
+
+# Installs a crate's binaries into the tools cache TOOLS (once; its build directory is kept
+# there too) and prints the path of BIN: cargo_tool TOOLS CRATE VERSION [BIN].
+cargo_tool() {
+  local tools="$1" crate="$2" version="$3" bin
+  bin="$1/bin/${4:-$2}"
+  if [[ ! -x "$bin" ]]; then
+    echo "[tools] installing $crate $version into $tools (once; takes a few minutes)" >&2
+    CARGO_TARGET_DIR="$tools/build" cargo install "$crate" --version "$version" --locked --root "$tools" >&2
+  fi
+  echo "$bin"
+}

@@ -21,6 +21,8 @@ use crate::api::{
 use crate::placement::{self, PlacementError};
 use crate::{keys, names, overrides};
 
+pub mod wire;
+
 /// A joined member cluster as admission sees it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct JoinedCluster {
@@ -68,7 +70,7 @@ pub fn review(
 ) -> AdmissionResponse {
     let response = AdmissionResponse::from(request);
     match decide(view, endpoint, request) {
-        Err(message) => response.deny(message),
+        Err(message) => response.deny(single_line(&message)),
         Ok(Decision { warnings, patch }) => {
             let mut response = if patch.is_empty() {
                 response
@@ -79,11 +81,17 @@ pub fn review(
                 }
             };
             if !warnings.is_empty() {
-                response.warnings = Some(warnings);
+                response.warnings = Some(warnings.iter().map(|w| single_line(w)).collect());
             }
             response
         }
     }
+}
+
+/// `message` with control characters (newlines from names or values in the request) turned
+/// into spaces: users see deny messages and warnings as one line.
+pub(crate) fn single_line(message: &str) -> String {
+    message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
 /// What an allowed request gets: warnings for the user and a patch for the object.

@@ -104,6 +104,9 @@ pub fn to_string(sel: &ClusterSelector) -> String {
         (EXISTS, _) => req.key.clone(),
         (DOES_NOT_EXIST, _) => format!("!{}", req.key),
         (NOT_IN, [one]) => format!("{}!={one}", req.key),
+        // `k in ()` does not parse; `k=` means the same and, after `k=v` in matchLabels, reads
+        // back as this expression.
+        (IN, [empty]) if empty.is_empty() => format!("{}=", req.key),
         (op, values) => format!("{} {} ({})", req.key, op.to_lowercase(), values.join(",")),
     });
     labels.chain(expressions).collect::<Vec<_>>().join(",")
@@ -345,9 +348,14 @@ mod tests {
             ("zone in (b,a), gpu ,!legacy", "zone in (a,b),gpu,!legacy"),
             ("zone notin (b,a)", "zone notin (a,b)"),
             ("k=a,k=b", "k=a,k in (b)"),
+            // Found by fuzzing: an empty second value rendered as `k in ()`, which does not parse.
+            ("k=a,k=", "k=a,k="),
+            ("k!=", "k!="),
         ];
         for (input, want) in cases {
-            assert_eq!(to_string(&parse_selector(input).unwrap()), want, "{input:?}");
+            let parsed = parse_selector(input).unwrap();
+            assert_eq!(to_string(&parsed), want, "{input:?}");
+            assert_eq!(parse_selector(want), Ok(parsed), "{want:?} reads back");
         }
     }
 

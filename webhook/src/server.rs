@@ -2,9 +2,9 @@
 //!
 //! Routes: `POST /mutate`, `POST /validate` (admission.k8s.io/v1 AdmissionReview in and out),
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`. The admission path is a thin shell around
-//! [`fed_core::admission::review`]: parse, decide against the in-memory view, serialize. Bad
-//! input gets HTTP 400 with a one-line message; nothing on the request path panics or calls the
-//! API server.
+//! [`fed_core::admission::wire::answer`]: parse, decide with [`fed_core::admission::review`]
+//! against the in-memory view, serialize. Bad input gets HTTP 400 with a one-line message;
+//! nothing on the request path panics or calls the API server.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use fed_core::admission::wire::{self, Decided, Outcome};
 use fed_core::admission::{Endpoint, FederationView};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Bytes};
@@ -21,8 +22,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview};
-use serde_json::Value;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -37,11 +37,6 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// In-flight connections get this long to finish after shutdown begins.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// Longest message returned in a 400 answer.
-const MAX_MESSAGE_LEN: usize = 400;
-
-const API_VERSION: &str = kube::core::admission::META_API_VERSION_V1;
-const KIND: &str = kube::core::admission::META_KIND;
 
 /// What the server decides against: the federation view plus cache readiness.
 pub trait Backend: FederationView + Send + Sync + 'static {
@@ -147,47 +142,48 @@ impl App {
         Answer::bad_request(&format!("request body is larger than the {} byte limit", self.max_body))
     }
 
-    /// Decide one AdmissionReview body. Synchronous and never panics.
+    /// Decide one AdmissionReview body ([`wire::answer`] with readiness and panic containment).
+    /// Synchronous and never panics.
     pub fn admit(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
-        let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(body) {
-            Ok(r) => r,
-            Err(e) => {
-                let (reason, message) = explain(body, &e);
+        let answer = wire::answer(body, |request| self.decide(endpoint, request));
+        let decision = match &answer.outcome {
+            Outcome::Allowed => Decision::Allowed,
+            Outcome::Denied => Decision::Denied,
+            Outcome::Undecided => Decision::Error,
+            Outcome::BadInput(reason) => {
                 tracing::warn!(reason, "rejected an admission request: bad input");
-                return Answer::bad_request(&message);
+                Decision::Error
+            }
+            Outcome::Unencodable(error) => {
+                tracing::error!(%error, "serializing the AdmissionReview failed");
+                Decision::Error
             }
         };
-        if review.types.api_version != API_VERSION || review.types.kind != KIND {
-            tracing::warn!(reason = "wrong-type", "rejected an admission request: bad input");
-            return Answer::bad_request(&wrong_type(Some(&review.types.api_version), Some(&review.types.kind)));
-        }
-        let Ok(request): Result<AdmissionRequest<DynamicObject>, _> = review.try_into() else {
-            tracing::warn!(reason = "no-request", "rejected an admission request: bad input");
-            return Answer::bad_request("the AdmissionReview has no request");
-        };
+        let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Answer { status, body: Bytes::from(answer.body), decision }
+    }
 
-        let (mut response, decision) = if !self.backend.is_ready() {
-            let r = AdmissionResponse::from(&request)
-                .deny("fed-webhook is starting: its caches have not synced yet; retry in a few seconds");
-            (r, Decision::Error)
+    /// Decides a parsed request: no decision while the caches are not synced or when the
+    /// decision function panics.
+    fn decide(&self, endpoint: Endpoint, request: &AdmissionRequest<DynamicObject>) -> Decided {
+        let decided = if !self.backend.is_ready() {
+            Decided::Undecided(
+                AdmissionResponse::from(request)
+                    .deny("fed-webhook is starting: its caches have not synced yet; retry in a few seconds"),
+            )
         } else {
             let view: &dyn FederationView = &*self.backend;
             let decide = self.decide;
-            match std::panic::catch_unwind(AssertUnwindSafe(|| decide(view, endpoint, &request))) {
-                Ok(r) => {
-                    let d = if r.allowed { Decision::Allowed } else { Decision::Denied };
-                    (r, d)
-                }
+            match std::panic::catch_unwind(AssertUnwindSafe(|| decide(view, endpoint, request))) {
+                Ok(response) => Decided::Decision(response),
                 Err(_) => {
                     tracing::error!(uid = %request.uid, "admission decision panicked; denying the request");
-                    let r = AdmissionResponse::from(&request).deny("fed-webhook internal error; see its logs");
-                    (r, Decision::Error)
+                    Decided::Undecided(
+                        AdmissionResponse::from(request).deny("fed-webhook internal error; see its logs"),
+                    )
                 }
             }
         };
-        // The apiserver matches answers by uid and version: those always come from the request.
-        response.uid.clone_from(&request.uid);
-        response.types.clone_from(&request.types);
         tracing::debug!(
             uid = %request.uid,
             endpoint = label(endpoint).as_str(),
@@ -197,20 +193,11 @@ impl App {
             namespace = request.namespace.as_deref().unwrap_or(""),
             name = %request.name,
             dry_run = request.dry_run,
-            decision = decision.as_str(),
+            decided = matches!(decided, Decided::Decision(_)),
+            allowed = matches!(&decided, Decided::Decision(r) if r.allowed),
             "admission"
         );
-        match serde_json::to_vec(&response.into_review()) {
-            Ok(json) => Answer { status: StatusCode::OK, body: Bytes::from(json), decision },
-            Err(e) => {
-                tracing::error!(error = %e, "serializing the AdmissionReview failed");
-                Answer {
-                    status: StatusCode::INTERNAL_SERVER_ERROR,
-                    body: message_body("cannot serialize the AdmissionReview response"),
-                    decision: Decision::Error,
-                }
-            }
-        }
+        decided
     }
 }
 
@@ -221,64 +208,11 @@ fn label(endpoint: Endpoint) -> EndpointLabel {
     }
 }
 
-/// Why a body is not an AdmissionReview: (log reason, one-line message for the caller). Only
-/// runs on the error path, so parsing twice costs nothing in the common case. The log reason
-/// never contains input (objects may be Secrets).
-fn explain(body: &[u8], err: &serde_json::Error) -> (&'static str, String) {
-    match serde_json::from_slice::<Value>(body) {
-        Err(e) => ("not-json", format!("request body is not JSON: {e}")),
-        Ok(Value::Object(map)) => {
-            let api_version = map.get("apiVersion").and_then(Value::as_str);
-            let kind = map.get("kind").and_then(Value::as_str);
-            if api_version != Some(API_VERSION) || kind != Some(KIND) {
-                ("wrong-type", wrong_type(api_version, kind))
-            } else if map.get("request").is_none_or(Value::is_null) {
-                ("no-request", "the AdmissionReview has no request".to_string())
-            } else {
-                ("malformed", format!("malformed AdmissionReview request: {err}"))
-            }
-        }
-        Ok(other) => {
-            let what = match other {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                Value::String(_) => "a string",
-                Value::Array(_) => "an array",
-                Value::Object(_) => "an object",
-            };
-            ("wrong-type", format!("expected an {API_VERSION} {KIND} object, got {what}"))
-        }
-    }
-}
-
-fn wrong_type(api_version: Option<&str>, kind: Option<&str>) -> String {
-    let show = |v: Option<&str>| match v {
-        Some(s) if !s.is_empty() => format!("{s:?}"),
-        _ => "none".to_string(),
-    };
-    format!(
-        "expected apiVersion {API_VERSION:?} and kind {KIND:?}, got apiVersion {} and kind {}",
-        show(api_version),
-        show(kind)
-    )
-}
-
 const TEXT: &str = "text/plain; charset=utf-8";
 
 /// A one-line message body (newlines folded, length capped), ending in a newline.
 fn message_body(message: &str) -> Bytes {
-    let mut line: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    if line.len() > MAX_MESSAGE_LEN {
-        let mut cut = MAX_MESSAGE_LEN;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        line.truncate(cut);
-        line.push('…');
-    }
-    line.push('\n');
-    Bytes::from(line)
+    Bytes::from(wire::one_line(message))
 }
 
 fn text(status: StatusCode, message: &str) -> Response<Full<Bytes>> {

@@ -817,6 +817,20 @@ fn comparable(response: &AdmissionResponse) -> (bool, String, Option<Vec<String>
     (response.allowed, response.result.message.clone(), response.warnings.clone(), response.patch.clone())
 }
 
+/// Found with the admission_review fuzz target's one-line invariant: names and values from the
+/// request are quoted raw into messages.
+#[test]
+fn messages_stay_one_line_whatever_the_request_holds() {
+    let view = federation();
+    let mut object = placed("mars");
+    object["metadata"]["namespace"] = json!("sh\nop");
+    assert_denied(&validate(&view, &create(DEPLOYMENT, object)), "Deployment \"sh op/web\": kubefed.io/placement");
+    let mut spec = FederatedTypeConfigSpec::for_target(deployments());
+    spec.target_type.kind = "Deploy\nment".into();
+    let response = validate(&view, &create(TYPE_CONFIG, type_config_object("deployments.apps", &spec)));
+    assert_denied(&response, "spec.federatedType must be group types.kubefed.io");
+}
+
 #[test]
 fn dry_run_changes_nothing() {
     let view = with_shop_policy();
