@@ -251,6 +251,13 @@ pub fn hack_later(script: &'static str, args: &'static [&'static str]) -> impl D
     Later(script, args)
 }
 
+/// `kubectl --context earth -n kube-federation-system ARGS`: the federation's own objects on the host.
+pub fn kubectl_federation_ns(args: &[&str]) -> Output {
+    let mut all = vec!["--context", "earth", "-n", "kube-federation-system"];
+    all.extend_from_slice(args);
+    kubectl(&all)
+}
+
 /// `kubectl --context earth -n NS apply -f -` of `manifest`, with `extra` flags appended.
 pub fn apply_on_earth(ns: &str, manifest: &str, extra: &[&str]) -> Output {
     let mut args = vec!["--context", "earth", "-n", ns, "apply", "-f", "-"];

@@ -10,7 +10,8 @@
 use std::time::Duration;
 
 use fed_e2e::{
-    Bed, TestNamespace, federation, kubectl, kubectl_fed, kubectl_with_stdin, output_text, succeeded, wait_until,
+    Bed, TestNamespace, federation, kubectl, kubectl_fed, kubectl_federation_ns, kubectl_with_stdin, output_text,
+    succeeded, wait_until,
 };
 use kube::api::{Api, DynamicObject};
 use kube::core::ApiResource;
@@ -104,18 +105,7 @@ async fn wait_gone(bed: &Bed, cluster: &str, ar: &ApiResource, ns: &str, name: &
 
 /// `spec.propagation` of a type config.
 fn propagation(type_config: &str) -> String {
-    let out = kubectl(&[
-        "--context",
-        "earth",
-        "-n",
-        "kube-federation-system",
-        "get",
-        "federatedtypeconfig",
-        type_config,
-        "-o",
-        "jsonpath={.spec.propagation}",
-    ]);
-    succeeded(out)
+    succeeded(kubectl_federation_ns(&["get", "federatedtypeconfig", type_config, "-o", "jsonpath={.spec.propagation}"]))
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use fed_e2e::{
-    TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, output_text, wait_until,
+    TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, kubectl_federation_ns,
+    output_text, wait_until,
 };
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -42,11 +43,7 @@ async fn an_offline_member_is_reported_while_the_others_keep_converging() {
     let restart = hack_later("cluster-ctl.sh", &["start", "kube-apiserver", "vulcan"]);
 
     wait_until(Duration::from_secs(40), "vulcan to be Offline", || async {
-        let out = kubectl(&[
-            "--context",
-            "earth",
-            "-n",
-            "kube-federation-system",
+        let out = kubectl_federation_ns(&[
             "get",
             "kubefedcluster",
             "vulcan",
@@ -133,16 +130,7 @@ async fn unjoin_removes_everything_it_rolled_out_and_its_credentials() {
         !leftovers.contains("kubefed") && !leftovers.contains("kubectl-fed"),
         "federation RBAC left on kronos:\n{leftovers}"
     );
-    let host = kubectl(&[
-        "--context",
-        "earth",
-        "-n",
-        "kube-federation-system",
-        "get",
-        "kubefedclusters,secrets",
-        "-o",
-        "name",
-    ]);
+    let host = kubectl_federation_ns(&["get", "kubefedclusters,secrets", "-o", "name"]);
     let host = String::from_utf8_lossy(&host.stdout);
     assert!(!host.contains("kronos"), "kronos's KubeFedCluster or Secret left on earth:\n{host}");
     drop(rejoined);

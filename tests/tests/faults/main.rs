@@ -26,6 +26,14 @@ use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
+/// How every scenario ends: time convergence of the members from `since` (the fault's end or
+/// the last host write), record it, delete the scenario's namespace and print the row.
+async fn converge_and_report(bed: &Bed, ns: TestNamespace, since: Instant, mut row: Row) {
+    row.converged(converge(bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
+    ns.delete().await;
+    row.finish();
+}
+
 /// Names of the workload objects: `cm-0`, `cm-1`, ….
 const PREFIX: &str = "cm";
 /// Longest wait for convergence once the fault is over.
@@ -113,9 +121,7 @@ async fn s1_member_apiserver_down_for_a_minute() {
     hack("cluster-ctl.sh", &["start", "kube-apiserver", "vulcan"]);
     let back = Instant::now();
     row.note(format!("down {}", secs(back - stopped)));
-    row.converged(converge(&bed, &ns.name, &EVERYWHERE, back.max(last_write), CONVERGE_WITHIN).await);
-    ns.delete().await;
-    row.finish();
+    converge_and_report(&bed, ns, back.max(last_write), row).await;
 }
 
 #[tokio::test]
@@ -142,10 +148,7 @@ async fn s2_member_etcd_restarted_mid_propagation() {
     row.note(format!("killed at write {at}/240; healthy again {} after", secs(back - killed)));
     let report = load.finish().await;
     row.failed_writes(&report.failed);
-    let since = back.max(report.finished.expect("finished"));
-    row.converged(converge(&bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
-    ns.delete().await;
-    row.finish();
+    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row).await;
 }
 
 #[tokio::test]
@@ -190,10 +193,7 @@ async fn s3_webhook_killed_under_annotated_creates() {
     let plain = host.items.iter().filter(|cm| cm.metadata.name.as_deref().is_some_and(|n| n.starts_with("plain-")));
     row.note(format!("plain creates {}/100 ok", plain.count()));
 
-    let since = back.max(report.finished.expect("finished"));
-    row.converged(converge(&bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
-    ns.delete().await;
-    row.finish();
+    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row).await;
 }
 
 #[tokio::test]
@@ -227,10 +227,7 @@ async fn s4_controllers_killed_mid_propagation() {
     let report = load.finish().await;
     row.note(format!("{} attempts refused while down", report.refused));
     row.failed_writes(&report.failed);
-    let since = back.max(report.finished.expect("finished"));
-    row.converged(converge(&bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
-    ns.delete().await;
-    row.finish();
+    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row).await;
 }
 
 #[tokio::test]
