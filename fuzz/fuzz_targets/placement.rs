@@ -2,6 +2,8 @@
 //! itself, or fails with one line naming the annotation.
 #![no_main]
 
+use std::collections::BTreeSet;
+
 use fed_core::annotations::{PlacementAnnotation, normalized_placement, parse_placement};
 use fed_core::{keys, names};
 use fed_fuzz::assert_message;
@@ -18,9 +20,11 @@ fuzz_target!(|data: &[u8]| {
                 PlacementAnnotation::All => assert_eq!(value.trim(), "*"),
                 PlacementAnnotation::Clusters(clusters) => {
                     assert!(clusters.windows(2).all(|w| w[0] < w[1]), "sorted without duplicates: {clusters:?}");
+                    let items: BTreeSet<&str> = value.split(',').map(str::trim).collect();
+                    assert_eq!(items.len(), clusters.len(), "every item is a cluster: {value:?}");
                     for cluster in clusters {
                         assert_eq!(names::dns1123_subdomain(cluster), Ok(()));
-                        assert!(value.split(',').any(|item| item.trim() == cluster), "{cluster:?} not in {value:?}");
+                        assert!(items.contains(cluster.as_str()), "{cluster:?} not in {value:?}");
                     }
                 }
             }
