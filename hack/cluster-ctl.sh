@@ -4,7 +4,11 @@
 #   hack/cluster-ctl.sh stop    COMPONENT CLUSTER   SIGTERM (SIGKILL after the deadline), wait for exit
 #   hack/cluster-ctl.sh kill    COMPONENT CLUSTER   SIGKILL, wait for exit
 #   hack/cluster-ctl.sh start   COMPONENT CLUSTER   re-exec the recorded command line (same flags,
-#                                                   same state) and wait until healthy
+#                                                   same state) and wait until healthy; starting a
+#                                                   kube-apiserver also restarts that cluster's running
+#                                                   kube-controller-manager, whose informers would
+#                                                   otherwise sit in client-go's retry backoff for
+#                                                   up to a minute after the outage
 #   hack/cluster-ctl.sh restart COMPONENT CLUSTER   stop, then start
 #   hack/cluster-ctl.sh status  COMPONENT CLUSTER   print "running PID healthy|unhealthy" or "stopped"
 #
@@ -13,7 +17,7 @@
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -eq 3 ]] || usage
 action="$1" comp="$2" name="$3"
 check_component "$comp"
@@ -31,6 +35,12 @@ do_start() {
   fi
   wait_ready "$comp" "$name"
   log "$comp of $name healthy"
+  if [[ "$comp" == kube-apiserver ]] && running_pid kube-controller-manager "$name" >/dev/null; then
+    stop_processes "kube-controller-manager/$name"
+    start_process kube-controller-manager "$name"
+    wait_ready kube-controller-manager "$name"
+    log "kube-controller-manager of $name restarted (fresh informers)"
+  fi
 }
 
 case "$action" in
