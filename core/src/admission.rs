@@ -109,6 +109,10 @@ fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<
     if matches!(req.operation, Operation::Delete | Operation::Connect) || req.sub_resource.is_some() {
         return Ok(Decision::default());
     }
+    let ours = matches!(req.kind.group.as_str(), CORE_GROUP | TYPES_GROUP);
+    if !ours && controlled(object) {
+        return Ok(Decision::default());
+    }
     let subject = Subject::new(req, object);
     match (req.kind.group.as_str(), endpoint) {
         (CORE_GROUP, Endpoint::Validate) => validate_core(&subject),
@@ -118,6 +122,16 @@ fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<
         (_, Endpoint::Mutate) => Ok(mutate_source(view, &subject)),
     }
     .map_err(|e| format!("{}: {e}", subject.display()))
+}
+
+/// True when another object controls this one (an ownerReference with `controller: true`).
+///
+/// Such an object is never a source: its controller writes it, and any `kubefed.io/`
+/// annotations it has were inherited (a Deployment's ReplicaSets copy the Deployment's
+/// annotations). Reviewing it as a source would deny the controller's own writes, e.g. the
+/// ReplicaSets of an annotated Deployment on the host.
+pub fn controlled(object: &DynamicObject) -> bool {
+    object.metadata.owner_references.iter().flatten().any(|o| o.controller == Some(true))
 }
 
 /// The object under review with what every rule needs to know about it.

@@ -90,13 +90,16 @@ pub struct WebhookConfigurations {
     pub validating: ValidatingWebhookConfiguration,
 }
 
-/// CEL that lets a request through to the webhook only for our own API groups and for objects
-/// that carry (or, on UPDATE, carried) a `kubefed.io/` annotation. Everything else never pays
-/// for the webhook and is unaffected when it is down.
+/// CEL that lets a request through to the mutating webhook only for objects that carry (or,
+/// on UPDATE, carried) a `kubefed.io/` annotation and that no other object controls (see
+/// [`crate::admission::controlled`]: a Deployment's ReplicaSets inherit its annotations).
+/// Everything else never pays for the webhook and is unaffected when it is down. The mutating
+/// endpoint changes nothing in our own API groups, so their writes (the controllers' included)
+/// skip it.
 ///
 /// `object` is null on DELETE and `oldObject` on CREATE (only CREATE and UPDATE are matched
 /// today, but the guards keep the expression total); `metadata.annotations` may be absent.
-pub fn match_expression() -> String {
+pub fn mutating_match_expression() -> String {
     let annotated = |var: &str| {
         format!(
             "({var} != null && has({var}.metadata) && has({var}.metadata.annotations) && \
@@ -104,10 +107,17 @@ pub fn match_expression() -> String {
             prefix = keys::PREFIX
         )
     };
+    let controlled = "(object != null && has(object.metadata) && has(object.metadata.ownerReferences) && \
+                      object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller))";
+    format!("!{controlled} && ({} || {})", annotated("object"), annotated("oldObject"))
+}
+
+/// CEL for the validating webhook: what [`mutating_match_expression`] lets through, plus every
+/// object of our own API groups (checked whoever writes them).
+pub fn validating_match_expression() -> String {
     format!(
-        "request.resource.group == '{TYPES_GROUP}' || request.resource.group == '{CORE_GROUP}' || {} || {}",
-        annotated("object"),
-        annotated("oldObject")
+        "request.resource.group == '{TYPES_GROUP}' || request.resource.group == '{CORE_GROUP}' || ({})",
+        mutating_match_expression()
     )
 }
 
@@ -123,8 +133,8 @@ fn rules() -> Vec<RuleWithOperations> {
     }]
 }
 
-fn match_conditions() -> Vec<MatchCondition> {
-    vec![MatchCondition { name: MATCH_CONDITION_NAME.to_string(), expression: match_expression() }]
+fn match_conditions(expression: String) -> Vec<MatchCondition> {
+    vec![MatchCondition { name: MATCH_CONDITION_NAME.to_string(), expression }]
 }
 
 fn metadata() -> ObjectMeta {
@@ -152,7 +162,7 @@ pub fn webhook_configurations(target: &WebhookTarget, ca_bundle: Option<&[u8]>) 
             name: MUTATING_WEBHOOK_NAME.to_string(),
             client_config: target.client_config(MUTATE_PATH, ca_bundle),
             rules: Some(rules()),
-            match_conditions: Some(match_conditions()),
+            match_conditions: Some(match_conditions(mutating_match_expression())),
             match_policy: Some("Equivalent".to_string()),
             failure_policy: Some("Fail".to_string()),
             side_effects: "None".to_string(),
@@ -169,7 +179,7 @@ pub fn webhook_configurations(target: &WebhookTarget, ca_bundle: Option<&[u8]>) 
             name: VALIDATING_WEBHOOK_NAME.to_string(),
             client_config: target.client_config(VALIDATE_PATH, ca_bundle),
             rules: Some(rules()),
-            match_conditions: Some(match_conditions()),
+            match_conditions: Some(match_conditions(validating_match_expression())),
             match_policy: Some("Equivalent".to_string()),
             failure_policy: Some("Fail".to_string()),
             side_effects: "None".to_string(),
@@ -244,7 +254,9 @@ mod tests {
         let va = &a.validating.webhooks.as_ref().unwrap()[0];
         assert_eq!(va.name, VALIDATING_WEBHOOK_NAME);
         assert_eq!(va.rules, ma.rules);
-        assert_eq!(va.match_conditions, ma.match_conditions);
+        assert_eq!(va.match_conditions.as_ref().unwrap()[0].expression, validating_match_expression());
+        assert_eq!(ma.match_conditions.as_ref().unwrap()[0].expression, mutating_match_expression());
+        assert_eq!(va.match_conditions.as_ref().unwrap()[0].name, ma.match_conditions.as_ref().unwrap()[0].name);
         assert_eq!(a.mutating.metadata.name.as_deref(), Some(CONFIGURATION_NAME));
         assert_eq!(a.validating.metadata.name.as_deref(), Some(CONFIGURATION_NAME));
         let rule = &ma.rules.as_ref().unwrap()[0];
@@ -253,13 +265,20 @@ mod tests {
     }
 
     #[test]
-    fn match_expression_guards_nulls_and_names_both_groups() {
-        let e = match_expression();
-        assert!(e.contains("'types.kubefed.io'") && e.contains("'core.kubefed.io'"), "{e}");
-        assert!(e.contains("object != null && has(object.metadata) && has(object.metadata.annotations)"), "{e}");
-        assert!(e.contains("oldObject != null && has(oldObject.metadata)"), "{e}");
-        assert!(e.contains("k.startsWith('kubefed.io/')"), "{e}");
-        assert_eq!(e.matches('(').count(), e.matches(')').count());
+    fn match_expressions_guard_nulls_skip_controlled_objects_and_name_our_groups() {
+        let m = mutating_match_expression();
+        assert!(m.contains("object != null && has(object.metadata) && has(object.metadata.annotations)"), "{m}");
+        assert!(m.contains("oldObject != null && has(oldObject.metadata)"), "{m}");
+        assert!(m.contains("k.startsWith('kubefed.io/')"), "{m}");
+        assert!(m.starts_with("!(object != null && has(object.metadata) && has(object.metadata.ownerReferences)"), "{m}");
+        assert!(m.contains("exists(r, has(r.controller) && r.controller)"), "{m}");
+        assert!(!m.contains("kubefed.io'"), "the mutating webhook changes nothing of ours: {m}");
+        let v = validating_match_expression();
+        assert!(v.contains("'types.kubefed.io'") && v.contains("'core.kubefed.io'"), "{v}");
+        assert!(v.ends_with(&format!("({m})")), "{v}");
+        for e in [&m, &v] {
+            assert_eq!(e.matches('(').count(), e.matches(')').count());
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use fed_e2e::{Bed, TestNamespace, federation, kubectl, kubectl_with_stdin, output_text, repo_root, wait_until};
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -158,6 +158,14 @@ async fn annotated_deployment_follows_overrides_source_changes_and_deletion() {
     wait_replicas(&bed, "vulcan", &ns.name, "web", 2).await;
     wait_replicas(&bed, "kronos", &ns.name, "web", 3).await;
     assert_eq!(replicas_on(&bed, "earth", &ns.name, "web").await, Some(0), "host copy is pinned");
+    // The source's own ReplicaSet inherits its kubefed.io annotations; the webhook must still
+    // let the host's deployment controller create it.
+    let earth_sets = Api::<ReplicaSet>::namespaced(bed.earth.clone(), &ns.name);
+    wait_until(CONVERGE, "the source's ReplicaSet on earth", || async {
+        let sets = earth_sets.list(&Default::default()).await.ok()?;
+        sets.items.into_iter().find(|rs| rs.metadata.owner_references.iter().flatten().any(|o| o.name == "web"))
+    })
+    .await;
 
     // A new image on the source reaches both members.
     apply(&ns.name, &manifest("nginx:1.27"));

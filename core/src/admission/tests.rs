@@ -445,6 +445,43 @@ fn removing_the_annotations_is_always_admitted() {
     assert_allowed(&validate(&view, &req));
 }
 
+#[test]
+fn objects_another_object_controls_are_not_sources() {
+    // A ReplicaSet that the deployment controller made for an annotated Deployment: it inherits
+    // the Deployment's annotations, its type is not enabled, and it must still be admitted.
+    const REPLICA_SET: Gvkr = ("apps", "v1", "ReplicaSet", "replicasets");
+    let view = federation();
+    let replica_set = |controller: Option<bool>| {
+        json!({
+            "apiVersion": "apps/v1", "kind": "ReplicaSet",
+            "metadata": {
+                "name": "web-5fc9f4bf66", "namespace": "shop",
+                "annotations": {keys::PLACEMENT: "mars", keys::OVERRIDES: "not json"},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web",
+                                     "uid": "u-1", "controller": controller}]
+            },
+            "spec": {"replicas": 2}
+        })
+    };
+    for req in [create(REPLICA_SET, replica_set(Some(true))), update(REPLICA_SET, replica_set(Some(true)), replica_set(Some(true)))] {
+        let response = validate(&view, &req);
+        assert_allowed(&response);
+        assert!(warnings(&response).is_empty());
+        let response = mutate(&view, &req);
+        assert_allowed(&response);
+        assert!(response.patch.is_none(), "a controlled object is never mutated");
+    }
+    // An owner that does not control it leaves the object a source like any other.
+    for controller in [None, Some(false)] {
+        assert_denied(&validate(&view, &create(REPLICA_SET, replica_set(controller))), "kubefed.io/overrides: not valid JSON");
+    }
+    // Our own objects are reviewed even when controlled (a source owns its Federated object).
+    let mut fed = federated_deployment(json!({"placement": {"clusters": [{"name": "mars"}]}}));
+    fed["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u-1", "controller": true}]);
+    assert_denied(&validate(&view, &create(FEDERATED_DEPLOYMENT, fed)), "cluster \"mars\" is not joined");
+}
+
 // ---- validate: Federated<Kind> ----
 
 #[test]

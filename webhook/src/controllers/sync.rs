@@ -250,21 +250,49 @@ impl SyncCtx {
     }
 
     async fn apply(&self, cached: &Federated) -> Result<Action, SyncError> {
-        let Some(fed) = self.live(cached).await? else {
-            debug!(object = %self.handle.origin(cached), "store is behind the API server; waiting for the watch");
-            return Ok(Action::await_change());
+        // Only a reconcile that writes to a member needs the live object: most reconciles
+        // (status echoes, member watch events, resyncs) find everything up to date and cost
+        // the host nothing.
+        let mut ops = self.plan(cached);
+        let live;
+        let fed = if ops.iter().any(|(cluster, op)| self.writes(cached, cluster, *op)) {
+            let Some(current) = self.live(cached).await? else {
+                debug!(object = %self.handle.origin(cached), "store is behind the API server; waiting for the watch");
+                return Ok(Action::await_change());
+            };
+            live = current;
+            ops = self.plan(&live);
+            &live
+        } else {
+            cached
         };
-        let fed = &fed;
+        let origin = self.handle.origin(fed);
+        let outcomes = self.run_ops(fed, &origin, ops).await;
+        self.finish(fed, &outcomes, "Propagate").await
+    }
+
+    /// The per-cluster operations that bring `fed`'s copies to its placement: an apply on every
+    /// placed cluster, a delete on every other cluster that holds (or held) a copy.
+    fn plan(&self, fed: &Federated) -> Vec<(String, Op)> {
         let members = self.shared.members.all();
         let joined: Vec<_> = members.iter().map(Member::joined).collect();
         let placed = self.placed(fed, &joined);
-        let origin = self.handle.origin(fed);
-        let present = self.present(fed, &origin, &members);
+        let present = self.present(fed, &self.handle.origin(fed), &members);
         let recorded = fed.status.as_ref().map(|s| s.clusters.clone()).unwrap_or_default();
         let remove = status::clusters_to_clean(&placed, &present, &recorded);
-        let ops = placed.iter().map(|c| (c.clone(), Op::Apply)).chain(remove.into_iter().map(|c| (c, Op::Delete)));
-        let outcomes = self.run_ops(fed, &origin, ops.collect()).await;
-        self.finish(fed, &outcomes, "Propagate").await
+        placed.into_iter().map(|c| (c, Op::Apply)).chain(remove.into_iter().map(|c| (c, Op::Delete))).collect()
+    }
+
+    /// Whether `op` on `cluster` would send a write to the member: every delete does; an apply
+    /// does unless the member is the source's own cluster, cannot be written to now, or already
+    /// holds exactly this render.
+    fn writes(&self, fed: &Federated, cluster: &str, op: Op) -> bool {
+        let Some(member) = self.shared.members.get(cluster) else { return false };
+        match op {
+            Op::Delete => true,
+            Op::Apply if member.is_host && self.host_is_source(fed) => false,
+            Op::Apply => self.rendered(fed, &self.handle.origin(fed), &member).is_ok_and(|r| !r.unchanged),
+        }
     }
 
     async fn cleanup(&self, fed: &Federated) -> Result<Action, SyncError> {
@@ -368,28 +396,36 @@ impl SyncCtx {
         }
     }
 
+    /// The copy of `fed` for `member`, or the outcome that stands in for writing it (the member
+    /// cannot be written to, or the render failed).
+    fn rendered(&self, fed: &Federated, origin: &str, member: &Member) -> Result<Rendered, Outcome> {
+        if member.offline {
+            return Err(Outcome::failed(CLUSTER_NOT_READY, "cluster is Offline"));
+        }
+        let client = member.client.clone().map_err(|e| Outcome::failed(CLUSTER_NOT_READY, e))?;
+        let mut obj = render::member_object(fed, &self.handle.spec.target, &member.name).map_err(|e| match e {
+            RenderError::Override { .. } => Outcome::failed(APPLY_OVERRIDES_FAILED, e.to_string()),
+            _ => Outcome::failed(CREATION_FAILED, e.to_string()),
+        })?;
+        mark_managed(&mut obj, origin);
+        let render = render_fingerprint(&obj);
+        let (ns, name) = self.handle.member_key(fed);
+        let unchanged = self.handle.unchanged_since_apply(&member.name, ns.as_deref(), &name, render);
+        Ok(Rendered { client, obj, render, unchanged })
+    }
+
     /// Server-side applies the rendered object on one member.
     async fn apply_on(&self, fed: &Federated, origin: &str, member: &Member) -> Outcome {
-        if member.offline {
-            return Outcome::failed(CLUSTER_NOT_READY, "cluster is Offline");
+        let Rendered { client, obj, render, unchanged } = match self.rendered(fed, origin, member) {
+            Ok(r) => r,
+            Err(outcome) => return outcome,
+        };
+        if unchanged {
+            return Outcome::Propagated;
         }
-        let client = match &member.client {
-            Ok(c) => c.clone(),
-            Err(e) => return Outcome::failed(CLUSTER_NOT_READY, e.clone()),
-        };
-        let mut obj = match render::member_object(fed, &self.handle.spec.target, &member.name) {
-            Ok(v) => v,
-            Err(e @ RenderError::Override { .. }) => return Outcome::failed(APPLY_OVERRIDES_FAILED, e.to_string()),
-            Err(e) => return Outcome::failed(CREATION_FAILED, e.to_string()),
-        };
-        mark_managed(&mut obj, origin);
         // Where the copy goes comes from the federated object alone, never from the rendered
         // body: a copy can only ever be written into its own namespace, under its own name.
         let (ns, name) = self.handle.member_key(fed);
-        let render = render_fingerprint(&obj);
-        if self.handle.unchanged_since_apply(&member.name, ns.as_deref(), &name, render) {
-            return Outcome::Propagated;
-        }
         let word = match self.handle.copy_on(&member.name, ns.as_deref(), &name) {
             CopyState::Present(_) => UPDATE_FAILED,
             _ => CREATION_FAILED,
@@ -475,6 +511,18 @@ impl SyncCtx {
             Err(e) => e.outcome(DELETION_FAILED, self.shared.opts.member_timeout),
         }
     }
+}
+
+/// A member copy as sync would write it.
+struct Rendered {
+    /// The member's client.
+    client: Client,
+    /// The object to apply (overrides applied, marked managed).
+    obj: Value,
+    /// [`render_fingerprint`] of `obj`.
+    render: u64,
+    /// The member already holds this render, untouched since sync wrote it.
+    unchanged: bool,
 }
 
 /// True when `current` (from the API server) is the live incarnation `cached` was taken from
