@@ -95,6 +95,19 @@ pub fn template_from_source(source: &Value) -> Value {
     Value::Object(template)
 }
 
+/// Drops from a source what no template is built from, for caches that hold every source:
+/// `status`, managed fields and the server-set annotations (kubectl's last-applied copy is as
+/// large as the object itself). [`template_from_source`] gives the same result before and after.
+pub fn trim_source(source: &mut kube::core::DynamicObject) {
+    if let Some(data) = source.data.as_object_mut() {
+        data.remove("status");
+    }
+    source.metadata.managed_fields = None;
+    if let Some(annotations) = source.metadata.annotations.as_mut() {
+        annotations.retain(|k, _| !SERVER_SET_ANNOTATIONS.contains(&k.as_str()));
+    }
+}
+
 /// Top-level fields that describe the object rather than carry its data.
 const NON_DATA_FIELDS: [&str; 4] = ["apiVersion", "kind", "metadata", "status"];
 
@@ -151,6 +164,37 @@ mod tests {
 
     use super::*;
     use crate::api::{ClusterOverrides, FederatedSpec, OverrideOp, Placement};
+
+    #[test]
+    fn trimming_a_cached_source_keeps_its_template() {
+        let source = json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "shop", "uid": "u1",
+                "labels": {"app": "web"},
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"big\":true}",
+                    "deployment.kubernetes.io/revision": "3",
+                    "team": "payments",
+                    keys::PLACEMENT: "vulcan",
+                    keys::FEDERATED_REPLICAS: "4"
+                },
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}]
+            },
+            "spec": {"replicas": 0, "template": {"spec": {"containers": [{"name": "web", "image": "nginx"}]}}},
+            "status": {"replicas": 0, "observedGeneration": 1}
+        });
+        let mut cached: kube::core::DynamicObject = serde_json::from_value(source.clone()).unwrap();
+        trim_source(&mut cached);
+        let trimmed = serde_json::to_value(&cached).unwrap();
+        assert_eq!(template_from_source(&trimmed), template_from_source(&source));
+        assert_eq!(template_from_source(&trimmed)["spec"]["replicas"], 4);
+        assert!(trimmed.get("status").is_none());
+        assert!(trimmed["metadata"].get("managedFields").is_none());
+        let annotations = trimmed["metadata"]["annotations"].as_object().unwrap();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["kubefed.io/federated-replicas", "kubefed.io/placement", "team"]);
+        assert_eq!(trimmed["metadata"]["uid"], "u1");
+    }
 
     fn target(group: &str, kind: &str, plural: &str, scope: Scope) -> ApiResourceRef {
         ApiResourceRef {

@@ -136,7 +136,7 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<DynamicObject>, 
     let config = watcher::Config::default().labels(&format!("{}=true", keys::FEDERATED_LABEL));
     let mut events = std::pin::pin!(reflector::reflector(
         writer,
-        watcher(api, config).default_backoff().modify(|o| o.managed_fields_mut().clear()),
+        watcher(api, config).default_backoff().modify(render::trim_source),
     ));
     let mut seen: HashMap<ObjectRef<DynamicObject>, u64> = HashMap::new();
     while let Some(ev) = events.next().await {

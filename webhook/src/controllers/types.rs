@@ -452,6 +452,20 @@ fn copy_fingerprint(meta: &ObjectMeta) -> u64 {
     h.finish()
 }
 
+/// Keeps of a member copy's metadata only what sync reads (identity, generation,
+/// resourceVersion, deletion and the origin annotation): the store holds one entry per copy
+/// per member.
+pub fn slim_copy_meta(copy: &mut CopyMeta) {
+    let meta = &mut copy.metadata;
+    let origin = meta.annotations.take().and_then(|mut a| a.remove_entry(keys::ORIGIN));
+    meta.annotations = origin.map(|entry| [entry].into());
+    meta.labels = None;
+    meta.managed_fields = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.creation_timestamp = None;
+}
+
 /// Watches the managed copies of this type on one member (metadata only) and requeues their
 /// origin when one is edited or deleted, so the sync controller reverts the drift.
 async fn watch_member_copies(
@@ -466,7 +480,7 @@ async fn watch_member_copies(
     let store = writer.as_reader();
     let mut events = std::pin::pin!(reflector::reflector(
         writer,
-        watcher(api, config).default_backoff().modify(|m| m.managed_fields_mut().clear()),
+        watcher(api, config).default_backoff().modify(slim_copy_meta),
     ));
     let kind = handle.spec.federated.kind.clone();
     let origin_ref = |meta: &CopyMeta| -> Option<ObjectRef<Federated>> {
@@ -669,6 +683,29 @@ mod tests {
             scope: Scope::Cluster,
         });
         assert_eq!(ns.member_key(&f), (None, "ns".into()));
+    }
+
+    #[test]
+    fn slim_copy_meta_keeps_what_sync_reads() {
+        let mut o = copy(4);
+        o.metadata.uid = Some("u".into());
+        o.metadata.resource_version = Some("17".into());
+        o.metadata.labels = Some([(keys::MANAGED_LABEL.to_string(), "true".to_string())].into());
+        o.metadata.annotations = Some(
+            [(keys::ORIGIN.to_string(), "FederatedDeployment/ns/web".to_string()), ("x".into(), "y".into())].into(),
+        );
+        o.metadata.finalizers = Some(vec!["f".into()]);
+        let mut meta = o.metadata.clone().into_response_partial::<DynamicObject>();
+        slim_copy_meta(&mut meta);
+        let m = &meta.metadata;
+        assert_eq!((m.name.as_deref(), m.namespace.as_deref(), m.uid.as_deref()), (Some("web"), Some("ns"), Some("u")));
+        assert_eq!((m.generation, m.resource_version.as_deref()), (Some(4), Some("17")));
+        assert_eq!(meta.annotations().get(keys::ORIGIN).map(String::as_str), Some("FederatedDeployment/ns/web"));
+        assert_eq!(meta.annotations().len(), 1);
+        assert!(m.labels.is_none() && m.finalizers.is_none());
+        let mut bare = copy(1).metadata.into_response_partial::<DynamicObject>();
+        slim_copy_meta(&mut bare);
+        assert!(bare.metadata.annotations.is_none());
     }
 
     /// A member copy as the member's watch (or an apply answer) reports it.
