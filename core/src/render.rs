@@ -192,7 +192,10 @@ mod tests {
         assert!(trimmed.get("status").is_none());
         assert!(trimmed["metadata"].get("managedFields").is_none());
         let annotations = trimmed["metadata"]["annotations"].as_object().unwrap();
-        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["kubefed.io/federated-replicas", "kubefed.io/placement", "team"]);
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["kubefed.io/federated-replicas", "kubefed.io/placement", "team"]
+        );
         assert_eq!(trimmed["metadata"]["uid"], "u1");
     }
 

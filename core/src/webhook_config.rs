@@ -270,7 +270,10 @@ mod tests {
         assert!(m.contains("object != null && has(object.metadata) && has(object.metadata.annotations)"), "{m}");
         assert!(m.contains("oldObject != null && has(oldObject.metadata)"), "{m}");
         assert!(m.contains("k.startsWith('kubefed.io/')"), "{m}");
-        assert!(m.starts_with("!(object != null && has(object.metadata) && has(object.metadata.ownerReferences)"), "{m}");
+        assert!(
+            m.starts_with("!(object != null && has(object.metadata) && has(object.metadata.ownerReferences)"),
+            "{m}"
+        );
         assert!(m.contains("exists(r, has(r.controller) && r.controller)"), "{m}");
         assert!(!m.contains("kubefed.io'"), "the mutating webhook changes nothing of ours: {m}");
         let v = validating_match_expression();

@@ -463,7 +463,10 @@ fn objects_another_object_controls_are_not_sources() {
             "spec": {"replicas": 2}
         })
     };
-    for req in [create(REPLICA_SET, replica_set(Some(true))), update(REPLICA_SET, replica_set(Some(true)), replica_set(Some(true)))] {
+    for req in [
+        create(REPLICA_SET, replica_set(Some(true))),
+        update(REPLICA_SET, replica_set(Some(true)), replica_set(Some(true))),
+    ] {
         let response = validate(&view, &req);
         assert_allowed(&response);
         assert!(warnings(&response).is_empty());
@@ -473,7 +476,10 @@ fn objects_another_object_controls_are_not_sources() {
     }
     // An owner that does not control it leaves the object a source like any other.
     for controller in [None, Some(false)] {
-        assert_denied(&validate(&view, &create(REPLICA_SET, replica_set(controller))), "kubefed.io/overrides: not valid JSON");
+        assert_denied(
+            &validate(&view, &create(REPLICA_SET, replica_set(controller))),
+            "kubefed.io/overrides: not valid JSON",
+        );
     }
     // Our own objects are reviewed even when controlled (a source owns its Federated object).
     let mut fed = federated_deployment(json!({"placement": {"clusters": [{"name": "mars"}]}}));

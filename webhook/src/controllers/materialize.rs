@@ -196,6 +196,11 @@ fn error_policy(src: Arc<DynamicObject>, _err: &MaterializeError, ctx: Arc<Mater
     Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
 
+/// True for the API server's refusal to create anything in a namespace that is being deleted.
+pub fn namespace_terminating(status: &kube::core::Status) -> bool {
+    status.details.iter().flat_map(|d| &d.causes).any(|c| c.reason == "NamespaceTerminating")
+}
+
 /// The Federated&lt;Kind&gt; (as an apply patch) that `source` with `ann` asks for.
 pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, handle: &TypeHandle) -> Value {
     let source_json = serde_json::to_value(source).unwrap_or(Value::Null);
@@ -310,10 +315,20 @@ impl MaterializeCtx {
                     return Ok(Action::await_change());
                 }
                 self.shared.metrics.write(WriteTarget::Host);
-                self.fed_api(fed_ns.as_deref())
+                let applied = self
+                    .fed_api(fed_ns.as_deref())
                     .patch(&src.name_any(), &PatchParams::apply(keys::FIELD_MANAGER).force(), &Patch::Apply(&desired))
-                    .await?;
-                info!(source = %fed_ref, kind = %self.handle.spec.federated.kind, "federated object applied");
+                    .await;
+                match applied {
+                    // The namespace is being deleted with the source in it: nothing to keep.
+                    Err(kube::Error::Api(s)) if namespace_terminating(&s) => {
+                        debug!(source = %fed_ref, "namespace is being deleted; not federating");
+                    }
+                    applied => {
+                        applied?;
+                        info!(source = %fed_ref, kind = %self.handle.spec.federated.kind, "federated object applied");
+                    }
+                }
                 Ok(Action::await_change())
             }
         }
@@ -471,6 +486,22 @@ mod tests {
         let mut other = spec.clone();
         other.placement = Placement::clusters(["kronos"]);
         assert!(!up_to_date(&fed, &json!({ "metadata": {}, "spec": other }), "u1"));
+    }
+
+    #[test]
+    fn a_terminating_namespace_is_recognised_by_its_cause() {
+        let status: kube::core::Status = serde_json::from_value(json!({
+            "status": "Failure", "code": 403, "reason": "Forbidden",
+            "message": "federatedconfigmaps.types.kubefed.io \"m1\" is forbidden: unable to create new content in namespace b because it is being terminated",
+            "details": {"name": "m1", "kind": "federatedconfigmaps",
+                        "causes": [{"reason": "NamespaceTerminating", "message": "namespace b is being terminated", "field": "metadata.namespace"}]}
+        }))
+        .unwrap();
+        assert!(namespace_terminating(&status));
+        let other: kube::core::Status =
+            serde_json::from_value(json!({"status": "Failure", "code": 403, "reason": "Forbidden", "message": "no"}))
+                .unwrap();
+        assert!(!namespace_terminating(&other));
     }
 
     #[test]

@@ -478,10 +478,8 @@ async fn watch_member_copies(
     let api = Api::<CopyMeta>::all_with(client, &handle.target_ar);
     let config = watcher::Config::default().labels(&format!("{}=true", keys::MANAGED_LABEL));
     let store = writer.as_reader();
-    let mut events = std::pin::pin!(reflector::reflector(
-        writer,
-        watcher(api, config).default_backoff().modify(slim_copy_meta),
-    ));
+    let mut events =
+        std::pin::pin!(reflector::reflector(writer, watcher(api, config).default_backoff().modify(slim_copy_meta),));
     let kind = handle.spec.federated.kind.clone();
     let origin_ref = |meta: &CopyMeta| -> Option<ObjectRef<Federated>> {
         let origin = parse_origin(meta.annotations().get(keys::ORIGIN)?)?;
