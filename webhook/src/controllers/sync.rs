@@ -72,11 +72,15 @@ impl SyncError {
     }
 }
 
+/// How long a status sync wrote is trusted over the store's copy of the object.
+const RECENT_STATUS_TTL: Duration = Duration::from_secs(10);
+
 /// Context of one type's sync controller.
 pub struct SyncCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
     failures: status::FailureCounts<ObjectRef<Federated>>,
+    statuses: status::RecentStatus,
 }
 
 /// Runs the sync controller of one type: a kube-runtime applier over the type's
@@ -85,7 +89,12 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
     let config = controller::Config::default().concurrency(shared.opts.reconcile_concurrency);
     let store = handle.fed_store.clone();
     let kind = handle.spec.federated.kind.clone();
-    let ctx = Arc::new(SyncCtx { shared, handle, failures: status::FailureCounts::new() });
+    let ctx = Arc::new(SyncCtx {
+        shared,
+        handle,
+        failures: status::FailureCounts::new(),
+        statuses: status::RecentStatus::new(RECENT_STATUS_TTL),
+    });
     applier(
         |fed, ctx| {
             AbortOnDrop::spawn(reconcile(fed, ctx)).map(|r| r.unwrap_or_else(|e| Err(SyncError::Task(e.to_string()))))
@@ -358,7 +367,8 @@ impl SyncCtx {
         action: &str,
     ) -> Result<Action, SyncError> {
         let next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now_rfc3339());
-        if fed.status.as_ref() != Some(&next) {
+        let uid = fed.uid().unwrap_or_default();
+        if fed.status.as_ref() != Some(&next) && !self.statuses.just_written(&uid, &next) {
             let patch = json!({ "status": {
                 "observedGeneration": next.observed_generation,
                 "conditions": next.conditions,
@@ -367,6 +377,7 @@ impl SyncCtx {
             self.fed_api(fed.metadata.namespace.as_deref())
                 .patch_status(&fed.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
                 .await?;
+            self.statuses.record(&uid, &next);
         }
         let reference = fed.object_ref(&self.handle.fed_ar);
         for (cluster, word, message) in status::new_failures(outcomes, fed.status.as_ref()) {
