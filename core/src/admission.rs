@@ -21,6 +21,8 @@ use crate::api::{
 use crate::placement::{self, PlacementError};
 use crate::{keys, names, overrides};
 
+#[cfg(any(test, feature = "fixtures"))]
+pub mod memory;
 pub mod wire;
 
 /// A joined member cluster as admission sees it.

@@ -54,13 +54,7 @@ fn column(name: &str, type_: &str, json_path: &str) -> CustomResourceColumnDefin
 /// Target types whose Federated&lt;Kind&gt; CRDs ship in `manifests/crds/` (the KubeFed
 /// walk-through's types); any other type gets its CRD from `kubectl fed enable`.
 pub fn well_known_targets() -> Vec<ApiResourceRef> {
-    let target = |group: &str, kind: &str, plural: &str, scope| ApiResourceRef {
-        group: group.to_string(),
-        version: "v1".to_string(),
-        kind: kind.to_string(),
-        plural_name: plural.to_string(),
-        scope,
-    };
+    let target = ApiResourceRef::v1;
     vec![
         target("", "Namespace", "namespaces", Scope::Cluster),
         target("apps", "Deployment", "deployments", Scope::Namespaced),

@@ -199,18 +199,8 @@ mod tests {
         assert_eq!(trimmed["metadata"]["uid"], "u1");
     }
 
-    fn target(group: &str, kind: &str, plural: &str, scope: Scope) -> ApiResourceRef {
-        ApiResourceRef {
-            group: group.into(),
-            version: "v1".into(),
-            kind: kind.into(),
-            plural_name: plural.into(),
-            scope,
-        }
-    }
-
     fn deployments() -> ApiResourceRef {
-        target("apps", "Deployment", "deployments", Scope::Namespaced)
+        ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced)
     }
 
     fn federated(
@@ -270,7 +260,7 @@ mod tests {
 
     #[test]
     fn renders_namespaces_and_cluster_scoped_objects() {
-        let namespaces = target("", "Namespace", "namespaces", Scope::Cluster);
+        let namespaces = ApiResourceRef::v1("", "Namespace", "namespaces", Scope::Cluster);
         let fed =
             federated(Some("team-a"), "other-name", Some(json!({"metadata": {"labels": {"env": "prod"}}})), vec![]);
         let want = json!({
@@ -283,7 +273,7 @@ mod tests {
         });
         assert_eq!(member_object(&fed, &namespaces, "earth").unwrap(), want);
 
-        let roles = target("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", Scope::Cluster);
+        let roles = ApiResourceRef::v1("rbac.authorization.k8s.io", "ClusterRole", "clusterroles", Scope::Cluster);
         let fed = federated(None, "reader", Some(json!({"rules": []})), vec![]);
         let got = member_object(&fed, &roles, "earth").unwrap();
         assert_eq!(got["apiVersion"], "rbac.authorization.k8s.io/v1");
@@ -299,7 +289,7 @@ mod tests {
 
     #[test]
     fn strips_member_assigned_service_fields() {
-        let services = target("", "Service", "services", Scope::Namespaced);
+        let services = ApiResourceRef::v1("", "Service", "services", Scope::Namespaced);
         let template = json!({"spec": {"type": "LoadBalancer", "clusterIP": "10.0.0.1", "clusterIPs": ["10.0.0.1"],
             "healthCheckNodePort": 30001, "ports": [{"port": 80, "nodePort": 30080}]}});
         let fed = federated(Some("ns"), "web", Some(template), vec![]);

@@ -3,104 +3,63 @@
 
 use std::sync::OnceLock;
 
-use fed_core::admission::{FederationView, JoinedCluster};
+use fed_core::admission::JoinedCluster;
+use fed_core::admission::memory::MemoryView;
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, FederatedTypeConfigSpec, Propagation, Scope};
 use serde_json::json;
 
 /// A fixed federation: earth (the host, eu), vulcan (eu), kronos (us, Offline); deployments,
 /// configmaps and namespaces enabled, services configured but disabled; FederatedNamespace
 /// `shop/shop` placing on earth and vulcan; FederatedDeployment `shop/web` owned by Deployment
-/// `web` (uid `u-web`).
-pub struct Federation {
-    clusters: Vec<JoinedCluster>,
-    configs: Vec<FederatedTypeConfig>,
-    namespaces: Vec<Federated>,
-    federated: Vec<(ApiResourceRef, Federated)>,
+/// `web` (uid `u-web`). Built once.
+pub fn federation() -> &'static MemoryView {
+    static FEDERATION: OnceLock<MemoryView> = OnceLock::new();
+    FEDERATION.get_or_init(fixed_federation)
 }
 
-/// The fixed federation, built once.
-pub fn federation() -> &'static Federation {
-    static FEDERATION: OnceLock<Federation> = OnceLock::new();
-    FEDERATION.get_or_init(Federation::new)
-}
-
-impl Federation {
-    fn new() -> Self {
-        let cluster = |name: &str, region: &str, is_host: bool, offline: bool| JoinedCluster {
-            name: name.to_string(),
-            labels: [("region".to_string(), region.to_string())].into(),
-            offline,
-            is_host,
-        };
-        let target = |group: &str, kind: &str, plural: &str, scope| ApiResourceRef {
-            group: group.to_string(),
-            version: "v1".to_string(),
-            kind: kind.to_string(),
-            plural_name: plural.to_string(),
-            scope,
-        };
-        let config = |target: ApiResourceRef, propagation| {
-            let spec = FederatedTypeConfigSpec { propagation, ..FederatedTypeConfigSpec::for_target(target) };
-            FederatedTypeConfig::new(&spec.target_type.qualified_plural(), spec)
-        };
-        let deployments = target("apps", "Deployment", "deployments", Scope::Namespaced);
-        let federated = |kind: &str, name: &str, spec, owner| -> Federated {
-            serde_json::from_value(json!({
-                "apiVersion": "types.kubefed.io/v1beta1", "kind": kind,
-                "metadata": {"name": name, "namespace": "shop", "ownerReferences": owner},
-                "spec": spec
-            }))
-            .expect("a valid federated object")
-        };
-        let web_owner = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u-web"}]);
-        Federation {
-            clusters: vec![
-                cluster("earth", "eu", true, false),
-                cluster("vulcan", "eu", false, false),
-                cluster("kronos", "us", false, true),
-            ],
-            configs: vec![
-                config(deployments.clone(), Propagation::Enabled),
-                config(target("", "ConfigMap", "configmaps", Scope::Namespaced), Propagation::Enabled),
-                config(target("", "Namespace", "namespaces", Scope::Cluster), Propagation::Enabled),
-                config(target("", "Service", "services", Scope::Namespaced), Propagation::Disabled),
-            ],
-            namespaces: vec![federated(
-                "FederatedNamespace",
-                "shop",
-                json!({"placement": {"clusters": [{"name": "earth"}, {"name": "vulcan"}]}}),
-                json!(null),
-            )],
-            federated: vec![(
-                deployments.federated(),
-                federated("FederatedDeployment", "web", json!({"placement": {"clusterSelector": {}}}), web_owner),
-            )],
-        }
-    }
-}
-
-impl FederationView for Federation {
-    fn clusters(&self) -> Vec<JoinedCluster> {
-        self.clusters.clone()
-    }
-
-    fn type_config(&self, group: &str, kind: &str) -> Option<FederatedTypeConfig> {
-        self.configs.iter().find(|c| c.spec.target_type.group == group && c.spec.target_type.kind == kind).cloned()
-    }
-
-    fn namespace_placement(&self, namespace: &str) -> Option<Federated> {
-        self.namespaces.iter().find(|f| f.metadata.namespace.as_deref() == Some(namespace)).cloned()
-    }
-
-    fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
-        self.federated
-            .iter()
-            .find(|(t, f)| {
-                t == federated
-                    && f.metadata.namespace.as_deref().unwrap_or_default() == namespace
-                    && f.metadata.name.as_deref() == Some(name)
-            })
-            .map(|(_, f)| f.clone())
+fn fixed_federation() -> MemoryView {
+    let cluster = |name: &str, region: &str, is_host: bool, offline: bool| JoinedCluster {
+        name: name.to_string(),
+        labels: [("region".to_string(), region.to_string())].into(),
+        offline,
+        is_host,
+    };
+    let config = |target: ApiResourceRef, propagation| {
+        let spec = FederatedTypeConfigSpec { propagation, ..FederatedTypeConfigSpec::for_target(target) };
+        FederatedTypeConfig::new(&spec.target_type.qualified_plural(), spec)
+    };
+    let deployments = ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced);
+    let federated = |kind: &str, name: &str, spec, owner| -> Federated {
+        serde_json::from_value(json!({
+            "apiVersion": "types.kubefed.io/v1beta1", "kind": kind,
+            "metadata": {"name": name, "namespace": "shop", "ownerReferences": owner},
+            "spec": spec
+        }))
+        .expect("a valid federated object")
+    };
+    let web_owner = json!([{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u-web"}]);
+    MemoryView {
+        clusters: vec![
+            cluster("earth", "eu", true, false),
+            cluster("vulcan", "eu", false, false),
+            cluster("kronos", "us", false, true),
+        ],
+        configs: vec![
+            config(deployments.clone(), Propagation::Enabled),
+            config(ApiResourceRef::v1("", "ConfigMap", "configmaps", Scope::Namespaced), Propagation::Enabled),
+            config(ApiResourceRef::v1("", "Namespace", "namespaces", Scope::Cluster), Propagation::Enabled),
+            config(ApiResourceRef::v1("", "Service", "services", Scope::Namespaced), Propagation::Disabled),
+        ],
+        namespaces: vec![federated(
+            "FederatedNamespace",
+            "shop",
+            json!({"placement": {"clusters": [{"name": "earth"}, {"name": "vulcan"}]}}),
+            json!(null),
+        )],
+        federated: vec![(
+            deployments.federated(),
+            federated("FederatedDeployment", "web", json!({"placement": {"clusterSelector": {}}}), web_owner),
+        )],
     }
 }
 

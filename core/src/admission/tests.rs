@@ -11,38 +11,7 @@ use crate::api::{FederatedSpec, FederatedTypeConfigSpec, Propagation};
 
 // ---- the in-memory federation ----
 
-#[derive(Clone, Default)]
-struct View {
-    clusters: Vec<JoinedCluster>,
-    configs: Vec<FederatedTypeConfig>,
-    namespaces: Vec<Federated>,
-    federated: Vec<(ApiResourceRef, Federated)>,
-}
-
-impl FederationView for View {
-    fn clusters(&self) -> Vec<JoinedCluster> {
-        self.clusters.clone()
-    }
-
-    fn type_config(&self, group: &str, kind: &str) -> Option<FederatedTypeConfig> {
-        self.configs.iter().find(|c| c.spec.target_type.group == group && c.spec.target_type.kind == kind).cloned()
-    }
-
-    fn namespace_placement(&self, namespace: &str) -> Option<Federated> {
-        self.namespaces.iter().find(|f| f.metadata.namespace.as_deref() == Some(namespace)).cloned()
-    }
-
-    fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
-        self.federated
-            .iter()
-            .find(|(t, f)| {
-                t == federated
-                    && f.metadata.namespace.as_deref().unwrap_or_default() == namespace
-                    && f.metadata.name.as_deref() == Some(name)
-            })
-            .map(|(_, f)| f.clone())
-    }
-}
+use super::memory::MemoryView as View;
 
 fn cluster(name: &str, region: &str) -> JoinedCluster {
     JoinedCluster {
@@ -52,12 +21,8 @@ fn cluster(name: &str, region: &str) -> JoinedCluster {
     }
 }
 
-fn target(group: &str, kind: &str, plural: &str, scope: Scope) -> ApiResourceRef {
-    ApiResourceRef { group: group.into(), version: "v1".into(), kind: kind.into(), plural_name: plural.into(), scope }
-}
-
 fn deployments() -> ApiResourceRef {
-    target("apps", "Deployment", "deployments", Scope::Namespaced)
+    ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced)
 }
 
 fn type_config(target: ApiResourceRef, propagation: Propagation) -> FederatedTypeConfig {
@@ -75,9 +40,9 @@ fn federation() -> View {
         clusters: vec![earth, cluster("vulcan", "eu"), cluster("kronos", "us")],
         configs: vec![
             type_config(deployments(), Propagation::Enabled),
-            type_config(target("", "ConfigMap", "configmaps", Scope::Namespaced), Propagation::Enabled),
-            type_config(target("", "Namespace", "namespaces", Scope::Cluster), Propagation::Enabled),
-            type_config(target("", "Service", "services", Scope::Namespaced), Propagation::Disabled),
+            type_config(ApiResourceRef::v1("", "ConfigMap", "configmaps", Scope::Namespaced), Propagation::Enabled),
+            type_config(ApiResourceRef::v1("", "Namespace", "namespaces", Scope::Cluster), Propagation::Enabled),
+            type_config(ApiResourceRef::v1("", "Service", "services", Scope::Namespaced), Propagation::Disabled),
         ],
         ..Default::default()
     }
@@ -669,7 +634,8 @@ fn federated_type_configs() {
     let view = federation();
     let good = FederatedTypeConfigSpec::for_target(deployments());
     assert_allowed(&validate(&view, &create(TYPE_CONFIG, type_config_object("deployments.apps", &good))));
-    let core = FederatedTypeConfigSpec::for_target(target("", "ConfigMap", "configmaps", Scope::Namespaced));
+    let core =
+        FederatedTypeConfigSpec::for_target(ApiResourceRef::v1("", "ConfigMap", "configmaps", Scope::Namespaced));
     assert_allowed(&validate(&view, &create(TYPE_CONFIG, type_config_object("configmaps", &core))));
 
     let mut no_kind = good.clone();

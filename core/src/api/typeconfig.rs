@@ -75,6 +75,17 @@ pub struct FederatedTypeConfigStatus {
 }
 
 impl ApiResourceRef {
+    /// A `v1` resource of `group` (empty for the core group).
+    pub fn v1(group: &str, kind: &str, plural: &str, scope: Scope) -> Self {
+        ApiResourceRef {
+            group: group.to_string(),
+            version: "v1".to_string(),
+            kind: kind.to_string(),
+            plural_name: plural.to_string(),
+            scope,
+        }
+    }
+
     /// `group/version`, or just `version` for the core group.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }

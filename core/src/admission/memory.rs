@@ -1,0 +1,43 @@
+//! A federation held in memory, for the admission unit tests and the fuzz targets (behind the
+//! `fixtures` feature outside this crate's tests).
+
+use super::{FederationView, JoinedCluster};
+use crate::api::{ApiResourceRef, Federated, FederatedTypeConfig};
+
+/// Everything admission reads, as plain lists.
+#[derive(Clone, Default)]
+pub struct MemoryView {
+    /// The joined clusters.
+    pub clusters: Vec<JoinedCluster>,
+    /// The FederatedTypeConfigs.
+    pub configs: Vec<FederatedTypeConfig>,
+    /// FederatedNamespaces (each governs the namespace it is in).
+    pub namespaces: Vec<Federated>,
+    /// Other federated objects, with their Federated&lt;Kind&gt; resource.
+    pub federated: Vec<(ApiResourceRef, Federated)>,
+}
+
+impl FederationView for MemoryView {
+    fn clusters(&self) -> Vec<JoinedCluster> {
+        self.clusters.clone()
+    }
+
+    fn type_config(&self, group: &str, kind: &str) -> Option<FederatedTypeConfig> {
+        self.configs.iter().find(|c| c.spec.target_type.group == group && c.spec.target_type.kind == kind).cloned()
+    }
+
+    fn namespace_placement(&self, namespace: &str) -> Option<Federated> {
+        self.namespaces.iter().find(|f| f.metadata.namespace.as_deref() == Some(namespace)).cloned()
+    }
+
+    fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
+        self.federated
+            .iter()
+            .find(|(t, f)| {
+                t == federated
+                    && f.metadata.namespace.as_deref().unwrap_or_default() == namespace
+                    && f.metadata.name.as_deref() == Some(name)
+            })
+            .map(|(_, f)| f.clone())
+    }
+}
