@@ -47,6 +47,8 @@ pub trait FederationView {
     /// The FederatedNamespace that governs `namespace`, if one exists.
     fn namespace_placement(&self, namespace: &str) -> Option<Federated>;
     /// The federated object of type `federated` with this namespace and name, if one exists.
+    /// Only its metadata (identity and owner references) is needed; a view may leave the rest
+    /// out.
     fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated>;
 }
 

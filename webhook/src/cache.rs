@@ -4,9 +4,11 @@
 //! - KubeFedClusters and FederatedTypeConfigs in the federation namespace (typed stores).
 //! - One store per federated type (`types.kubefed.io`, all namespaces): FederatedNamespace
 //!   always (it is the namespace placement policy), plus the federated type of every
-//!   FederatedTypeConfig, started and stopped as type configs come and go. Objects are watched
-//!   as `DynamicObject` and converted to [`Federated`] once per watch event (not per request),
-//!   leniently, so one odd object can never stall a cache.
+//!   FederatedTypeConfig, started and stopped as type configs come and go. FederatedNamespaces
+//!   are watched as `DynamicObject` and converted to [`Federated`] once per watch event (not per
+//!   request), leniently, so one odd object can never stall a cache. Of the other types only
+//!   metadata is watched and identity and owner references kept ([`ownership_only`]): that is
+//!   all admission reads of them, and the controllers keep their own full copies.
 //!
 //! Ready = every cache that existed when the type configs were first listed has completed its
 //! initial list; once ready it stays ready (a type enabled later does not take admission down).
@@ -23,7 +25,7 @@ use fed_core::admission::{FederationView, JoinedCluster};
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope, TYPES_GROUP};
 use fed_core::keys;
 use futures::{Stream, StreamExt, TryStreamExt};
-use kube::core::DynamicObject;
+use kube::core::{DynamicObject, ObjectMeta, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
@@ -260,12 +262,27 @@ pub fn to_federated(obj: DynamicObject) -> Federated {
     Federated { types, metadata, spec, status }
 }
 
-fn federated_event(event: Event<DynamicObject>) -> Event<Federated> {
+/// A federated object of a type other than FederatedNamespace as admission keeps it: identity
+/// and owner references, nothing else.
+pub fn ownership_only(meta: PartialObjectMeta<DynamicObject>) -> Federated {
+    let m = meta.metadata;
+    let metadata = ObjectMeta {
+        name: m.name,
+        namespace: m.namespace,
+        uid: m.uid,
+        resource_version: m.resource_version,
+        owner_references: m.owner_references,
+        ..Default::default()
+    };
+    Federated { types: meta.types, metadata, spec: Default::default(), status: None }
+}
+
+fn map_event<A, B>(event: Event<A>, f: impl Fn(A) -> B) -> Event<B> {
     match event {
-        Event::Apply(o) => Event::Apply(to_federated(o)),
-        Event::Delete(o) => Event::Delete(to_federated(o)),
+        Event::Apply(o) => Event::Apply(f(o)),
+        Event::Delete(o) => Event::Delete(f(o)),
         Event::Init => Event::Init,
-        Event::InitApply(o) => Event::InitApply(to_federated(o)),
+        Event::InitApply(o) => Event::InitApply(f(o)),
         Event::InitDone => Event::InitDone,
     }
 }
@@ -339,9 +356,19 @@ fn spawn_type_cache(client: &Client, resource: ApiResourceRef) -> TypeCache {
     let writer: Writer<Federated> = Writer::new(api_resource.clone());
     let store = writer.as_reader();
     let synced = Flag::default();
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
-    let stream = watcher::watcher(api, watcher::Config::default()).map_ok(federated_event);
-    let task = tokio::spawn(keep_reflecting(stream, writer, synced.clone(), resource.qualified_plural(), true, |_| {}));
+    let what = resource.qualified_plural();
+    let config = watcher::Config::default();
+    let task = if resource == namespace_federated_type() {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
+        let stream = watcher::watcher(api, config).map_ok(|e| map_event(e, to_federated));
+        tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {}))
+    } else {
+        // Admission reads only who owns these (name clashes with annotated sources): their
+        // metadata is watched, and kept without the rest.
+        let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &api_resource);
+        let stream = watcher::watcher(api, config).map_ok(|e| map_event(e, ownership_only));
+        tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {}))
+    };
     TypeCache { resource, api_resource, store, synced, task: Some(task.abort_handle()) }
 }
 
@@ -398,7 +425,8 @@ mod tests {
     use fed_core::api::{
         Condition, FederatedTypeConfigSpec, KubeFedClusterSpec, KubeFedClusterStatus, LocalSecretReference, Placement,
     };
-    use kube::core::ObjectMeta;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::core::PartialObjectMetaExt;
 
     fn cluster(name: &str, labels: &[(&str, &str)], offline: bool) -> KubeFedCluster {
         let mut c = KubeFedCluster::new(
@@ -442,8 +470,10 @@ mod tests {
         let api_resource = resource.api_resource();
         let mut writer: Writer<Federated> = Writer::new(api_resource.clone());
         writer.apply_watcher_event(&Event::Init);
+        let full = resource == namespace_federated_type();
         for o in objects {
-            writer.apply_watcher_event(&federated_event(Event::InitApply(o)));
+            let f = if full { to_federated(o) } else { ownership_only(o.metadata.into_response_partial()) };
+            writer.apply_watcher_event(&Event::InitApply(f));
         }
         writer.apply_watcher_event(&Event::InitDone);
         TypeCache {
@@ -528,7 +558,7 @@ mod tests {
         let c = caches(true);
         let fd = deployments().federated();
         let web = c.federated_object(&fd, "team-a", "web").unwrap();
-        assert_eq!(web.spec.placement, Placement::clusters(["vulcan"]));
+        assert_eq!((web.metadata.namespace.as_deref(), web.metadata.name.as_deref()), (Some("team-a"), Some("web")));
         assert!(c.federated_object(&fd, "team-b", "web").is_none());
         let mut unknown = fd.clone();
         unknown.kind = "FederatedSecret".into();
@@ -558,6 +588,29 @@ mod tests {
         assert_eq!(f.metadata.name.as_deref(), Some("x"));
         let empty = to_federated(DynamicObject { types: None, metadata: ObjectMeta::default(), data: Value::Null });
         assert_eq!(empty.spec, Default::default());
+    }
+
+    #[test]
+    fn other_federated_types_are_kept_as_their_owners_only() {
+        let mut o = DynamicObject::new("web", &deployments().federated().api_resource()).within("ns");
+        o.metadata.uid = Some("u1".into());
+        o.metadata.labels = Some([("app".to_string(), "web".to_string())].into());
+        o.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            uid: "s1".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
+        let f = ownership_only(o.metadata.clone().into_response_partial());
+        assert_eq!(
+            (f.metadata.name, f.metadata.namespace, f.metadata.uid),
+            (o.metadata.name, o.metadata.namespace, o.metadata.uid)
+        );
+        assert_eq!(f.metadata.owner_references, o.metadata.owner_references);
+        assert!(f.metadata.labels.is_none());
+        assert_eq!(f.spec, Default::default());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 /// jemalloc rather than the system allocator: the controllers hold every federated object in
 /// reflector stores, and glibc's per-thread arenas left the process at about 1.7× its live
 /// heap (BENCHMARKS.md, controller memory).
-#[cfg(not(target_env = "msvc"))]
+#[cfg(all(feature = "jemalloc", not(target_env = "msvc")))]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
