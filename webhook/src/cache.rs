@@ -35,6 +35,7 @@ use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::server::Backend;
+use crate::watch_event;
 
 type Flag = Arc<AtomicBool>;
 
@@ -277,16 +278,6 @@ pub fn ownership_only(meta: PartialObjectMeta<DynamicObject>) -> Federated {
     Federated { types: meta.types, metadata, spec: Default::default(), status: None }
 }
 
-fn map_event<A, B>(event: Event<A>, f: impl Fn(A) -> B) -> Event<B> {
-    match event {
-        Event::Apply(o) => Event::Apply(f(o)),
-        Event::Delete(o) => Event::Delete(f(o)),
-        Event::Init => Event::Init,
-        Event::InitApply(o) => Event::InitApply(f(o)),
-        Event::InitDone => Event::InitDone,
-    }
-}
-
 fn joined(c: &KubeFedCluster) -> JoinedCluster {
     let labels: BTreeMap<String, String> = c.metadata.labels.clone().unwrap_or_default();
     JoinedCluster {
@@ -360,13 +351,13 @@ fn spawn_type_cache(client: &Client, resource: ApiResourceRef) -> TypeCache {
     let config = watcher::Config::default();
     let task = if resource == namespace_federated_type() {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
-        let stream = watcher::watcher(api, config).map_ok(|e| map_event(e, to_federated));
+        let stream = watcher::watcher(api, config).map_ok(|e| watch_event::map(e, to_federated));
         tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {}))
     } else {
         // Admission reads only who owns these (name clashes with annotated sources): their
         // metadata is watched, and kept without the rest.
         let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &api_resource);
-        let stream = watcher::watcher(api, config).map_ok(|e| map_event(e, ownership_only));
+        let stream = watcher::watcher(api, config).map_ok(|e| watch_event::map(e, ownership_only));
         tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {}))
     };
     TypeCache { resource, api_resource, store, synced, task: Some(task.abort_handle()) }

@@ -18,6 +18,7 @@ mod logging;
 mod metrics;
 mod server;
 mod tls;
+mod watch_event;
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -218,6 +218,46 @@ pub(crate) fn same_live_incarnation(cached: &ObjectMeta, current: &ObjectMeta) -
     current.uid.is_some() && current.uid == cached.uid && current.deletion_timestamp.is_none()
 }
 
+/// Namespace and name of an object: the key of the controllers' own per-object maps. (An
+/// [`ObjectRef`](kube::runtime::reflector::ObjectRef) of a dynamic type carries a copy of the
+/// type's API resource, five strings, in every key.)
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct NameKey {
+    namespace: Option<Box<str>>,
+    name: Box<str>,
+}
+
+impl NameKey {
+    /// The key of `namespace/name`.
+    pub fn new(namespace: Option<&str>, name: &str) -> Self {
+        NameKey { namespace: namespace.map(Into::into), name: name.into() }
+    }
+
+    /// The key of the object with this metadata.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        Self::new(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
+    }
+
+    /// Its namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for NameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
 /// Now as RFC 3339 with second precision (the format of condition timestamps).
 pub(crate) fn now_rfc3339() -> String {
     k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()

@@ -5,6 +5,7 @@
 //! materialize controller (annotated sources) and one metadata watch per member cluster on the
 //! member copies (label `kubefed.io/managed=true`) that requeues the origin on drift.
 
+use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -12,8 +13,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, Placement, Scope};
 use fed_core::{keys, placement, render};
-use futures::StreamExt;
 use futures::channel::mpsc;
+use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
 use kube::core::{ApiResource, ObjectMeta};
@@ -23,7 +24,8 @@ use tracing::{debug, info, warn};
 
 use super::members::{self, Member};
 use super::status::parse_origin;
-use super::{AbortOnDrop, Ready, Shared, materialize, release, sync};
+use super::{AbortOnDrop, NameKey, Ready, Shared, materialize, release, sync};
+use crate::watch_event;
 
 /// The API types one type config federates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,8 +38,66 @@ pub struct TypeSpec {
     pub federated: ApiResourceRef,
 }
 
-/// Metadata of a member copy, from the member watch.
-pub type CopyMeta = PartialObjectMeta<DynamicObject>;
+/// What sync needs of one member copy, from the member watch: where it is, the federated
+/// object it came from, and whether it changed. One is kept per copy per member, so it is a
+/// few fields rather than the copy's metadata (and its store key carries no API resource).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyRecord {
+    name: String,
+    namespace: Option<String>,
+    /// [`copy_fingerprint`] of the copy.
+    fingerprint: u64,
+    /// The copy's `kubefed.io/origin` annotation.
+    origin: Option<String>,
+}
+
+impl CopyRecord {
+    /// The record of a member copy with this metadata.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        CopyRecord {
+            name: meta.name.clone().unwrap_or_default(),
+            namespace: meta.namespace.clone(),
+            fingerprint: copy_fingerprint(meta),
+            origin: meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned(),
+        }
+    }
+}
+
+impl reflector::Lookup for CopyRecord {
+    type DynamicType = ();
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        "MemberCopy".into()
+    }
+
+    fn group(_: &()) -> Cow<'_, str> {
+        "".into()
+    }
+
+    fn version(_: &()) -> Cow<'_, str> {
+        "".into()
+    }
+
+    fn plural(_: &()) -> Cow<'_, str> {
+        "membercopies".into()
+    }
+
+    fn name(&self) -> Option<Cow<'_, str>> {
+        Some(Cow::Borrowed(&self.name))
+    }
+
+    fn namespace(&self) -> Option<Cow<'_, str>> {
+        self.namespace.as_deref().map(Cow::Borrowed)
+    }
+
+    fn resource_version(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+
+    fn uid(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+}
 
 /// What the member watch knows about one member copy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,9 +123,9 @@ pub struct TypeHandle {
     /// Set once `fed_store` has been listed.
     pub fed_ready: Ready,
     sync_queue: mpsc::UnboundedSender<ObjectRef<Federated>>,
-    member_copies: RwLock<HashMap<String, (Store<CopyMeta>, Ready)>>,
-    /// What sync last wrote to each member copy, keyed by cluster and copy.
-    applied: Mutex<HashMap<(String, ObjectRef<CopyMeta>), Applied>>,
+    member_copies: RwLock<HashMap<String, (Store<CopyRecord>, Ready)>>,
+    /// What sync last wrote to each member copy, by cluster and copy.
+    applied: Mutex<HashMap<String, HashMap<NameKey, Applied>>>,
 }
 
 /// One write of sync to a member copy: a fingerprint of the rendered object sent, and the
@@ -139,8 +199,8 @@ impl TypeHandle {
         }
     }
 
-    fn copy_ref(&self, namespace: Option<&str>, name: &str) -> ObjectRef<CopyMeta> {
-        let r = ObjectRef::<CopyMeta>::new_with(name, self.target_ar.clone());
+    fn copy_ref(namespace: Option<&str>, name: &str) -> ObjectRef<CopyRecord> {
+        let r = ObjectRef::<CopyRecord>::new_with(name, ());
         match namespace {
             Some(ns) => r.within(ns),
             None => r,
@@ -150,30 +210,34 @@ impl TypeHandle {
     /// True when the member watch shows the copy exactly as sync's last write of `render` left
     /// it (nobody edited it since), so applying `render` again can be skipped.
     pub fn unchanged_since_apply(&self, cluster: &str, namespace: Option<&str>, name: &str, render: u64) -> bool {
-        let r = self.copy_ref(namespace, name);
         let copy = {
             let stores = self.member_copies.read().expect("member copies lock");
             match stores.get(cluster) {
-                Some((store, ready)) if ready.is_ready() => store.get(&r).map(|m| copy_fingerprint(&m.metadata)),
+                Some((store, ready)) if ready.is_ready() => {
+                    store.get(&Self::copy_ref(namespace, name)).map(|c| c.fingerprint)
+                }
                 _ => None,
             }
         };
         let Some(copy) = copy else { return false };
         let applied = self.applied.lock().expect("applied lock");
-        applied.get(&(cluster.to_string(), r)) == Some(&Applied { render, copy })
+        applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)))
+            == Some(&Applied { render, copy })
     }
 
     /// Records a write of `render` to a member copy and the copy the member answered with.
     pub fn record_apply(&self, cluster: &str, render: u64, answer: &DynamicObject) {
-        let r = self.copy_ref(answer.metadata.namespace.as_deref(), &answer.name_any());
         let copy = copy_fingerprint(&answer.metadata);
-        self.applied.lock().expect("applied lock").insert((cluster.to_string(), r), Applied { render, copy });
+        let mut applied = self.applied.lock().expect("applied lock");
+        applied.entry(cluster.to_string()).or_default().insert(NameKey::of(&answer.metadata), Applied { render, copy });
     }
 
     /// Forgets sync's writes to a member copy (deleted, or the write failed).
     pub fn forget_apply(&self, cluster: &str, namespace: Option<&str>, name: &str) {
-        let r = self.copy_ref(namespace, name);
-        self.applied.lock().expect("applied lock").remove(&(cluster.to_string(), r));
+        let mut applied = self.applied.lock().expect("applied lock");
+        if let Some(copies) = applied.get_mut(cluster) {
+            copies.remove(&NameKey::new(namespace, name));
+        }
     }
 
     /// What the member watch on `cluster` knows about the copy `namespace/name`.
@@ -183,8 +247,8 @@ impl TypeHandle {
         if !ready.is_ready() {
             return CopyState::Unknown;
         }
-        match store.get(&self.copy_ref(namespace, name)) {
-            Some(meta) => CopyState::Present(meta.annotations().get(keys::ORIGIN).cloned()),
+        match store.get(&Self::copy_ref(namespace, name)) {
+            Some(copy) => CopyState::Present(copy.origin.clone()),
             None => CopyState::Absent,
         }
     }
@@ -348,7 +412,7 @@ async fn watch_federated(
         writer,
         watcher(api, watcher::Config::default()).default_backoff().modify(|f| f.managed_fields_mut().clear()),
     ));
-    let mut seen: HashMap<ObjectRef<Federated>, u64> = HashMap::new();
+    let mut seen: HashMap<NameKey, u64> = HashMap::new();
     let mut ns_placements: HashMap<String, u64> = HashMap::new();
     let namespace_changed = |f: &Federated, gone: bool, ns_placements: &mut HashMap<String, u64>| {
         let Some(ns) = f.metadata.namespace.clone() else { return };
@@ -362,7 +426,7 @@ async fn watch_federated(
             Ok(watcher::Event::Apply(f) | watcher::Event::InitApply(f)) => {
                 let r = ObjectRef::from_obj_with(&f, handle.fed_ar.clone());
                 let fp = sync_fingerprint(&f);
-                if seen.insert(r.clone(), fp) != Some(fp) {
+                if seen.insert(NameKey::of(&f.metadata), fp) != Some(fp) {
                     handle.requeue(r.clone());
                 }
                 mat.federated_changed(&f, &r);
@@ -372,19 +436,15 @@ async fn watch_federated(
             }
             Ok(watcher::Event::Delete(f)) => {
                 let r = ObjectRef::from_obj_with(&f, handle.fed_ar.clone());
-                seen.remove(&r);
+                seen.remove(&NameKey::of(&f.metadata));
                 mat.federated_changed(&f, &r);
                 if handle.is_namespace() {
                     namespace_changed(&f, true, &mut ns_placements);
                 }
             }
             Ok(watcher::Event::InitDone) => {
-                let present: HashSet<ObjectRef<Federated>> = handle
-                    .fed_store
-                    .state()
-                    .iter()
-                    .map(|f| ObjectRef::from_obj_with(&**f, handle.fed_ar.clone()))
-                    .collect();
+                let present: HashSet<NameKey> =
+                    handle.fed_store.state().iter().map(|f| NameKey::of(&f.metadata)).collect();
                 seen.retain(|r, _| present.contains(r));
                 handle.fed_ready.set();
                 mat.sweep_all();
@@ -415,7 +475,7 @@ async fn manage_member_watches(shared: Arc<Shared>, handle: Arc<TypeHandle>) {
             if watches.contains_key(name) {
                 continue;
             }
-            let writer = Writer::<CopyMeta>::new(handle.target_ar.clone());
+            let writer = Writer::<CopyRecord>::new(());
             let ready = Ready::new();
             handle
                 .member_copies
@@ -452,68 +512,56 @@ fn copy_fingerprint(meta: &ObjectMeta) -> u64 {
     h.finish()
 }
 
-/// Keeps of a member copy's metadata only what sync reads (identity, generation,
-/// resourceVersion, deletion and the origin annotation): the store holds one entry per copy
-/// per member.
-pub fn slim_copy_meta(copy: &mut CopyMeta) {
-    let meta = &mut copy.metadata;
-    let origin = meta.annotations.take().and_then(|mut a| a.remove_entry(keys::ORIGIN));
-    meta.annotations = origin.map(|entry| [entry].into());
-    meta.labels = None;
-    meta.managed_fields = None;
-    meta.owner_references = None;
-    meta.finalizers = None;
-    meta.creation_timestamp = None;
-}
-
 /// Watches the managed copies of this type on one member (metadata only) and requeues their
 /// origin when one is edited or deleted, so the sync controller reverts the drift.
 async fn watch_member_copies(
     handle: Arc<TypeHandle>,
     cluster: String,
     client: kube::Client,
-    writer: Writer<CopyMeta>,
+    writer: Writer<CopyRecord>,
     ready: Ready,
 ) {
-    let api = Api::<CopyMeta>::all_with(client, &handle.target_ar);
+    let api = Api::<PartialObjectMeta<DynamicObject>>::all_with(client, &handle.target_ar);
     let config = watcher::Config::default().labels(&format!("{}=true", keys::MANAGED_LABEL));
     let store = writer.as_reader();
-    let mut events =
-        std::pin::pin!(reflector::reflector(writer, watcher(api, config).default_backoff().modify(slim_copy_meta),));
+    let records =
+        watcher(api, config).default_backoff().map_ok(|e| watch_event::map(e, |m| CopyRecord::of(&m.metadata)));
+    let mut events = std::pin::pin!(reflector::reflector(writer, records));
     let kind = handle.spec.federated.kind.clone();
-    let origin_ref = |meta: &CopyMeta| -> Option<ObjectRef<Federated>> {
-        let origin = parse_origin(meta.annotations().get(keys::ORIGIN)?)?;
-        (origin.kind == kind).then(|| handle.fed_ref(origin.namespace.as_deref(), &origin.name))
+    let origin_key = |copy: &CopyRecord| -> Option<NameKey> {
+        let origin = parse_origin(copy.origin.as_deref()?)?;
+        (origin.kind == kind).then(|| NameKey::new(origin.namespace.as_deref(), &origin.name))
     };
-    type Seen = HashMap<ObjectRef<CopyMeta>, (u64, Option<ObjectRef<Federated>>)>;
+    let requeue = |origin: &NameKey| handle.requeue(handle.fed_ref(origin.namespace(), origin.name()));
+    type Seen = HashMap<NameKey, (u64, Option<NameKey>)>;
     let mut seen: Seen = HashMap::new();
     let mut relist: Seen = HashMap::new();
     let mut listed = false;
     while let Some(ev) = events.next().await {
         match ev {
-            Ok(watcher::Event::Apply(meta)) => {
-                let r = ObjectRef::from_obj_with(&meta, handle.target_ar.clone());
-                let entry = (copy_fingerprint(&meta.metadata), origin_ref(&meta));
-                if seen.get(&r).map(|e| e.0) != Some(entry.0)
+            Ok(watcher::Event::Apply(copy)) => {
+                let key = NameKey::new(copy.namespace.as_deref(), &copy.name);
+                let entry = (copy.fingerprint, origin_key(&copy));
+                if seen.get(&key).map(|e| e.0) != Some(entry.0)
                     && let Some(o) = &entry.1
                 {
-                    debug!(%cluster, copy = %r, origin = %o, "member copy changed");
-                    handle.requeue(o.clone());
+                    debug!(%cluster, copy = %key, origin = %o, "member copy changed");
+                    requeue(o);
                 }
-                seen.insert(r, entry);
+                seen.insert(key, entry);
             }
-            Ok(watcher::Event::Delete(meta)) => {
-                let r = ObjectRef::from_obj_with(&meta, handle.target_ar.clone());
-                seen.remove(&r);
-                if let Some(o) = origin_ref(&meta) {
-                    debug!(%cluster, copy = %r, origin = %o, "member copy deleted");
-                    handle.requeue(o);
+            Ok(watcher::Event::Delete(copy)) => {
+                let key = NameKey::new(copy.namespace.as_deref(), &copy.name);
+                seen.remove(&key);
+                if let Some(o) = origin_key(&copy) {
+                    debug!(%cluster, copy = %key, origin = %o, "member copy deleted");
+                    requeue(&o);
                 }
             }
             Ok(watcher::Event::Init) => relist.clear(),
-            Ok(watcher::Event::InitApply(meta)) => {
-                let r = ObjectRef::from_obj_with(&meta, handle.target_ar.clone());
-                relist.insert(r, (copy_fingerprint(&meta.metadata), origin_ref(&meta)));
+            Ok(watcher::Event::InitApply(copy)) => {
+                relist
+                    .insert(NameKey::new(copy.namespace.as_deref(), &copy.name), (copy.fingerprint, origin_key(&copy)));
             }
             Ok(watcher::Event::InitDone) => {
                 // After a re-list (not the first one: the initial sync covers that), copies that
@@ -523,14 +571,14 @@ async fn watch_member_copies(
                         if relist.get(r).map(|e| e.0) != Some(*fp)
                             && let Some(o) = origin
                         {
-                            handle.requeue(o.clone());
+                            requeue(o);
                         }
                     }
                     for (r, (_, origin)) in &relist {
                         if !seen.contains_key(r)
                             && let Some(o) = origin
                         {
-                            handle.requeue(o.clone());
+                            requeue(o);
                         }
                     }
                 }
@@ -596,7 +644,6 @@ mod tests {
     use super::*;
     use fed_core::api::{FederatedSpec, FederatedTypeConfigSpec, Propagation};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    use kube::core::PartialObjectMetaExt;
 
     fn deploy_ref() -> ApiResourceRef {
         ApiResourceRef {
@@ -684,26 +731,23 @@ mod tests {
     }
 
     #[test]
-    fn slim_copy_meta_keeps_what_sync_reads() {
+    fn a_copy_record_keeps_where_the_copy_is_where_it_came_from_and_its_generation() {
         let mut o = copy(4);
-        o.metadata.uid = Some("u".into());
         o.metadata.resource_version = Some("17".into());
-        o.metadata.labels = Some([(keys::MANAGED_LABEL.to_string(), "true".to_string())].into());
         o.metadata.annotations = Some(
             [(keys::ORIGIN.to_string(), "FederatedDeployment/ns/web".to_string()), ("x".into(), "y".into())].into(),
         );
-        o.metadata.finalizers = Some(vec!["f".into()]);
-        let mut meta = o.metadata.clone().into_response_partial::<DynamicObject>();
-        slim_copy_meta(&mut meta);
-        let m = &meta.metadata;
-        assert_eq!((m.name.as_deref(), m.namespace.as_deref(), m.uid.as_deref()), (Some("web"), Some("ns"), Some("u")));
-        assert_eq!((m.generation, m.resource_version.as_deref()), (Some(4), Some("17")));
-        assert_eq!(meta.annotations().get(keys::ORIGIN).map(String::as_str), Some("FederatedDeployment/ns/web"));
-        assert_eq!(meta.annotations().len(), 1);
-        assert!(m.labels.is_none() && m.finalizers.is_none());
-        let mut bare = copy(1).metadata.into_response_partial::<DynamicObject>();
-        slim_copy_meta(&mut bare);
-        assert!(bare.metadata.annotations.is_none());
+        let r = CopyRecord::of(&o.metadata);
+        assert_eq!((r.name.as_str(), r.namespace.as_deref()), ("web", Some("ns")));
+        assert_eq!(r.origin.as_deref(), Some("FederatedDeployment/ns/web"));
+        assert_eq!(r.fingerprint, copy_fingerprint(&o.metadata));
+        o.metadata.resource_version = Some("18".into());
+        assert_eq!(CopyRecord::of(&o.metadata).fingerprint, r.fingerprint, "status writes do not count");
+        o.metadata.generation = Some(5);
+        assert_ne!(CopyRecord::of(&o.metadata).fingerprint, r.fingerprint, "spec edits do");
+        assert_eq!(CopyRecord::of(&copy(1).metadata).origin, None);
+        let key = reflector::Lookup::to_object_ref(&r, ());
+        assert_eq!(key, TypeHandle::copy_ref(Some("ns"), "web"));
     }
 
     /// A member copy as the member's watch (or an apply answer) reports it.
@@ -717,13 +761,11 @@ mod tests {
     fn an_untouched_copy_needs_no_second_apply_but_an_edited_one_does() {
         let (tx, _rx) = mpsc::unbounded();
         let h = tests_support::handle(deploy_ref(), tx);
-        let mut writer = Writer::<CopyMeta>::new(h.target_ar.clone());
+        let mut writer = Writer::<CopyRecord>::new(());
         let ready = Ready::new();
         h.member_copies.write().unwrap().insert("vulcan".into(), (writer.as_reader(), ready.clone()));
-        let seen = |w: &mut Writer<CopyMeta>, generation| {
-            w.apply_watcher_event(&watcher::Event::Apply(
-                copy(generation).metadata.into_response_partial::<DynamicObject>(),
-            ))
+        let seen = |w: &mut Writer<CopyRecord>, generation| {
+            w.apply_watcher_event(&watcher::Event::Apply(CopyRecord::of(&copy(generation).metadata)))
         };
 
         h.record_apply("vulcan", 7, &copy(1));
