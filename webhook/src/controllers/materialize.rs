@@ -13,17 +13,16 @@
 //! gone.
 
 use std::collections::HashMap;
-use std::collections::hash_map::DefaultHasher;
 use std::convert::Infallible;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use fed_core::annotations::{self, FederationAnnotations};
-use fed_core::api::{Federated, FederatedSpec};
+use fed_core::api::Federated;
 use fed_core::{keys, render};
 use futures::channel::mpsc;
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::core::ApiResource;
 use kube::runtime::controller::{self, Action, applier};
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
@@ -32,9 +31,11 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info, warn};
 
+use super::source::{SourceRecord, desired_spec, spec_digest};
 use super::types::{TypeHandle, fed_namespace_of_source, source_owner};
-use super::{AbortOnDrop, Ready, Shared, same_live_incarnation, status};
+use super::{AbortOnDrop, NameKey, Ready, Shared, same_live_incarnation, status};
 use crate::metrics::WriteTarget;
+use crate::watch_event;
 
 /// Why a materialize reconcile failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +57,8 @@ enum Sweep {
 #[derive(Clone)]
 pub struct MaterializeHandle {
     handle: Arc<TypeHandle>,
-    queue: mpsc::UnboundedSender<ObjectRef<DynamicObject>>,
+    source_type: Arc<ApiResource>,
+    queue: mpsc::UnboundedSender<ObjectRef<SourceRecord>>,
     sweep: mpsc::UnboundedSender<Sweep>,
 }
 
@@ -65,7 +67,8 @@ impl MaterializeHandle {
     /// (restores hand edits, recreates a deleted one) and whether the source still exists.
     pub fn federated_changed(&self, fed: &Federated, r: &ObjectRef<Federated>) {
         let Some(owner) = source_owner(fed, &self.handle.spec.target) else { return };
-        let _ = self.queue.unbounded_send(source_ref(&self.handle, fed.metadata.namespace.as_deref(), &owner.name));
+        let source = source_ref(&self.handle, &self.source_type, fed.metadata.namespace.as_deref(), &owner.name);
+        let _ = self.queue.unbounded_send(source);
         let _ = self.sweep.unbounded_send(Sweep::One(Box::new(r.clone())));
     }
 
@@ -75,8 +78,13 @@ impl MaterializeHandle {
     }
 }
 
-fn source_ref(handle: &TypeHandle, fed_namespace: Option<&str>, name: &str) -> ObjectRef<DynamicObject> {
-    let r = ObjectRef::new_with(name, handle.target_ar.clone());
+fn source_ref(
+    handle: &TypeHandle,
+    source_type: &Arc<ApiResource>,
+    fed_namespace: Option<&str>,
+    name: &str,
+) -> ObjectRef<SourceRecord> {
+    let r = ObjectRef::new_with(name, source_type.clone());
     match fed_namespace {
         Some(ns) if !handle.is_namespace() => r.within(ns),
         _ => r,
@@ -86,24 +94,27 @@ fn source_ref(handle: &TypeHandle, fed_namespace: Option<&str>, name: &str) -> O
 struct MaterializeCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
-    sources: Store<DynamicObject>,
+    source_type: Arc<ApiResource>,
+    sources: Store<SourceRecord>,
     sources_ready: Ready,
-    failures: status::FailureCounts<ObjectRef<DynamicObject>>,
+    failures: status::FailureCounts<ObjectRef<SourceRecord>>,
 }
 
 /// Starts the source watch, the applier and the sweeper for one type.
 pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle, Vec<AbortOnDrop<()>>) {
     let (queue_tx, queue_rx) = mpsc::unbounded();
     let (sweep_tx, sweep_rx) = mpsc::unbounded();
-    let writer = Writer::<DynamicObject>::new(handle.target_ar.clone());
+    let source_type = Arc::new(handle.target_ar.clone());
+    let writer = Writer::<SourceRecord>::new(source_type.clone());
     let ctx = Arc::new(MaterializeCtx {
         shared,
         handle: handle.clone(),
+        source_type: source_type.clone(),
         sources: writer.as_reader(),
         sources_ready: Ready::new(),
         failures: status::FailureCounts::new(),
     });
-    let mat = MaterializeHandle { handle, queue: queue_tx, sweep: sweep_tx };
+    let mat = MaterializeHandle { handle, source_type, queue: queue_tx, sweep: sweep_tx };
     let tasks = vec![
         AbortOnDrop::spawn(watch_sources(ctx.clone(), writer, mat.clone())),
         AbortOnDrop::spawn(run_applier(ctx.clone(), queue_rx)),
@@ -112,45 +123,28 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle
     (mat, tasks)
 }
 
-/// What about a source feeds its federated object: everything but its status (and for kinds
-/// without `generation`, any change).
-fn source_fingerprint(o: &DynamicObject) -> u64 {
-    let mut h = DefaultHasher::new();
-    match o.metadata.generation {
-        Some(g) => g.hash(&mut h),
-        None => o.metadata.resource_version.hash(&mut h),
-    }
-    o.metadata.uid.hash(&mut h);
-    o.metadata.labels.hash(&mut h);
-    let mut annotations = o.metadata.annotations.clone().unwrap_or_default();
-    annotations.remove("deployment.kubernetes.io/revision");
-    annotations.hash(&mut h);
-    o.metadata.deletion_timestamp.is_some().hash(&mut h);
-    h.finish()
-}
-
 /// Watches labelled sources; applied ones are queued, ones that leave the selection (deleted or
 /// unlabelled) are swept.
-async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<DynamicObject>, mat: MaterializeHandle) {
+async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<SourceRecord>, mat: MaterializeHandle) {
     let api = Api::<DynamicObject>::all_with(ctx.shared.host.clone(), &ctx.handle.target_ar);
     let config = watcher::Config::default().labels(&format!("{}=true", keys::FEDERATED_LABEL));
-    let mut events = std::pin::pin!(reflector::reflector(
-        writer,
-        watcher(api, config).default_backoff().modify(render::trim_source),
-    ));
-    let mut seen: HashMap<ObjectRef<DynamicObject>, u64> = HashMap::new();
+    let records = watcher(api, config)
+        .default_backoff()
+        .modify(render::trim_source)
+        .map_ok(|e| watch_event::map(e, SourceRecord::of));
+    let mut events = std::pin::pin!(reflector::reflector(writer, records));
+    let mut seen: HashMap<NameKey, u64> = HashMap::new();
     while let Some(ev) = events.next().await {
         match ev {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                let r = ObjectRef::from_obj_with(&o, ctx.handle.target_ar.clone());
-                let fp = source_fingerprint(&o);
-                if seen.insert(r.clone(), fp) != Some(fp) {
-                    let _ = mat.queue.unbounded_send(r);
+                let fp = o.fingerprint();
+                if seen.insert(NameKey::of(&o.metadata), fp) != Some(fp) {
+                    let _ = mat.queue.unbounded_send(ObjectRef::from_obj_with(&o, ctx.source_type.clone()));
                 }
             }
             Ok(watcher::Event::Delete(o)) => {
-                seen.remove(&ObjectRef::from_obj_with(&o, ctx.handle.target_ar.clone()));
-                let ns = fed_namespace_of_source(&ctx.handle.spec.target, &o);
+                seen.remove(&NameKey::of(&o.metadata));
+                let ns = fed_namespace_of_source(&ctx.handle.spec.target, &o.metadata);
                 let fed = ctx.handle.fed_ref(ns.as_deref(), &o.name_any());
                 let _ = mat.sweep.unbounded_send(Sweep::One(Box::new(fed)));
             }
@@ -164,7 +158,7 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<DynamicObject>, 
     }
 }
 
-async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<ObjectRef<DynamicObject>>) {
+async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<ObjectRef<SourceRecord>>) {
     let config = controller::Config::default().concurrency(ctx.shared.opts.reconcile_concurrency);
     let store = ctx.sources.clone();
     applier(
@@ -191,8 +185,8 @@ async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<Ob
 }
 
 /// The one place that decides retries: exponential backoff per source, capped.
-fn error_policy(src: Arc<DynamicObject>, _err: &MaterializeError, ctx: Arc<MaterializeCtx>) -> Action {
-    let r = ObjectRef::from_obj_with(&*src, ctx.handle.target_ar.clone());
+fn error_policy(src: Arc<SourceRecord>, _err: &MaterializeError, ctx: Arc<MaterializeCtx>) -> Action {
+    let r = ObjectRef::from_obj_with(&*src, ctx.source_type.clone());
     Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
 
@@ -203,7 +197,6 @@ pub fn namespace_terminating(status: &kube::core::Status) -> bool {
 
 /// The Federated&lt;Kind&gt; (as an apply patch) that `source` with `ann` asks for.
 pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, handle: &TypeHandle) -> Value {
-    let source_json = serde_json::to_value(source).unwrap_or(Value::Null);
     let mut metadata = json!({
         "name": source.name_any(),
         "ownerReferences": [{
@@ -217,17 +210,13 @@ pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, ha
         // Sync's finalizer from the start saves it a write (and a round of admission).
         "finalizers": [keys::FINALIZER],
     });
-    if let Some(ns) = fed_namespace_of_source(&handle.spec.target, source) {
+    if let Some(ns) = fed_namespace_of_source(&handle.spec.target, &source.metadata) {
         metadata["namespace"] = ns.into();
     }
     if ann.orphan {
         metadata["annotations"] = json!({ keys::ORPHAN: "true" });
     }
-    let spec = FederatedSpec {
-        template: Some(render::template_from_source(&source_json)),
-        placement: ann.placement.clone(),
-        overrides: ann.overrides.clone(),
-    };
+    let spec = desired_spec(source, ann);
     json!({
         "apiVersion": handle.fed_ar.api_version,
         "kind": handle.fed_ar.kind,
@@ -236,20 +225,19 @@ pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, ha
     })
 }
 
-/// True when `existing` already is what `desired` asks for (so no write is needed).
-pub fn up_to_date(existing: &Federated, desired: &Value, source_uid: &str) -> bool {
-    let Ok(spec) = serde_json::from_value::<FederatedSpec>(desired["spec"].clone()) else { return false };
-    let orphan_wanted = desired.pointer("/metadata/annotations").and_then(|a| a.get(keys::ORPHAN)).is_some();
+/// True when `existing` already is what the source with uid `source_uid` asks for — a spec with
+/// [`spec_digest`] `desired`, orphaned or not —, so no write is needed.
+pub fn up_to_date(existing: &Federated, desired: u64, orphan_wanted: bool, source_uid: &str) -> bool {
     let orphan_has = existing.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true");
     let owned = existing
         .owner_references()
         .iter()
         .any(|o| o.uid == source_uid && o.controller == Some(true) && o.block_owner_deletion == Some(true));
-    existing.spec == spec && orphan_wanted == orphan_has && owned
+    orphan_wanted == orphan_has && owned && spec_digest(&existing.spec) == desired
 }
 
-async fn reconcile(src: Arc<DynamicObject>, ctx: Arc<MaterializeCtx>) -> Result<Action, MaterializeError> {
-    let r = ObjectRef::from_obj_with(&*src, ctx.handle.target_ar.clone());
+async fn reconcile(src: Arc<SourceRecord>, ctx: Arc<MaterializeCtx>) -> Result<Action, MaterializeError> {
+    let r = ObjectRef::from_obj_with(&*src, ctx.source_type.clone());
     let result = ctx.reconcile(&src).await;
     if result.is_ok() {
         ctx.failures.clear(&r);
@@ -274,11 +262,11 @@ impl MaterializeCtx {
         }
     }
 
-    async fn reconcile(&self, src: &DynamicObject) -> Result<Action, MaterializeError> {
+    async fn reconcile(&self, src: &SourceRecord) -> Result<Action, MaterializeError> {
         if src.metadata.deletion_timestamp.is_some() {
             return Ok(Action::await_change());
         }
-        let fed_ns = fed_namespace_of_source(&self.handle.spec.target, src);
+        let fed_ns = fed_namespace_of_source(&self.handle.spec.target, &src.metadata);
         let fed_ref = self.handle.fed_ref(fed_ns.as_deref(), &src.name_any());
         let existing = self.handle.fed_store.get(&fed_ref);
         let uid = src.uid().unwrap_or_default();
@@ -306,14 +294,19 @@ impl MaterializeCtx {
                     self.event(src, "NameConflict", &note).await;
                     return Ok(Action::await_change());
                 }
-                let desired = desired_federated(src, &ann, &self.handle);
-                if existing.as_ref().is_some_and(|f| up_to_date(f, &desired, &uid)) {
+                let desired = src.desired.unwrap_or_default();
+                if existing.as_ref().is_some_and(|f| up_to_date(f, desired, ann.orphan, &uid)) {
                     return Ok(Action::await_change());
                 }
-                if !self.source_is_live(src).await? {
+                let Some(live) = self.live_source(src).await? else {
                     debug!(source = %fed_ref, "source store is behind; not writing the federated object");
                     return Ok(Action::await_change());
-                }
+                };
+                let Ok(Some(ann)) = annotations::from_annotations(live.annotations()) else {
+                    debug!(source = %fed_ref, "source changed its annotations meanwhile; waiting for the watch");
+                    return Ok(Action::await_change());
+                };
+                let desired = desired_federated(&live, &ann, &self.handle);
                 self.shared.metrics.write(WriteTarget::Host);
                 let applied = self
                     .fed_api(fed_ns.as_deref())
@@ -360,13 +353,17 @@ impl MaterializeCtx {
         }
     }
 
-    /// Whether `src` (from the store) still exists as that incarnation: checked before writing
-    /// its federated object, since an apply creates it when absent and would bring back one that
-    /// garbage collection just removed with a source deleted meanwhile (rolling its copies out
-    /// again until the next collection).
-    async fn source_is_live(&self, src: &DynamicObject) -> Result<bool, kube::Error> {
-        let current = self.source_api(src.namespace().as_deref()).get_opt(&src.name_any()).await?;
-        Ok(current.is_some_and(|c| same_live_incarnation(&src.metadata, &c.metadata)))
+    /// The source as the API server has it now, if it is still the incarnation `src` (from the
+    /// store) records: read before writing its federated object, which is rendered from it. An
+    /// apply creates the federated object when absent, and would bring back one that garbage
+    /// collection just removed with a source deleted meanwhile (rolling its copies out again
+    /// until the next collection).
+    async fn live_source(&self, src: &SourceRecord) -> Result<Option<DynamicObject>, kube::Error> {
+        let current = self.source_api(src.metadata.namespace.as_deref()).get_opt(&src.name_any()).await?;
+        Ok(current.filter(|c| same_live_incarnation(&src.metadata, &c.metadata)).map(|mut c| {
+            render::trim_source(&mut c);
+            c
+        }))
     }
 
     /// A source-owned federated object whose source is no longer a labelled source: delete it.
@@ -376,7 +373,7 @@ impl MaterializeCtx {
             return Ok(());
         }
         let Some(owner) = source_owner(&fed, &self.handle.spec.target) else { return Ok(()) };
-        let src_ref = source_ref(&self.handle, fed.metadata.namespace.as_deref(), &owner.name);
+        let src_ref = source_ref(&self.handle, &self.source_type, fed.metadata.namespace.as_deref(), &owner.name);
         if self.sources.get(&src_ref).is_some_and(|s| s.uid().as_deref() == Some(owner.uid.as_str())) {
             return Ok(());
         }
@@ -396,7 +393,7 @@ impl MaterializeCtx {
         self.delete_federated(&fed, keep_orphan).await
     }
 
-    async fn event(&self, src: &DynamicObject, reason: &str, note: &str) {
+    async fn event(&self, src: &SourceRecord, reason: &str, note: &str) {
         warn!(source = %src.name_any(), %reason, %note, "not materializing");
         let event = KubeEvent {
             type_: EventType::Warning,
@@ -405,7 +402,7 @@ impl MaterializeCtx {
             action: "Materialize".into(),
             secondary: None,
         };
-        if let Err(e) = self.shared.recorder.publish(&event, &src.object_ref(&self.handle.target_ar)).await {
+        if let Err(e) = self.shared.recorder.publish(&event, &src.object_ref(&self.source_type)).await {
             debug!(error = %e, "publishing event");
         }
     }
@@ -449,7 +446,7 @@ async fn sweeper(ctx: Arc<MaterializeCtx>, rx: mpsc::UnboundedReceiver<Sweep>, r
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fed_core::api::{ApiResourceRef, Placement, Scope};
+    use fed_core::api::{ApiResourceRef, FederatedSpec, Placement, Scope};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
     fn deployments() -> ApiResourceRef {
@@ -478,14 +475,13 @@ mod tests {
             controller: Some(true),
             block_owner_deletion: Some(true),
         }]);
-        let desired = json!({ "metadata": {}, "spec": spec });
-        assert!(up_to_date(&fed, &desired, "u1"));
-        assert!(!up_to_date(&fed, &desired, "u2"));
-        let orphan = json!({ "metadata": { "annotations": { "kubefed.io/orphan": "true" } }, "spec": spec });
-        assert!(!up_to_date(&fed, &orphan, "u1"));
+        let desired = spec_digest(&spec);
+        assert!(up_to_date(&fed, desired, false, "u1"));
+        assert!(!up_to_date(&fed, desired, false, "u2"), "another source");
+        assert!(!up_to_date(&fed, desired, true, "u1"), "orphan wanted");
         let mut other = spec.clone();
         other.placement = Placement::clusters(["kronos"]);
-        assert!(!up_to_date(&fed, &json!({ "metadata": {}, "spec": other }), "u1"));
+        assert!(!up_to_date(&fed, spec_digest(&other), false, "u1"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod leader;
 pub mod materialize;
 pub mod members;
 pub mod release;
+pub mod source;
 pub mod status;
 pub mod sync;
 pub mod types;

@@ -612,8 +612,8 @@ pub fn owned_by_source(fed: &Federated) -> bool {
 }
 
 /// Federated objects are namespaced unless their target is cluster-scoped (and not Namespace).
-pub fn fed_namespace_of_source(target: &ApiResourceRef, source: &DynamicObject) -> Option<String> {
-    if target.is_namespace() { Some(source.name_any()) } else { source.namespace() }
+pub fn fed_namespace_of_source(target: &ApiResourceRef, source: &ObjectMeta) -> Option<String> {
+    if target.is_namespace() { source.name.clone() } else { source.namespace.clone() }
 }
 
 #[cfg(test)]
