@@ -7,8 +7,8 @@
 //!   FederatedTypeConfig, started and stopped as type configs come and go. FederatedNamespaces
 //!   are watched as `DynamicObject` and converted to [`Federated`] once per watch event (not per
 //!   request), leniently, so one odd object can never stall a cache. Of the other types only
-//!   metadata is watched and identity and owner references kept ([`ownership_only`]): that is
-//!   all admission reads of them, and the controllers keep their own full copies.
+//!   metadata is watched and only owner references are kept ([`Owners`]): that is all admission
+//!   reads of them, and the controllers keep their own full copies.
 //!
 //! Ready = every cache that existed when the type configs were first listed has completed its
 //! initial list; once ready it stays ready (a type enabled later does not take admission down).
@@ -25,7 +25,7 @@ use fed_core::admission::{FederationView, JoinedCluster};
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope, TYPES_GROUP};
 use fed_core::keys;
 use futures::{Stream, StreamExt, TryStreamExt};
-use kube::core::{DynamicObject, ObjectMeta, PartialObjectMeta};
+use kube::core::{DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
@@ -34,8 +34,9 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
+use crate::record::{self, Named};
 use crate::server::Backend;
-use crate::watch_event;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 
 type Flag = Arc<AtomicBool>;
 
@@ -61,9 +62,26 @@ pub fn namespace_federated_type() -> ApiResourceRef {
 struct TypeCache {
     resource: ApiResourceRef,
     api_resource: kube::core::ApiResource,
-    store: Store<Federated>,
+    store: TypeStore,
     synced: Flag,
     task: Option<AbortHandle>,
+}
+
+/// The objects of one federated type: whole for FederatedNamespace (its placement is the
+/// namespace policy), [`Owners`] records for every other type.
+enum TypeStore {
+    Full(Store<Federated>),
+    Owners(Store<Owners>),
+}
+
+/// A federated object of a type other than FederatedNamespace as admission keeps it: its owner
+/// references (all admission reads of it, for name clashes with annotated sources).
+pub type Owners = Named<Vec<OwnerReference>>;
+
+/// The [`Owners`] record of a federated object with this metadata.
+pub fn owners(meta: PartialObjectMeta<DynamicObject>) -> Owners {
+    let owners = meta.metadata.owner_references.clone().unwrap_or_default();
+    Named::new(&meta.metadata, owners)
 }
 
 impl Drop for TypeCache {
@@ -161,11 +179,11 @@ async fn keep_reflecting<K, S>(
     missing_is_empty: bool,
     mut after: impl FnMut(&Event<K>) + Send,
 ) where
-    K: kube::Resource + Clone + Send + Sync + 'static,
+    K: reflector::Lookup + Clone + Send + Sync + 'static,
     K::DynamicType: Eq + Hash + Clone + Send + Sync,
     S: Stream<Item = watcher::Result<Event<K>>> + Send,
 {
-    let stream = stream.backoff(RetryBackoff::default()).reflect(writer);
+    let stream = reflector::reflector(writer, stream.backoff(RetryBackoff::default()));
     futures::pin_mut!(stream);
     let mut last_error: Option<String> = None;
     while let Some(item) = stream.next().await {
@@ -263,21 +281,6 @@ pub fn to_federated(obj: DynamicObject) -> Federated {
     Federated { types, metadata, spec, status }
 }
 
-/// A federated object of a type other than FederatedNamespace as admission keeps it: identity
-/// and owner references, nothing else.
-pub fn ownership_only(meta: PartialObjectMeta<DynamicObject>) -> Federated {
-    let m = meta.metadata;
-    let metadata = ObjectMeta {
-        name: m.name,
-        namespace: m.namespace,
-        uid: m.uid,
-        resource_version: m.resource_version,
-        owner_references: m.owner_references,
-        ..Default::default()
-    };
-    Federated { types: meta.types, metadata, spec: Default::default(), status: None }
-}
-
 fn joined(c: &KubeFedCluster) -> JoinedCluster {
     let labels: BTreeMap<String, String> = c.metadata.labels.clone().unwrap_or_default();
     JoinedCluster {
@@ -344,21 +347,21 @@ impl Caches {
 
 fn spawn_type_cache(client: &Client, resource: ApiResourceRef) -> TypeCache {
     let api_resource = resource.api_resource();
-    let writer: Writer<Federated> = Writer::new(api_resource.clone());
-    let store = writer.as_reader();
     let synced = Flag::default();
     let what = resource.qualified_plural();
     let config = watcher::Config::default();
-    let task = if resource == namespace_federated_type() {
+    let (store, task) = if resource == namespace_federated_type() {
+        let writer: Writer<Federated> = Writer::new(api_resource.clone());
+        let store = TypeStore::Full(writer.as_reader());
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
-        let stream = watcher::watcher(api, config).map_ok(|e| watch_event::map(e, to_federated));
-        tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {}))
+        let stream = watcher::watcher(api, config).map_ok(|e| record::map_event(e, to_federated));
+        (store, tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {})))
     } else {
-        // Admission reads only who owns these (name clashes with annotated sources): their
-        // metadata is watched, and kept without the rest.
+        let writer: Writer<Owners> = Writer::new(());
+        let store = TypeStore::Owners(writer.as_reader());
         let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client.clone(), &api_resource);
-        let stream = watcher::watcher(api, config).map_ok(|e| watch_event::map(e, ownership_only));
-        tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {}))
+        let stream = watcher::watcher(api, config).map_ok(|e| record::map_event(e, owners));
+        (store, tokio::spawn(keep_reflecting(stream, writer, synced.clone(), what, true, |_| {})))
     };
     TypeCache { resource, api_resource, store, synced, task: Some(task.abort_handle()) }
 }
@@ -379,14 +382,14 @@ impl FederationView for Caches {
     fn namespace_placement(&self, namespace: &str) -> Option<Federated> {
         let types = self.types();
         let cache = types.get(&type_key(&namespace_federated_type()))?;
+        let TypeStore::Full(store) = &cache.store else { return None };
         // The one named after its namespace; else (accepted with a warning) any other in it,
         // the first by name so the answer is stable.
         let exact = ObjectRef::new_with(namespace, cache.api_resource.clone()).within(namespace);
-        if let Some(fns) = cache.store.get(&exact) {
+        if let Some(fns) = store.get(&exact) {
             return Some((*fns).clone());
         }
-        cache
-            .store
+        store
             .state_filter(|o| o.metadata.namespace.as_deref() == Some(namespace))
             .into_iter()
             .min_by(|a, b| a.metadata.name.cmp(&b.metadata.name))
@@ -396,11 +399,20 @@ impl FederationView for Caches {
     fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
         let types = self.types();
         let cache = types.get(&type_key(federated))?;
-        let mut key = ObjectRef::new_with(name, cache.api_resource.clone());
-        if !namespace.is_empty() {
-            key = key.within(namespace);
+        fn within<K: reflector::Lookup>(key: ObjectRef<K>, namespace: &str) -> ObjectRef<K> {
+            if namespace.is_empty() { key } else { key.within(namespace) }
         }
-        cache.store.get(&key).map(|o| (*o).clone())
+        match &cache.store {
+            TypeStore::Full(store) => store
+                .get(&within(ObjectRef::new_with(name, cache.api_resource.clone()), namespace))
+                .map(|o| (*o).clone()),
+            TypeStore::Owners(store) => store.get(&within(ObjectRef::new_with(name, ()), namespace)).map(|o| {
+                let mut f = Federated::new(name, &cache.api_resource, Default::default());
+                f.metadata.namespace = o.namespace.clone();
+                f.metadata.owner_references = Some(o.value.clone());
+                f
+            }),
+        }
     }
 }
 
@@ -417,7 +429,7 @@ mod tests {
         Condition, FederatedTypeConfigSpec, KubeFedClusterSpec, KubeFedClusterStatus, LocalSecretReference, Placement,
     };
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-    use kube::core::PartialObjectMetaExt;
+    use kube::core::{ObjectMeta, PartialObjectMetaExt};
 
     fn cluster(name: &str, labels: &[(&str, &str)], offline: bool) -> KubeFedCluster {
         let mut c = KubeFedCluster::new(
@@ -459,21 +471,18 @@ mod tests {
 
     fn offline_type_cache(resource: ApiResourceRef, objects: Vec<DynamicObject>, synced: bool) -> TypeCache {
         let api_resource = resource.api_resource();
-        let mut writer: Writer<Federated> = Writer::new(api_resource.clone());
-        writer.apply_watcher_event(&Event::Init);
-        let full = resource == namespace_federated_type();
-        for o in objects {
-            let f = if full { to_federated(o) } else { ownership_only(o.metadata.into_response_partial()) };
-            writer.apply_watcher_event(&Event::InitApply(f));
-        }
-        writer.apply_watcher_event(&Event::InitDone);
-        TypeCache {
-            resource,
-            api_resource,
-            store: writer.as_reader(),
-            synced: Arc::new(AtomicBool::new(synced)),
-            task: None,
-        }
+        let store = if resource == namespace_federated_type() {
+            let mut writer: Writer<Federated> = Writer::new(api_resource.clone());
+            let objects = objects.into_iter().map(to_federated);
+            objects.for_each(|f| writer.apply_watcher_event(&Event::Apply(f)));
+            TypeStore::Full(writer.as_reader())
+        } else {
+            let mut writer: Writer<Owners> = Writer::new(());
+            let objects = objects.into_iter().map(|o| owners(o.metadata.into_response_partial()));
+            objects.for_each(|f| writer.apply_watcher_event(&Event::Apply(f)));
+            TypeStore::Owners(writer.as_reader())
+        };
+        TypeCache { resource, api_resource, store, synced: Arc::new(AtomicBool::new(synced)), task: None }
     }
 
     /// Caches filled by hand, as the reflectors would fill them.
@@ -489,6 +498,15 @@ mod tests {
         tw.apply_watcher_event(&Event::Apply(ftc));
         let ns_type = namespace_federated_type();
         let fd = deployments().federated();
+        let mut owned = federated(&fd, "team-a", "owned", &["vulcan"]);
+        owned.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "owned".into(),
+            uid: "s1".into(),
+            controller: Some(true),
+            ..Default::default()
+        }]);
         let mut types = HashMap::new();
         types.insert(
             type_key(&ns_type),
@@ -504,7 +522,7 @@ mod tests {
         );
         types.insert(
             type_key(&fd),
-            offline_type_cache(fd.clone(), vec![federated(&fd, "team-a", "web", &["vulcan"])], synced),
+            offline_type_cache(fd.clone(), vec![federated(&fd, "team-a", "web", &["vulcan"]), owned], synced),
         );
         Caches {
             clusters,
@@ -594,14 +612,17 @@ mod tests {
             controller: Some(true),
             ..Default::default()
         }]);
-        let f = ownership_only(o.metadata.clone().into_response_partial());
+        let r = owners(o.metadata.clone().into_response_partial());
+        assert_eq!((Some(r.name), r.namespace), (o.metadata.name, o.metadata.namespace));
+        assert_eq!(Some(r.value), o.metadata.owner_references);
+        let c = caches(true);
+        let fd = deployments().federated();
+        let owned = c.federated_object(&fd, "team-a", "owned").unwrap();
+        assert_eq!(owned.metadata.owner_references.unwrap()[0].uid, "s1");
         assert_eq!(
-            (f.metadata.name, f.metadata.namespace, f.metadata.uid),
-            (o.metadata.name, o.metadata.namespace, o.metadata.uid)
+            (owned.metadata.namespace.as_deref(), owned.metadata.name.as_deref()),
+            (Some("team-a"), Some("owned"))
         );
-        assert_eq!(f.metadata.owner_references, o.metadata.owner_references);
-        assert!(f.metadata.labels.is_none());
-        assert_eq!(f.spec, Default::default());
     }
 
     #[test]

@@ -16,9 +16,9 @@ mod cli;
 mod controllers;
 mod logging;
 mod metrics;
+mod record;
 mod server;
 mod tls;
-mod watch_event;
 
 use std::process::ExitCode;
 use std::sync::Arc;

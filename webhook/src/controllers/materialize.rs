@@ -35,7 +35,7 @@ use super::source::{SourceRecord, desired_spec, spec_digest};
 use super::types::{TypeHandle, fed_namespace_of_source, source_owner};
 use super::{AbortOnDrop, NameKey, Ready, Shared, same_live_incarnation, status};
 use crate::metrics::WriteTarget;
-use crate::watch_event;
+use crate::record;
 
 /// Why a materialize reconcile failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +131,7 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<SourceRecord>, m
     let records = watcher(api, config)
         .default_backoff()
         .modify(render::trim_source)
-        .map_ok(|e| watch_event::map(e, SourceRecord::of));
+        .map_ok(|e| record::map_event(e, SourceRecord::of));
     let mut events = std::pin::pin!(reflector::reflector(writer, records));
     let mut seen: HashMap<NameKey, u64> = HashMap::new();
     while let Some(ev) = events.next().await {
@@ -272,10 +272,11 @@ impl MaterializeCtx {
         let uid = src.uid().unwrap_or_default();
         let owned =
             existing.as_ref().map(|f| f.owner_references().iter().any(|o| o.uid == uid && o.controller == Some(true)));
-        match annotations::from_annotations(src.annotations()) {
+        let federation = src.federation_annotations();
+        match annotations::from_annotations(&federation) {
             Ok(None) => {
                 if let (Some(fed), Some(true)) = (existing, owned) {
-                    let keep_orphan = src.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true");
+                    let keep_orphan = federation.get(keys::ORPHAN).is_some_and(|v| v == "true");
                     info!(source = %fed_ref, "source no longer carries placement annotations; deleting its federated object");
                     self.delete_federated(&fed, keep_orphan).await?;
                 }

@@ -6,6 +6,7 @@
 //! not write from a stale copy) and renders the federated object from what it read.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -19,9 +20,11 @@ use kube::{Resource, ResourceExt};
 /// One annotated source, as materialize keeps it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SourceRecord {
-    /// Name, namespace, uid, resourceVersion, generation, deletion timestamp, owner references
-    /// and the `kubefed.io/` annotations of the source; nothing else.
+    /// Name, namespace, uid, resourceVersion, generation, deletion timestamp and owner
+    /// references of the source; nothing else.
     pub metadata: ObjectMeta,
+    /// Its `kubefed.io/` annotations (a list: a map node is larger than the few entries).
+    federation: Box<[(String, String)]>,
     /// [`spec_digest`] of the federated spec the source asks for, when its annotations parse.
     pub desired: Option<u64>,
 }
@@ -34,10 +37,7 @@ impl SourceRecord {
             _ => None,
         };
         let m = source.metadata;
-        let federation_annotations = m.annotations.map(|mut a| {
-            a.retain(|k, _| k.starts_with(keys::PREFIX));
-            a
-        });
+        let federation = m.annotations.into_iter().flatten().filter(|(k, _)| k.starts_with(keys::PREFIX)).collect();
         let metadata = ObjectMeta {
             name: m.name,
             namespace: m.namespace,
@@ -46,10 +46,14 @@ impl SourceRecord {
             generation: m.generation,
             deletion_timestamp: m.deletion_timestamp,
             owner_references: m.owner_references,
-            annotations: federation_annotations.filter(|a| !a.is_empty()),
             ..Default::default()
         };
-        SourceRecord { metadata, desired }
+        SourceRecord { metadata, federation, desired }
+    }
+
+    /// The source's `kubefed.io/` annotations.
+    pub fn federation_annotations(&self) -> BTreeMap<String, String> {
+        self.federation.iter().cloned().collect()
     }
 
     /// What about the record makes materialize act: a new desired spec, new federation
@@ -58,7 +62,7 @@ impl SourceRecord {
         let mut h = DefaultHasher::new();
         self.desired.hash(&mut h);
         self.metadata.uid.hash(&mut h);
-        self.metadata.annotations.hash(&mut h);
+        self.federation.hash(&mut h);
         self.metadata.deletion_timestamp.is_some().hash(&mut h);
         h.finish()
     }
@@ -141,8 +145,8 @@ mod tests {
         let m = &r.metadata;
         assert_eq!((m.name.as_deref(), m.namespace.as_deref(), m.uid.as_deref()), (Some("cm"), Some("ns"), Some("u1")));
         assert_eq!(m.resource_version.as_deref(), Some("5"));
-        assert_eq!(r.annotations().keys().collect::<Vec<_>>(), ["kubefed.io/placement"]);
-        assert!(m.labels.is_none() && m.managed_fields.is_none());
+        assert_eq!(r.federation_annotations().keys().collect::<Vec<_>>(), ["kubefed.io/placement"]);
+        assert!(m.labels.is_none() && m.annotations.is_none() && m.managed_fields.is_none());
         assert!(r.desired.is_some());
     }
 
@@ -180,6 +184,9 @@ mod tests {
         assert_eq!(a.fingerprint(), b.fingerprint());
         b.metadata.uid = Some("u2".into());
         assert_ne!(a.fingerprint(), b.fingerprint());
+        let orphaned =
+            SourceRecord::of(source(json!({ "kubefed.io/placement": "vulcan", "kubefed.io/orphan": "true" }), "v"));
+        assert_ne!(a.fingerprint(), orphaned.fingerprint());
         let c = SourceRecord::of(source(json!({ "kubefed.io/placement": "vulcan" }), "w"));
         assert_ne!(a.fingerprint(), c.fingerprint());
     }

@@ -5,7 +5,6 @@
 //! materialize controller (annotated sources) and one metadata watch per member cluster on the
 //! member copies (label `kubefed.io/managed=true`) that requeues the origin on drift.
 
-use std::borrow::Cow;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -25,7 +24,7 @@ use tracing::{debug, info, warn};
 use super::members::{self, Member};
 use super::status::parse_origin;
 use super::{AbortOnDrop, NameKey, Ready, Shared, materialize, release, sync};
-use crate::watch_event;
+use crate::record::{self, Named};
 
 /// The API types one type config federates.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,65 +37,24 @@ pub struct TypeSpec {
     pub federated: ApiResourceRef,
 }
 
-/// What sync needs of one member copy, from the member watch: where it is, the federated
-/// object it came from, and whether it changed. One is kept per copy per member, so it is a
-/// few fields rather than the copy's metadata (and its store key carries no API resource).
+/// What sync needs of one member copy, from the member watch: where it is (the record's
+/// namespace and name), the federated object it came from, and whether it changed. One is kept
+/// per copy per member, so it is these few fields rather than the copy's metadata.
+pub type CopyRecord = Named<CopyInfo>;
+
+/// The fields of a [`CopyRecord`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CopyRecord {
-    name: String,
-    namespace: Option<String>,
+pub struct CopyInfo {
     /// [`copy_fingerprint`] of the copy.
     fingerprint: u64,
     /// The copy's `kubefed.io/origin` annotation.
     origin: Option<String>,
 }
 
-impl CopyRecord {
-    /// The record of a member copy with this metadata.
-    pub fn of(meta: &ObjectMeta) -> Self {
-        CopyRecord {
-            name: meta.name.clone().unwrap_or_default(),
-            namespace: meta.namespace.clone(),
-            fingerprint: copy_fingerprint(meta),
-            origin: meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned(),
-        }
-    }
-}
-
-impl reflector::Lookup for CopyRecord {
-    type DynamicType = ();
-
-    fn kind(_: &()) -> Cow<'_, str> {
-        "MemberCopy".into()
-    }
-
-    fn group(_: &()) -> Cow<'_, str> {
-        "".into()
-    }
-
-    fn version(_: &()) -> Cow<'_, str> {
-        "".into()
-    }
-
-    fn plural(_: &()) -> Cow<'_, str> {
-        "membercopies".into()
-    }
-
-    fn name(&self) -> Option<Cow<'_, str>> {
-        Some(Cow::Borrowed(&self.name))
-    }
-
-    fn namespace(&self) -> Option<Cow<'_, str>> {
-        self.namespace.as_deref().map(Cow::Borrowed)
-    }
-
-    fn resource_version(&self) -> Option<Cow<'_, str>> {
-        None
-    }
-
-    fn uid(&self) -> Option<Cow<'_, str>> {
-        None
-    }
+/// The record of a member copy with this metadata.
+pub fn copy_record(meta: &ObjectMeta) -> CopyRecord {
+    let origin = meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned();
+    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin })
 }
 
 /// What the member watch knows about one member copy.
@@ -214,7 +172,7 @@ impl TypeHandle {
             let stores = self.member_copies.read().expect("member copies lock");
             match stores.get(cluster) {
                 Some((store, ready)) if ready.is_ready() => {
-                    store.get(&Self::copy_ref(namespace, name)).map(|c| c.fingerprint)
+                    store.get(&Self::copy_ref(namespace, name)).map(|c| c.value.fingerprint)
                 }
                 _ => None,
             }
@@ -248,7 +206,7 @@ impl TypeHandle {
             return CopyState::Unknown;
         }
         match store.get(&Self::copy_ref(namespace, name)) {
-            Some(copy) => CopyState::Present(copy.origin.clone()),
+            Some(copy) => CopyState::Present(copy.value.origin.clone()),
             None => CopyState::Absent,
         }
     }
@@ -524,12 +482,11 @@ async fn watch_member_copies(
     let api = Api::<PartialObjectMeta<DynamicObject>>::all_with(client, &handle.target_ar);
     let config = watcher::Config::default().labels(&format!("{}=true", keys::MANAGED_LABEL));
     let store = writer.as_reader();
-    let records =
-        watcher(api, config).default_backoff().map_ok(|e| watch_event::map(e, |m| CopyRecord::of(&m.metadata)));
+    let records = watcher(api, config).default_backoff().map_ok(|e| record::map_event(e, |m| copy_record(&m.metadata)));
     let mut events = std::pin::pin!(reflector::reflector(writer, records));
     let kind = handle.spec.federated.kind.clone();
     let origin_key = |copy: &CopyRecord| -> Option<NameKey> {
-        let origin = parse_origin(copy.origin.as_deref()?)?;
+        let origin = parse_origin(copy.value.origin.as_deref()?)?;
         (origin.kind == kind).then(|| NameKey::new(origin.namespace.as_deref(), &origin.name))
     };
     let requeue = |origin: &NameKey| handle.requeue(handle.fed_ref(origin.namespace(), origin.name()));
@@ -541,7 +498,7 @@ async fn watch_member_copies(
         match ev {
             Ok(watcher::Event::Apply(copy)) => {
                 let key = NameKey::new(copy.namespace.as_deref(), &copy.name);
-                let entry = (copy.fingerprint, origin_key(&copy));
+                let entry = (copy.value.fingerprint, origin_key(&copy));
                 if seen.get(&key).map(|e| e.0) != Some(entry.0)
                     && let Some(o) = &entry.1
                 {
@@ -560,8 +517,10 @@ async fn watch_member_copies(
             }
             Ok(watcher::Event::Init) => relist.clear(),
             Ok(watcher::Event::InitApply(copy)) => {
-                relist
-                    .insert(NameKey::new(copy.namespace.as_deref(), &copy.name), (copy.fingerprint, origin_key(&copy)));
+                relist.insert(
+                    NameKey::new(copy.namespace.as_deref(), &copy.name),
+                    (copy.value.fingerprint, origin_key(&copy)),
+                );
             }
             Ok(watcher::Event::InitDone) => {
                 // After a re-list (not the first one: the initial sync covers that), copies that
@@ -737,15 +696,15 @@ mod tests {
         o.metadata.annotations = Some(
             [(keys::ORIGIN.to_string(), "FederatedDeployment/ns/web".to_string()), ("x".into(), "y".into())].into(),
         );
-        let r = CopyRecord::of(&o.metadata);
+        let r = copy_record(&o.metadata);
         assert_eq!((r.name.as_str(), r.namespace.as_deref()), ("web", Some("ns")));
-        assert_eq!(r.origin.as_deref(), Some("FederatedDeployment/ns/web"));
-        assert_eq!(r.fingerprint, copy_fingerprint(&o.metadata));
+        assert_eq!(r.value.origin.as_deref(), Some("FederatedDeployment/ns/web"));
+        assert_eq!(r.value.fingerprint, copy_fingerprint(&o.metadata));
         o.metadata.resource_version = Some("18".into());
-        assert_eq!(CopyRecord::of(&o.metadata).fingerprint, r.fingerprint, "status writes do not count");
+        assert_eq!(copy_record(&o.metadata).value.fingerprint, r.value.fingerprint, "status writes do not count");
         o.metadata.generation = Some(5);
-        assert_ne!(CopyRecord::of(&o.metadata).fingerprint, r.fingerprint, "spec edits do");
-        assert_eq!(CopyRecord::of(&copy(1).metadata).origin, None);
+        assert_ne!(copy_record(&o.metadata).value.fingerprint, r.value.fingerprint, "spec edits do");
+        assert_eq!(copy_record(&copy(1).metadata).value.origin, None);
         let key = reflector::Lookup::to_object_ref(&r, ());
         assert_eq!(key, TypeHandle::copy_ref(Some("ns"), "web"));
     }
@@ -765,7 +724,7 @@ mod tests {
         let ready = Ready::new();
         h.member_copies.write().unwrap().insert("vulcan".into(), (writer.as_reader(), ready.clone()));
         let seen = |w: &mut Writer<CopyRecord>, generation| {
-            w.apply_watcher_event(&watcher::Event::Apply(CopyRecord::of(&copy(generation).metadata)))
+            w.apply_watcher_event(&watcher::Event::Apply(copy_record(&copy(generation).metadata)))
         };
 
         h.record_apply("vulcan", 7, &copy(1));
