@@ -145,3 +145,37 @@ async fn annotating_a_type_that_is_not_enabled_is_denied_with_the_enable_hint() 
     assert_denied(&apply(&ns.name, &secret.to_string(), &[]), &["kubectl fed enable secrets"]);
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn a_source_whose_federated_name_is_taken_by_another_object_is_denied() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "adm-clash").await;
+    let taken = serde_json::json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+        "metadata": {"name": "web"},
+        "spec": {"template": {"spec": {"replicas": 1}}, "placement": {"clusters": []}}
+    });
+    let out = apply(&ns.name, &taken.to_string(), &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    // The webhook's cache of federated objects follows a watch: wait until it has seen this one.
+    let source = deployment("web", 1, serde_json::json!({"kubefed.io/placement": "vulcan"}));
+    let denied = wait_until(Duration::from_secs(20), "the clash to be refused", || {
+        let out = apply(&ns.name, &source, &["--dry-run=server"]);
+        std::future::ready((!out.status.success()).then_some(out))
+    })
+    .await;
+    assert_denied(&denied, &["FederatedDeployment", "already exists and is not owned by this Deployment"]);
+
+    // A source's own federated object is no clash: updating the source is admitted.
+    let own = deployment("api", 1, serde_json::json!({"kubefed.io/placement": "vulcan"}));
+    let out = apply(&ns.name, &own, &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let federated = ["--context", "earth", "-n", &ns.name, "get", "federateddeployment", "api", "-o", "name"];
+    wait_until(Duration::from_secs(30), "the source's FederatedDeployment", || {
+        std::future::ready(kubectl(&federated).status.success().then_some(()))
+    })
+    .await;
+    let out = apply(&ns.name, &deployment("api", 3, serde_json::json!({"kubefed.io/placement": "vulcan"})), &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    ns.delete().await;
+}
