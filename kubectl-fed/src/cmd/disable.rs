@@ -72,14 +72,14 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
         // the host component's read access to its sources and the members' rights go (`enable`
         // grants both again).
         host.delete(&role_ar, false, None, &source_role).await?;
-        super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
+        super::join::settle_member_roles(ctx, &mut host, remaining).await?;
         return host.finish();
     }
     host.delete(&ftc_ar, true, Some(ctx.fed_ns()), &name).await?;
     host.delete(&role_ar, false, None, &source_role).await?;
     let crd_ar = ApiResource::erase::<CustomResourceDefinition>(&());
     host.delete(&crd_ar, false, None, &fed.qualified_plural()).await?;
-    super::join::sync_member_roles(ctx, &mut host, &remaining).await?;
+    super::join::settle_member_roles(ctx, &mut host, remaining).await?;
     host.finish()
 }
 

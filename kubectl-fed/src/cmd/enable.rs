@@ -111,7 +111,7 @@ pub async fn enable_types(ctx: &Ctx, host: &mut Writer, targets: &[ApiResourceRe
             all.push(t.clone());
         }
     }
-    super::join::sync_member_roles(ctx, host, &all).await
+    super::join::settle_member_roles(ctx, host, all).await
 }
 
 /// Label that makes RBAC aggregation add a ClusterRole to the host component's

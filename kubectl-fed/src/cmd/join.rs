@@ -334,9 +334,126 @@ pub async fn sync_member_roles(ctx: &Ctx, host: &mut Writer, targets: &[ApiResou
     Ok(())
 }
 
+/// The members' federation ClusterRoles as `enable` and `disable` keep them: which types are
+/// enabled now, and writing the roles for a set of types.
+pub trait MemberRoles {
+    /// The enabled target types, read from the API server.
+    async fn enabled(&mut self) -> Result<Vec<ApiResourceRef>>;
+    /// Makes every member's role cover exactly `targets`.
+    async fn write(&mut self, targets: &[ApiResourceRef]) -> Result<()>;
+}
+
+/// The members' roles of the federation `ctx` names, written through `host`.
+struct LiveRoles<'a> {
+    ctx: &'a Ctx,
+    host: &'a mut Writer,
+}
+
+impl MemberRoles for LiveRoles<'_> {
+    async fn enabled(&mut self) -> Result<Vec<ApiResourceRef>> {
+        let configs = fedapi::type_configs(self.host.client(), self.ctx.fed_ns(), &self.ctx.host_context).await?;
+        Ok(fedapi::enabled_targets(&configs))
+    }
+
+    async fn write(&mut self, targets: &[ApiResourceRef]) -> Result<()> {
+        sync_member_roles(self.ctx, self.host, targets).await
+    }
+}
+
+/// Rounds of [`settle`] before a federation whose types keep changing is reported instead.
+const SETTLE_ROUNDS: usize = 5;
+
+/// [`sync_member_roles`] for `targets`, then again for as long as the enabled types read back
+/// differ from those last written (not under dry run, which changes nothing to read back).
+pub async fn settle_member_roles(ctx: &Ctx, host: &mut Writer, targets: Vec<ApiResourceRef>) -> Result<()> {
+    if host.dry_run().active() {
+        return sync_member_roles(ctx, host, &targets).await;
+    }
+    if !settle(&mut LiveRoles { ctx, host }, targets, SETTLE_ROUNDS).await? {
+        output::warn(
+            "the enabled types kept changing while the members' federation ClusterRoles were written; run `kubectl fed enable` again for any type whose copies report a Forbidden error",
+        );
+    }
+    Ok(())
+}
+
+/// Writes the roles for `targets`, then re-reads the enabled types and writes again until they
+/// match what was written last; false if they still differ after `rounds` re-reads.
+///
+/// Two `enable`s (or an `enable` and a `disable`) run at once can each read the type configs
+/// before the other's change lands; whichever writes the roles last would then leave out the
+/// other's type. Each run re-reads after writing, so the run that writes last also reads last,
+/// and its read includes every change made before its write.
+pub async fn settle(roles: &mut impl MemberRoles, targets: Vec<ApiResourceRef>, rounds: usize) -> Result<bool> {
+    let mut written = targets;
+    roles.write(&written).await?;
+    for _ in 0..rounds {
+        let now = roles.enabled().await?;
+        if same_types(&now, &written) {
+            return Ok(true);
+        }
+        roles.write(&now).await?;
+        written = now;
+    }
+    Ok(false)
+}
+
+/// True when `a` and `b` name the same types (by group and kind), whatever their order.
+fn same_types(a: &[ApiResourceRef], b: &[ApiResourceRef]) -> bool {
+    let set = |l: &[ApiResourceRef]| l.iter().map(|t| (t.group.clone(), t.kind.clone())).collect::<BTreeSet<_>>();
+    set(a) == set(b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Roles whose enabled types change under them as `script` says, one entry per read.
+    struct ScriptedRoles {
+        script: Vec<Vec<ApiResourceRef>>,
+        writes: Vec<Vec<String>>,
+    }
+
+    impl MemberRoles for ScriptedRoles {
+        async fn enabled(&mut self) -> Result<Vec<ApiResourceRef>> {
+            let next = if self.script.len() > 1 { self.script.remove(0) } else { self.script[0].clone() };
+            Ok(next)
+        }
+
+        async fn write(&mut self, targets: &[ApiResourceRef]) -> Result<()> {
+            self.writes.push(targets.iter().map(|t| t.kind.clone()).collect());
+            Ok(())
+        }
+    }
+
+    fn types(kinds: &[&str]) -> Vec<ApiResourceRef> {
+        let r = fake();
+        kinds.iter().map(|k| r.resolve(k).unwrap().to_ref()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_type_enabled_meanwhile_is_written_too() {
+        // This run read [Deployment] before another run's ConfigMap landed; the other run wrote
+        // its roles first, so this run's write would have dropped ConfigMap.
+        let mut roles = ScriptedRoles { script: vec![types(&["Deployment", "ConfigMap"])], writes: vec![] };
+        assert!(settle(&mut roles, types(&["Deployment"]), 5).await.unwrap());
+        assert_eq!(roles.writes, [vec!["Deployment"], vec!["Deployment", "ConfigMap"]]);
+    }
+
+    #[tokio::test]
+    async fn nothing_changed_means_one_write() {
+        let mut roles = ScriptedRoles { script: vec![types(&["ConfigMap", "Deployment"])], writes: vec![] };
+        assert!(settle(&mut roles, types(&["Deployment", "ConfigMap"]), 5).await.unwrap());
+        assert_eq!(roles.writes.len(), 1, "the same types in another order are no change");
+    }
+
+    #[tokio::test]
+    async fn types_that_keep_changing_are_reported_after_the_rounds() {
+        let script = vec![types(&["ConfigMap"]), types(&["Deployment"]), types(&["ConfigMap"])];
+        let mut roles = ScriptedRoles { script, writes: vec![] };
+        assert!(!settle(&mut roles, types(&["Deployment"]), 2).await.unwrap());
+        assert_eq!(roles.writes.len(), 3);
+    }
     use crate::discovery::tests::fake;
 
     #[test]
