@@ -86,6 +86,11 @@ pub struct SyncCtx {
 /// Runs the sync controller of one type: a kube-runtime applier over the type's
 /// Federated&lt;Kind&gt; store, fed by `queue` (object changes, member drift, cluster changes).
 pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::UnboundedReceiver<ObjectRef<Federated>>) {
+    // Until the member registry has listed the clusters and their secrets, every cluster looks
+    // unjoined: a cleanup would find no copies to delete and release the finalizer, leaving
+    // them behind for good, and a sync would drop every cluster from the status. (A controller
+    // that has just taken over the Lease starts with an empty registry.)
+    shared.members.wait_ready().await;
     let config = controller::Config::default().concurrency(shared.opts.reconcile_concurrency);
     let store = handle.fed_store.clone();
     let kind = handle.spec.federated.kind.clone();
