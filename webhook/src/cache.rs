@@ -26,7 +26,7 @@ use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedClust
 use fed_core::keys;
 use futures::{Stream, StreamExt, TryStreamExt};
 use kube::core::{DynamicObject, PartialObjectMeta};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
 use kube::runtime::{WatchStreamExt, reflector::store::Writer};
@@ -385,7 +385,7 @@ impl FederationView for Caches {
         let TypeStore::Full(store) = &cache.store else { return None };
         // The one named after its namespace; else (accepted with a warning) any other in it,
         // the first by name so the answer is stable.
-        let exact = ObjectRef::new_with(namespace, cache.api_resource.clone()).within(namespace);
+        let exact = record::object_ref(Some(namespace), namespace, cache.api_resource.clone());
         if let Some(fns) = store.get(&exact) {
             return Some((*fns).clone());
         }
@@ -399,14 +399,12 @@ impl FederationView for Caches {
     fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
         let types = self.types();
         let cache = types.get(&type_key(federated))?;
-        fn within<K: reflector::Lookup>(key: ObjectRef<K>, namespace: &str) -> ObjectRef<K> {
-            if namespace.is_empty() { key } else { key.within(namespace) }
-        }
+        let namespace = Some(namespace).filter(|ns| !ns.is_empty());
         match &cache.store {
-            TypeStore::Full(store) => store
-                .get(&within(ObjectRef::new_with(name, cache.api_resource.clone()), namespace))
-                .map(|o| (*o).clone()),
-            TypeStore::Owners(store) => store.get(&within(ObjectRef::new_with(name, ()), namespace)).map(|o| {
+            TypeStore::Full(store) => {
+                store.get(&record::object_ref(namespace, name, cache.api_resource.clone())).map(|o| (*o).clone())
+            }
+            TypeStore::Owners(store) => store.get(&record::object_ref(namespace, name, ())).map(|o| {
                 let mut f = Federated::new(name, &cache.api_resource, Default::default());
                 f.metadata.namespace = o.namespace.clone();
                 f.metadata.owner_references = Some(o.value.clone());

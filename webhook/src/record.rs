@@ -4,8 +4,18 @@
 use std::borrow::Cow;
 
 use kube::core::ObjectMeta;
-use kube::runtime::reflector::Lookup;
+use kube::runtime::reflector::{Lookup, ObjectRef};
 use kube::runtime::watcher::Event;
+
+/// The store key of `name` in `namespace`, or of the cluster-scoped `name` when `namespace` is
+/// `None`.
+pub fn object_ref<K: Lookup>(namespace: Option<&str>, name: &str, dyntype: K::DynamicType) -> ObjectRef<K> {
+    let r = ObjectRef::new_with(name, dyntype);
+    match namespace {
+        Some(ns) => r.within(ns),
+        None => r,
+    }
+}
 
 /// `event` with its object (if any) mapped by `f`.
 pub fn map_event<A, B>(event: Event<A>, f: impl Fn(A) -> B) -> Event<B> {
@@ -77,13 +87,14 @@ impl<T> Lookup for Named<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::runtime::reflector::ObjectRef;
 
     #[test]
     fn a_record_is_keyed_by_namespace_and_name() {
         let meta = ObjectMeta { name: Some("a".into()), namespace: Some("ns".into()), ..Default::default() };
         let r = Named::new(&meta, 7u8);
         assert_eq!(r.to_object_ref(()), ObjectRef::<Named<u8>>::new_with("a", ()).within("ns"));
+        assert_eq!(object_ref::<Named<u8>>(Some("ns"), "a", ()), r.to_object_ref(()));
+        assert_eq!(object_ref::<Named<u8>>(None, "a", ()).namespace, None);
         let mapped = map_event(Event::Apply(r.clone()), |r| r.value);
         assert!(matches!(mapped, Event::Apply(7)));
         assert!(matches!(map_event(Event::<Named<u8>>::InitDone, |r| r.value), Event::InitDone));

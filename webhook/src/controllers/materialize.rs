@@ -84,11 +84,8 @@ fn source_ref(
     fed_namespace: Option<&str>,
     name: &str,
 ) -> ObjectRef<SourceRecord> {
-    let r = ObjectRef::new_with(name, source_type.clone());
-    match fed_namespace {
-        Some(ns) if !handle.is_namespace() => r.within(ns),
-        _ => r,
-    }
+    let namespace = if handle.is_namespace() { None } else { fed_namespace };
+    record::object_ref(namespace, name, source_type.clone())
 }
 
 struct MaterializeCtx {

@@ -250,6 +250,12 @@ impl NameKey {
     }
 }
 
+impl<T> From<&crate::record::Named<T>> for NameKey {
+    fn from(r: &crate::record::Named<T>) -> Self {
+        Self::new(r.namespace.as_deref(), &r.name)
+    }
+}
+
 impl std::fmt::Display for NameKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.namespace {

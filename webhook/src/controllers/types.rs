@@ -110,11 +110,7 @@ impl TypeHandle {
 
     /// Reference of a federated object in the store.
     pub fn fed_ref(&self, namespace: Option<&str>, name: &str) -> ObjectRef<Federated> {
-        let r = ObjectRef::new_with(name, self.fed_ar.clone());
-        match namespace {
-            Some(ns) => r.within(ns),
-            None => r,
-        }
+        record::object_ref(namespace, name, self.fed_ar.clone())
     }
 
     /// Schedules a sync of one federated object.
@@ -158,11 +154,7 @@ impl TypeHandle {
     }
 
     fn copy_ref(namespace: Option<&str>, name: &str) -> ObjectRef<CopyRecord> {
-        let r = ObjectRef::<CopyRecord>::new_with(name, ());
-        match namespace {
-            Some(ns) => r.within(ns),
-            None => r,
-        }
+        record::object_ref(namespace, name, ())
     }
 
     /// True when the member watch shows the copy exactly as sync's last write of `render` left
@@ -497,7 +489,7 @@ async fn watch_member_copies(
     while let Some(ev) = events.next().await {
         match ev {
             Ok(watcher::Event::Apply(copy)) => {
-                let key = NameKey::new(copy.namespace.as_deref(), &copy.name);
+                let key = NameKey::from(&copy);
                 let entry = (copy.value.fingerprint, origin_key(&copy));
                 if seen.get(&key).map(|e| e.0) != Some(entry.0)
                     && let Some(o) = &entry.1
@@ -508,7 +500,7 @@ async fn watch_member_copies(
                 seen.insert(key, entry);
             }
             Ok(watcher::Event::Delete(copy)) => {
-                let key = NameKey::new(copy.namespace.as_deref(), &copy.name);
+                let key = NameKey::from(&copy);
                 seen.remove(&key);
                 if let Some(o) = origin_key(&copy) {
                     debug!(%cluster, copy = %key, origin = %o, "member copy deleted");
@@ -517,10 +509,7 @@ async fn watch_member_copies(
             }
             Ok(watcher::Event::Init) => relist.clear(),
             Ok(watcher::Event::InitApply(copy)) => {
-                relist.insert(
-                    NameKey::new(copy.namespace.as_deref(), &copy.name),
-                    (copy.value.fingerprint, origin_key(&copy)),
-                );
+                relist.insert(NameKey::from(&copy), (copy.value.fingerprint, origin_key(&copy)));
             }
             Ok(watcher::Event::InitDone) => {
                 // After a re-list (not the first one: the initial sync covers that), copies that
