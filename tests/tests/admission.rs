@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use fed_e2e::{TestNamespace, apply_on_earth as apply, assert_denied, federation, kubectl, output_text, wait_until};
+use fed_e2e::{
+    TestNamespace, apply_on_earth as apply, assert_denied, federation, kubectl, output_text, succeeded, wait_until,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 
@@ -155,8 +157,7 @@ async fn a_source_whose_federated_name_is_taken_by_another_object_is_denied() {
         "metadata": {"name": "web"},
         "spec": {"template": {"spec": {"replicas": 1}}, "placement": {"clusters": []}}
     });
-    let out = apply(&ns.name, &taken.to_string(), &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    succeeded(apply(&ns.name, &taken.to_string(), &[]));
     // The webhook's cache of federated objects follows a watch: wait until it has seen this one.
     let source = deployment("web", 1, serde_json::json!({"kubefed.io/placement": "vulcan"}));
     let denied = wait_until(Duration::from_secs(20), "the clash to be refused", || {
@@ -167,15 +168,12 @@ async fn a_source_whose_federated_name_is_taken_by_another_object_is_denied() {
     assert_denied(&denied, &["FederatedDeployment", "already exists and is not owned by this Deployment"]);
 
     // A source's own federated object is no clash: updating the source is admitted.
-    let own = deployment("api", 1, serde_json::json!({"kubefed.io/placement": "vulcan"}));
-    let out = apply(&ns.name, &own, &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    succeeded(apply(&ns.name, &deployment("api", 1, serde_json::json!({"kubefed.io/placement": "vulcan"})), &[]));
     let federated = ["--context", "earth", "-n", &ns.name, "get", "federateddeployment", "api", "-o", "name"];
     wait_until(Duration::from_secs(30), "the source's FederatedDeployment", || {
         std::future::ready(kubectl(&federated).status.success().then_some(()))
     })
     .await;
-    let out = apply(&ns.name, &deployment("api", 3, serde_json::json!({"kubefed.io/placement": "vulcan"})), &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
+    succeeded(apply(&ns.name, &deployment("api", 3, serde_json::json!({"kubefed.io/placement": "vulcan"})), &[]));
     ns.delete().await;
 }
