@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from Go modules into a
+# Builds etcd, the control planes (kube-apiserver, kube-controller-manager,
+# kube-scheduler) and the node binaries (kubelet, kube-proxy) from Go modules into a
 # per-machine cache keyed by version, and prints the cache's bin directory.
 # A warm cache makes this a no-op. Needs only Go (already on the machine).
 set -euo pipefail
@@ -8,7 +9,7 @@ source "$here/versions.env"
 
 cache_root="${FED_TESTBED_CACHE:-$HOME/.cache/kubectl-fed/testbed}"
 bin="$cache_root/k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}/bin"
-wanted=(etcd kube-apiserver kube-controller-manager)
+wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 missing=()
 for b in "${wanted[@]}"; do [[ -x "$bin/$b" ]] || missing+=("$b"); done
