@@ -31,6 +31,7 @@ test-unit:
 
 test-e2e: build
 	$(CARGO) test -p fed-e2e -- --test-threads=$(E2E_THREADS)
+	$(CARGO) test -p fed-e2e --test audit -- --ignored
 
 ## test-faults: fault scenarios on the test bed (member apiserver/etcd, webhook, controllers,
 ## leader killed) under load; prints a table and fails on any lost or extra object
@@ -45,7 +46,7 @@ cluster-up:
 	hack/cluster-up.sh
 
 cluster-down:
-	hack/federation-down.sh
+	FED_HOST_MODE=local hack/federation-down.sh
 	hack/cluster-down.sh
 
 federation-up: build

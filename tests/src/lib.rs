@@ -293,3 +293,62 @@ pub fn annotated_config_map(name: &str, annotations: serde_json::Value) -> Strin
         "metadata": {"name": name, "annotations": annotations}, "data": {"k": "v"}})
     .to_string()
 }
+
+/// An image reference that `hack/images.sh` built and imported into the bed's nodes, by its
+/// key in `.local/images.env` (`FED_WEBHOOK_IMAGE`, `FED_DEMO_IMAGE`, `FED_PAUSE_IMAGE`).
+pub fn bed_image(key: &str) -> String {
+    let path = repo_root().join(".local/images.env");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run hack/images.sh)", path.display()));
+    text.lines()
+        .filter_map(|line| line.split_once('='))
+        .find(|(k, _)| k.trim() == key)
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("{key} is not in {}", path.display()))
+}
+
+/// The host component's form on the bed, as `hack/federation-up.sh` reads `FED_HOST_MODE`:
+/// `true` for the default, in earth as users install it; `false` for the local process.
+pub fn host_in_cluster() -> bool {
+    std::env::var("FED_HOST_MODE").map_or(true, |m| m != "local")
+}
+
+/// Everything the host component has logged: the local process's log file, or the logs of
+/// every current container of its pods in earth.
+pub fn webhook_log() -> String {
+    if !host_in_cluster() {
+        return std::fs::read_to_string(federation_dir().join("fed-webhook.log")).expect("fed-webhook.log");
+    }
+    let out = kubectl_federation_ns(&[
+        "logs",
+        "-l",
+        "app.kubernetes.io/component=webhook",
+        "--tail=-1",
+        "--prefix",
+        "--max-log-requests=10",
+    ]);
+    succeeded(out)
+}
+
+/// A file holding the CA that the running webhook's serving certificate chains to: the local
+/// form's `pki/ca.crt`, or the in-cluster TLS Secret's `ca.crt` copied to a temporary file.
+pub fn webhook_ca_file() -> PathBuf {
+    if !host_in_cluster() {
+        return federation_dir().join("pki/ca.crt");
+    }
+    let out = kubectl_federation_ns(&["get", "secret", "kubectl-fed-webhook-tls", "-o", "jsonpath={.data.ca\\.crt}"]);
+    let encoded = succeeded(out);
+    let decoded = std::process::Command::new("base64")
+        .arg("-d")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(encoded.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("base64 runs");
+    let path = std::env::temp_dir().join(unique_name("webhook-ca"));
+    std::fs::write(&path, decoded.stdout).expect("CA file written");
+    path
+}

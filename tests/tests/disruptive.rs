@@ -2,14 +2,19 @@
 //! stopped, a member unjoined. Cargo runs test binaries one after another, so keeping them in
 //! this binary (and taking a lock) keeps them away from every other test.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
+use fed_core::keys::{FEDERATED_LABEL, FEDERATION_NAMESPACE};
 use fed_e2e::{
     TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, kubectl_federation_ns,
     output_text, wait_until,
 };
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::api::Api;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
@@ -134,5 +139,129 @@ async fn unjoin_removes_everything_it_rolled_out_and_its_credentials() {
     let host = String::from_utf8_lossy(&host.stdout);
     assert!(!host.contains("kronos"), "kronos's KubeFedCluster or Secret left on earth:\n{host}");
     drop(rejoined);
+    ns.delete().await;
+}
+
+/// What became of one create of the load below.
+enum Outcome {
+    /// Admitted: `true` when its placement was valid.
+    Admitted(bool),
+    /// Refused by the apiserver with this message (a denial, or the webhook being unreachable).
+    Refused(String),
+}
+
+/// Creates `count` annotated ConfigMaps at `per_second`, every third with a placement naming a
+/// cluster that is not joined, counting those sent in `sent`; returns each create's outcome.
+async fn annotated_creates(
+    client: kube::Client,
+    ns: String,
+    count: usize,
+    per_second: u64,
+    sent: Arc<AtomicUsize>,
+) -> Vec<Outcome> {
+    let api = Api::<ConfigMap>::namespaced(client, &ns);
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / per_second));
+    let mut creates = Vec::new();
+    for i in 0..count {
+        tick.tick().await;
+        let valid = i % 3 != 0;
+        let placement = if valid { "vulcan" } else { "vulcan,pluto" };
+        let cm: ConfigMap = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("load-{i}"), "annotations": {"kubefed.io/placement": placement}},
+            "data": {"i": i.to_string()},
+        }))
+        .unwrap();
+        let api = api.clone();
+        sent.fetch_add(1, Ordering::Relaxed);
+        creates.push(tokio::spawn(async move {
+            match api.create(&PostParams::default(), &cm).await {
+                Ok(_) => Outcome::Admitted(valid),
+                Err(kube::Error::Api(status)) => Outcome::Refused(status.message),
+                Err(other) => Outcome::Refused(other.to_string()),
+            }
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for create in creates {
+        outcomes.push(create.await.expect("create task"));
+    }
+    outcomes
+}
+
+async fn lease_holder(client: &kube::Client) -> Option<String> {
+    let lease = Api::<Lease>::namespaced(client.clone(), FEDERATION_NAMESPACE).get_opt("kubectl-fed-controllers").await;
+    lease.ok()??.spec?.holder_identity
+}
+
+#[tokio::test]
+async fn deleting_the_leading_webhook_pod_under_creates_admits_nothing_unchecked() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "dis-podkill").await;
+    let pods = Api::<Pod>::namespaced(bed.earth.clone(), FEDERATION_NAMESPACE);
+    let running = || async {
+        let list = pods.list(&ListParams::default().labels("app.kubernetes.io/component=webhook")).await.ok()?;
+        Some(list.items.into_iter().filter_map(|p| p.metadata.name).collect::<Vec<_>>())
+    };
+    let leader = wait_until(Duration::from_secs(60), "a webhook pod holding the Lease", || async {
+        let holder = lease_holder(&bed.earth).await?;
+        running().await?.contains(&holder).then_some(holder)
+    })
+    .await;
+
+    const CREATES: usize = 300;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let load = tokio::spawn(annotated_creates(bed.earth.clone(), ns.name.clone(), CREATES, 20, sent.clone()));
+    wait_until(Duration::from_secs(30), "60 creates sent", || async { (sent.load(Ordering::Relaxed) >= 60).then_some(()) })
+        .await;
+    let deleted_at = Instant::now();
+    pods.delete(&leader, &DeleteParams::default()).await.expect("the leading pod is deleted");
+    let new_leader = wait_until(Duration::from_secs(60), "the Lease to move to another pod", || async {
+        let holder = lease_holder(&bed.earth).await?;
+        (holder != leader).then_some(holder)
+    })
+    .await;
+    let moved_after = deleted_at.elapsed();
+    let outcomes = load.await.unwrap();
+
+    let mut admitted_valid = 0;
+    let mut refused = Vec::new();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            Outcome::Admitted(true) => admitted_valid += 1,
+            Outcome::Admitted(false) => panic!("load-{i} was admitted with a placement naming a cluster not joined"),
+            Outcome::Refused(message) => {
+                assert!(!message.trim().is_empty(), "load-{i} was refused without a message");
+                refused.push(message.clone());
+            }
+        }
+    }
+    let invalid = outcomes.iter().enumerate().filter(|(i, _)| i % 3 == 0).count();
+    let refused_valid = CREATES - invalid - admitted_valid;
+    eprintln!(
+        "{CREATES} creates at 20/s, leader {leader} deleted: {admitted_valid} valid admitted, {refused_valid} valid \
+         refused while no webhook answered, {invalid} invalid all refused; Lease moved to {new_leader} after {moved_after:?}"
+    );
+    assert!(admitted_valid > 0, "nothing was admitted: {:?}", refused.first());
+
+    // Every admitted object went through the mutating webhook too (it labels sources).
+    let host = Api::<ConfigMap>::namespaced(bed.earth.clone(), &ns.name);
+    for cm in host.list(&ListParams::default()).await.unwrap().items {
+        let labels = cm.metadata.labels.unwrap_or_default();
+        assert_eq!(labels.get(FEDERATED_LABEL).map(String::as_str), Some("true"), "{:?} not mutated", cm.metadata.name);
+    }
+    // Propagation resumes under the new leader: every admitted object reaches vulcan.
+    let vulcan = Api::<ConfigMap>::namespaced(bed.vulcan.clone(), &ns.name);
+    wait_until(Duration::from_secs(120), "every admitted object on vulcan", || async {
+        let copies = vulcan.list(&ListParams::default().labels("kubefed.io/managed=true")).await.ok()?;
+        (copies.items.len() == admitted_valid).then_some(())
+    })
+    .await;
+    let deployments = Api::<Deployment>::namespaced(bed.earth.clone(), FEDERATION_NAMESPACE);
+    wait_until(Duration::from_secs(120), "the host component back at 2/2 ready", || async {
+        let d = deployments.get("kubectl-fed-webhook").await.ok()?;
+        (d.status?.ready_replicas == Some(2)).then_some(())
+    })
+    .await;
     ns.delete().await;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use fed_core::keys::FEDERATION_NAMESPACE;
 use fed_e2e::kubectl_fed as fed;
 use fed_e2e::{
-    TestNamespace, annotated_config_map, apply_on_earth as apply, assert_denied, federation, federation_dir, kubectl,
+    TestNamespace, annotated_config_map, apply_on_earth as apply, assert_denied, federation, kubectl,
     output_text, plugin_dir, wait_until, webhook_port,
 };
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
@@ -171,7 +171,13 @@ async fn admission_caches_sync_under_the_host_component_service_account() {
     std::fs::create_dir_all(&dir).unwrap();
     let kubeconfig = host_component_kubeconfig(&dir);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let pki = federation_dir().join("pki");
+    let pki = dir.join("pki");
+    let certs = Command::new(plugin_dir().join("fed-webhook"))
+        .args(["certs", "--ip", "127.0.0.1", "--out-dir"])
+        .arg(&pki)
+        .output()
+        .expect("fed-webhook certs runs");
+    assert!(certs.status.success(), "{}", output_text(&certs));
     let log = dir.join("fed-webhook.log");
     let child = Command::new(plugin_dir().join("fed-webhook"))
         .args(["serve", "--no-controllers", "--context", "earth", "--listen", &format!("127.0.0.1:{port}")])
@@ -293,7 +299,7 @@ async fn member_tokens_never_appear_in_kubectl_fed_output_or_the_webhook_log() {
     let host_secret = list["items"].as_array().unwrap().iter().find(|o| o["metadata"]["name"] == "vulcan-token");
     assert_eq!(host_secret.expect("the host Secret is listed")["data"]["token"], "<redacted>");
 
-    let log = std::fs::read_to_string(federation_dir().join("fed-webhook.log")).unwrap();
+    let log = fed_e2e::webhook_log();
     assert!(log.len() > 1000, "the webhook has logged");
     assert!(!log.contains(&token) && !log.contains(&encoded), "vulcan's token is in fed-webhook.log");
     // The re-joins above must not have changed what the federation uses.
@@ -308,7 +314,7 @@ fn handshake(version: &str) -> std::process::Output {
         // OpenSSL 3 refuses TLS < 1.2 itself at its default security level; level 0 makes it
         // offer the old protocol so that the refusal we see is the server's.
         .args(["-cipher", "DEFAULT@SECLEVEL=0", "-CAfile"])
-        .arg(federation_dir().join("pki/ca.crt"))
+        .arg(fed_e2e::webhook_ca_file())
         .stdin(Stdio::null())
         .output()
         .expect("openssl runs")

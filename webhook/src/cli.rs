@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// Serve admission only; do not run the controllers.
     #[arg(long)]
     pub no_controllers: bool,
+    /// Seconds to keep serving after SIGTERM before closing the listener, so the apiserver
+    /// stops choosing this pod before it goes (endpoint removal takes a moment to reach it).
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    pub shutdown_delay: u64,
     /// Largest accepted request body in bytes (larger bodies get HTTP 400).
     #[arg(long, default_value_t = crate::server::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,

@@ -74,6 +74,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         "serving admission on /mutate and /validate"
     );
 
+    let delay = std::time::Duration::from_secs(args.shutdown_delay);
+    let shutdown_signal = move || async move {
+        shutdown_signal().await;
+        if !delay.is_zero() {
+            tracing::info!(delay_seconds = delay.as_secs(), "serving on until the shutdown delay has passed");
+            tokio::time::sleep(delay).await;
+        }
+    };
     if args.no_controllers {
         tracing::info!("controllers disabled (--no-controllers)");
         server.run(shutdown_signal()).await?;

@@ -10,7 +10,10 @@
 //!   the cluster; the CA is `--ca-bundle FILE`, or one generated (with a serving certificate for
 //!   the URL's host) into `--cert-dir` and reused on later runs;
 //! - otherwise the in-cluster form: a TLS Secret (generated once, then reused), and the
-//!   Service, Deployment and PodDisruptionBudget of `manifests/host/` (`--image`, `--replicas`).
+//!   Service, Deployment and PodDisruptionBudget of `manifests/host/` (`--image`, `--replicas`,
+//!   `--port`; `--host-network` runs the pods in their node's network namespace and
+//!   `--host-apiserver` names the apiserver address they use instead of the `kubernetes`
+//!   Service, for clusters whose pod or Service network does not route where it must).
 //!
 //! `--dry-run -o yaml` prints every object and changes nothing.
 
@@ -44,6 +47,8 @@ pub const DEFAULT_IMAGE: &str = concat!("kubectl-fed/fed-webhook:", env!("CARGO_
 pub const TLS_SECRET: &str = "kubectl-fed-webhook-tls";
 /// Name of the host component's Deployment.
 pub const COMPONENT: &str = SERVICE_NAME;
+/// Port the webhook listens on in the shipped Deployment.
+pub const DEFAULT_PORT: u16 = 9443;
 
 /// Install the federation control plane on the host cluster (CRDs, namespace, RBAC, webhooks)
 ///
@@ -52,6 +57,8 @@ pub const COMPONENT: &str = SERVICE_NAME;
 #[derive(Args, Debug)]
 #[command(after_help = "Examples:
   kubectl fed install --context earth
+  kubectl fed install --image registry.example/fed-webhook:0.1.0 --replicas 2
+  kubectl fed install --host-network --port 9443 --host-apiserver 10.0.0.1:6443
   kubectl fed install --webhook-url https://127.0.0.1:9443 --ca-bundle ca.crt
   kubectl fed install --dry-run -o yaml")]
 pub struct InstallOptions {
@@ -71,6 +78,19 @@ pub struct InstallOptions {
     /// elect a leader, every replica serves admission)
     #[arg(long, value_name = "N")]
     pub replicas: Option<i32>,
+    /// Run the host component's pods in their node's network namespace (in-cluster form), for
+    /// clusters whose apiserver cannot reach the pod network or whose pods cannot reach the
+    /// member clusters' endpoints. One pod per node: the webhook port is taken on the node.
+    #[arg(long)]
+    pub host_network: bool,
+    /// Port the webhook listens on (in-cluster form; on the node with --host-network)
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// HOST:PORT at which the pods reach the host cluster's apiserver, instead of the
+    /// `kubernetes` Service (in-cluster form; for clusters whose Service network does not route
+    /// from the pods, e.g. one without kube-proxy)
+    #[arg(long, value_name = "HOST:PORT")]
+    pub host_apiserver: Option<String>,
     /// Install CRDs, namespace and RBAC only, no webhook
     #[arg(long)]
     pub skip_webhook: bool,
@@ -87,7 +107,104 @@ impl InstallOptions {
         if self.replicas.is_some_and(|r| r < 1) {
             bail!("--replicas must be at least 1");
         }
+        if self.port == 0 {
+            bail!("--port must be a port number (1-65535)");
+        }
+        if self.webhook_url.is_some() && (self.host_network || self.host_apiserver.is_some()) {
+            bail!("--host-network and --host-apiserver shape the in-cluster form; they do not go with --webhook-url");
+        }
+        if let Some(addr) = &self.host_apiserver {
+            host_port(addr)?;
+        }
         Ok(())
+    }
+
+    /// How the in-cluster Deployment departs from the shipped manifest.
+    fn pod_shape(&self) -> PodShape {
+        PodShape {
+            image: self.image.clone(),
+            replicas: self.replicas,
+            port: self.port,
+            host_network: self.host_network,
+            host_apiserver: self.host_apiserver.as_deref().and_then(|a| host_port(a).ok()),
+        }
+    }
+}
+
+/// `HOST:PORT` split, with a clear error (`[v6]:port` accepted).
+fn host_port(addr: &str) -> Result<(String, u16)> {
+    let bad = || anyhow!("--host-apiserver {addr:?}: expected HOST:PORT, e.g. 10.0.0.1:6443");
+    let (host, port) = addr.rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((host.to_string(), port))
+}
+
+/// The in-cluster Deployment's settings that `install` flags change.
+#[derive(Clone, Debug)]
+pub struct PodShape {
+    /// Container image (`--image`).
+    pub image: String,
+    /// Replicas (`--replicas`; `None`: the manifest's).
+    pub replicas: Option<i32>,
+    /// Webhook port (`--port`).
+    pub port: u16,
+    /// Pods in the node's network namespace (`--host-network`).
+    pub host_network: bool,
+    /// Where the pods reach the host apiserver (`--host-apiserver`).
+    pub host_apiserver: Option<(String, u16)>,
+}
+
+impl PodShape {
+    /// The shipped manifest's settings with `image`.
+    #[cfg(test)]
+    fn shipped(image: &str) -> PodShape {
+        PodShape { image: image.into(), replicas: None, port: DEFAULT_PORT, host_network: false, host_apiserver: None }
+    }
+
+    /// Rewrites the host component's Deployment (as parsed from the manifest) to this shape.
+    fn apply_to(&self, deployment: &mut Value) {
+        if let Some(r) = self.replicas {
+            deployment["spec"]["replicas"] = json!(r);
+        }
+        let pod = &mut deployment["spec"]["template"]["spec"];
+        if self.host_network {
+            pod["hostNetwork"] = json!(true);
+            pod["dnsPolicy"] = json!("ClusterFirstWithHostNet");
+        }
+        let listen_host = if self.host_network { "$(POD_IP)" } else { "0.0.0.0" };
+        for c in pod["containers"].as_array_mut().into_iter().flatten() {
+            let current = c["image"].as_str().unwrap_or_default();
+            if current == MANIFEST_IMAGE || current.starts_with(&format!("{MANIFEST_IMAGE}:")) {
+                c["image"] = json!(self.image);
+            }
+            for arg in c["args"].as_array_mut().into_iter().flatten() {
+                if arg.as_str().is_some_and(|a| a.starts_with("--listen=")) {
+                    *arg = json!(format!("--listen={listen_host}:{}", self.port));
+                }
+            }
+            for p in c["ports"].as_array_mut().into_iter().flatten() {
+                p["containerPort"] = json!(self.port);
+            }
+            let env = c["env"].as_array_mut();
+            if let Some(env) = env {
+                if self.host_network {
+                    env.push(json!({"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}));
+                }
+                if let Some((host, port)) = &self.host_apiserver {
+                    env.push(json!({"name": "KUBERNETES_SERVICE_HOST", "value": host}));
+                    env.push(json!({"name": "KUBERNETES_SERVICE_PORT", "value": port.to_string()}));
+                }
+            }
+        }
+        if self.host_network {
+            // Each pod holds the port on its node, so a surge pod could never be scheduled
+            // while every node runs one: replace pods one at a time instead.
+            deployment["spec"]["strategy"]["rollingUpdate"] = json!({"maxUnavailable": 1, "maxSurge": 0});
+        }
     }
 }
 
@@ -141,11 +258,11 @@ fn known_resource(kind: &str) -> Option<ApiResource> {
 }
 
 /// The host manifests for `fed_ns`: the namespace renamed, namespaced objects and RBAC subjects
-/// moved into it, the image and replicas set. `in_cluster` adds Service, Deployment and PDB.
-pub fn host_objects(fed_ns: &str, in_cluster: bool, image: &str, replicas: Option<i32>) -> Result<Vec<Obj>> {
+/// moved into it. `in_cluster` adds Service, Deployment (shaped by it) and PDB.
+pub fn host_objects(fed_ns: &str, in_cluster: Option<&PodShape>) -> Result<Vec<Obj>> {
     let mut out = Vec::new();
     for (file, text) in HOST_MANIFESTS {
-        if !in_cluster && IN_CLUSTER_ONLY.contains(&file) {
+        if in_cluster.is_none() && IN_CLUSTER_ONLY.contains(&file) {
             continue;
         }
         for doc in serde_yaml::Deserializer::from_str(text) {
@@ -168,19 +285,8 @@ pub fn host_objects(fed_ns: &str, in_cluster: bool, image: &str, replicas: Optio
                 }
             }
             v["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!(MANAGED_BY);
-            if kind == "Deployment" {
-                if let Some(r) = replicas {
-                    v["spec"]["replicas"] = json!(r);
-                }
-                if let Some(containers) = v.pointer_mut("/spec/template/spec/containers").and_then(Value::as_array_mut)
-                {
-                    for c in containers {
-                        let current = c["image"].as_str().unwrap_or_default();
-                        if current == MANIFEST_IMAGE || current.starts_with(&format!("{MANIFEST_IMAGE}:")) {
-                            c["image"] = json!(image);
-                        }
-                    }
-                }
+            if let (Some(shape), "Deployment") = (in_cluster, kind.as_str()) {
+                shape.apply_to(&mut v);
             }
             out.push(Obj::dynamic(ar, namespaced, v)?);
         }
@@ -240,7 +346,8 @@ pub async fn run(ctx: &Ctx, opts: InstallOptions) -> Result<()> {
         fedapi::wait_established(&client, &names, Duration::from_secs(opts.timeout)).await?;
     }
     let in_cluster = opts.webhook_url.is_none() && !opts.skip_webhook;
-    let objects = host_objects(&fed_ns, in_cluster, &opts.image, opts.replicas)?;
+    let shape = opts.pod_shape();
+    let objects = host_objects(&fed_ns, in_cluster.then_some(&shape))?;
     let (namespace, rest) = objects.split_first().ok_or_else(|| anyhow!("manifests/host holds no namespace"))?;
     host.apply(namespace).await?;
     host.apply(&namespace_type_config(&fed_ns)?).await?;
@@ -339,7 +446,8 @@ mod tests {
 
     #[test]
     fn host_manifests_move_into_the_federation_namespace() {
-        let objs = host_objects("fed", true, "img:1", Some(3)).unwrap();
+        let shape = PodShape { replicas: Some(3), ..PodShape::shipped("img:1") };
+        let objs = host_objects("fed", Some(&shape)).unwrap();
         let names: Vec<String> = objs.iter().map(Obj::display).collect();
         assert_eq!(names[0], "namespace/fed");
         for want in [
@@ -363,9 +471,51 @@ mod tests {
         }
         let d = objs.iter().find(|o| o.ar.kind == "Deployment").unwrap().to_value();
         assert_eq!(d["spec"]["replicas"], 3);
-        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "img:1");
-        let local = host_objects("fed", false, "img:1", None).unwrap();
+        let container = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["image"], "img:1");
+        assert!(container["args"].as_array().unwrap().contains(&json!("--listen=0.0.0.0:9443")));
+        assert_eq!(d["spec"]["template"]["spec"].get("hostNetwork"), None);
+        let local = host_objects("fed", None).unwrap();
         assert!(!local.iter().any(|o| o.ar.kind == "Deployment" || o.ar.kind == "Service"));
+    }
+
+    fn deployment(shape: &PodShape) -> Value {
+        let objs = host_objects("fed", Some(shape)).unwrap();
+        objs.iter().find(|o| o.ar.kind == "Deployment").unwrap().to_value()
+    }
+
+    #[test]
+    fn host_network_pods_listen_on_their_node_and_replace_one_at_a_time() {
+        let shape = PodShape {
+            port: 16490,
+            host_network: true,
+            host_apiserver: Some(("127.0.0.1".into(), 16443)),
+            ..PodShape::shipped("img:2")
+        };
+        let d = deployment(&shape);
+        let pod = &d["spec"]["template"]["spec"];
+        assert_eq!(pod["hostNetwork"], true);
+        assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+        let c = &pod["containers"][0];
+        assert!(c["args"].as_array().unwrap().contains(&json!("--listen=$(POD_IP):16490")), "{}", c["args"]);
+        assert_eq!(c["ports"][0]["containerPort"], 16490);
+        let env = c["env"].as_array().unwrap();
+        let value = |name: &str| env.iter().find(|e| e["name"] == name).map(|e| e["value"].clone());
+        assert_eq!(value("KUBERNETES_SERVICE_HOST"), Some(json!("127.0.0.1")));
+        assert_eq!(value("KUBERNETES_SERVICE_PORT"), Some(json!("16443")));
+        let pod_ip = env.iter().find(|e| e["name"] == "POD_IP").expect("POD_IP from the downward API");
+        assert_eq!(pod_ip["valueFrom"]["fieldRef"]["fieldPath"], "status.podIP");
+        assert_eq!(d["spec"]["strategy"]["rollingUpdate"], json!({"maxUnavailable": 1, "maxSurge": 0}));
+    }
+
+    #[test]
+    fn host_apiserver_takes_host_and_port() {
+        assert_eq!(host_port("10.0.0.1:6443").unwrap(), ("10.0.0.1".into(), 6443));
+        assert_eq!(host_port("[::1]:6443").unwrap(), ("::1".into(), 6443));
+        for bad in ["10.0.0.1", ":6443", "h:0", "h:x"] {
+            let e = host_port(bad).unwrap_err().to_string();
+            assert!(e.contains("expected HOST:PORT"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -19,8 +19,17 @@ pub const LEASE_DURATION_SECS: u64 = 15;
 /// The holder renews this long before expiry, i.e. every `LEASE_DURATION - GRACE` = 5 s.
 pub const LEASE_GRACE_SECS: u64 = 10;
 
-/// `hostname-pid`: unique per process, readable in `kubectl get lease -o yaml`.
+/// The Lease holder's name: `POD_NAME` (the manifest sets it from the downward API) or
+/// `hostname-pid`. A pod's name and not its hostname: pods on the node's network share the
+/// node's hostname, and each is PID 1 of its own PID namespace.
 pub fn identity() -> String {
+    identity_from(std::env::var("POD_NAME").ok())
+}
+
+fn identity_from(pod_name: Option<String>) -> String {
+    if let Some(pod) = pod_name.filter(|p| !p.is_empty()) {
+        return pod;
+    }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -98,10 +107,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn identity_is_host_and_pid() {
-        let id = identity();
-        assert!(id.ends_with(&format!("-{}", std::process::id())), "{id}");
-        assert!(id.len() > 2);
+    fn identity_is_the_pod_name_else_host_and_pid() {
+        assert_eq!(identity_from(Some("kubectl-fed-webhook-7d9f-abcde".into())), "kubectl-fed-webhook-7d9f-abcde");
+        for outside_a_pod in [None, Some(String::new())] {
+            let id = identity_from(outside_a_pod);
+            assert!(id.ends_with(&format!("-{}", std::process::id())), "{id}");
+            assert!(id.len() > 2);
+        }
     }
 
     #[test]
