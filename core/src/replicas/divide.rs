@@ -66,14 +66,28 @@ struct Share {
 ///   an Offline cluster left out loses its share to the others and gets the same share back
 ///   when it is passed in again.
 ///
+/// # rebalance: false
+///
 /// `current` is for `rebalance: false`: pass the previous plan's replicas (`None` rebalances,
-/// i.e. returns the preferred layout). Clusters of `current` keep their replicas as far as
-/// the new preferred layout allows: when it needs more replicas than they hold, only
-/// clusters below their preferred share gain (in proportion to what they lack); when it
-/// needs fewer, only clusters above it give up replicas (in proportion to their excess), no
-/// cluster ever going past its preferred share. Clusters absent from `current` (newly
-/// joined, placed, or back from Offline) get their preferred share. Minimums and maximums
-/// always hold, and the same number of replicas is assigned as without `current`.
+/// i.e. returns the preferred layout). Clusters of `current` keep their replicas (up to their
+/// maximum) as far as the new preferred layout allows: when it needs more replicas than they
+/// hold, only clusters below their preferred share gain, in proportion to what they lack;
+/// when it needs fewer, only clusters above it give up replicas, in proportion to their
+/// excess; no cluster is moved past its preferred share. So a weight change moves nothing,
+/// and short of what minimums and maximums require, a scale-up takes replicas from no
+/// cluster and a scale-down adds to none. Clusters
+/// absent from `current` (newly joined, placed, or back from Offline) get their preferred
+/// share. Minimums and maximums always hold, and as many replicas are assigned as without
+/// `current`.
+///
+/// Failover works the same either way: a cluster left out of `clusters` holds nothing and is
+/// absent from the plan made meanwhile, so when it is Ready again it counts as new, gets its
+/// share back, and the clusters that covered for it drop back to theirs. (Listing it in
+/// `current` with its last count gives the same result.) The layout before the outage
+/// returns exactly when it was the preferred one; one that had drifted from it under
+/// rebalance: false (preferences changed, replicas stayed) comes back closer to it. Several
+/// clusters coming back one after another may leave a replica or so where the rounding of an
+/// intermediate layout put it (rebalance: true always restores the layout exactly).
 pub fn divide<I, S>(
     total: i64,
     prefs: &ClusterPreferencesMap,

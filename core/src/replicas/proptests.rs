@@ -179,6 +179,27 @@ proptest! {
     }
 
     #[test]
+    fn rebalance_false_weight_changes_move_nothing(
+        total in 0i64..60,
+        prefs in preferences(),
+        new_weights in prop::collection::vec(1i64..5, 7),
+        clusters in clusters(),
+    ) {
+        // Positive weights change, zero weights stay zero: the clusters can hold the same.
+        let changed: ClusterPreferencesMap = prefs
+            .iter()
+            .zip(&new_weights)
+            .map(|((k, p), w)| (k.clone(), ClusterPreferences { weight: if p.weight > 0 { *w } else { 0 }, ..p.clone() }))
+            .collect();
+        let before = divide(total, &prefs, &clusters, None);
+        let after = divide(total, &changed, &clusters, Some(&before.replicas));
+        let set: BTreeSet<String> = clusters.iter().cloned().collect();
+        if minimums(&prefs, &set) <= total {
+            prop_assert_eq!(after, before);
+        }
+    }
+
+    #[test]
     fn plain_weights_stay_within_one_of_the_exact_share(
         total in 0i64..200,
         weights in prop::collection::btree_map(prop::sample::select(NAMES.to_vec()).prop_map(String::from), 1i64..7, 1..6),
