@@ -1,6 +1,6 @@
 //! CustomResourceDefinitions generated from the Rust types.
 //!
-//! The fixed CRDs (KubeFedCluster, FederatedTypeConfig) come straight from the derives; a
+//! The fixed CRDs (KubeFedCluster, FederatedTypeConfig, RSP) come straight from the derives; a
 //! Federated&lt;Kind&gt; CRD is generated for any target type by renaming the template CRD
 //! of [`crate::api::FederatedSpec`]. `fed-crdgen` prints them and `manifests/crds/` holds the
 //! result; a test fails when the two drift apart.
@@ -10,11 +10,13 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 use kube::CustomResourceExt;
 
-use crate::api::{ApiResourceRef, FederatedObject, FederatedTypeConfig, KubeFedCluster, Scope};
+use crate::api::{
+    ApiResourceRef, FederatedObject, FederatedTypeConfig, KubeFedCluster, ReplicaSchedulingPreference, Scope,
+};
 
 /// The CRDs every installation needs regardless of enabled types.
 pub fn fixed_crds() -> Vec<CustomResourceDefinition> {
-    vec![KubeFedCluster::crd(), FederatedTypeConfig::crd()]
+    vec![KubeFedCluster::crd(), FederatedTypeConfig::crd(), ReplicaSchedulingPreference::crd()]
 }
 
 /// The Federated&lt;Kind&gt; CRD for `target`.

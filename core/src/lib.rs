@@ -13,6 +13,7 @@ pub mod names;
 pub mod overrides;
 pub mod placement;
 pub mod render;
+pub mod replicas;
 pub mod selector;
 pub mod suggest;
 pub mod webhook_config;

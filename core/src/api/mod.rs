@@ -7,10 +7,12 @@
 
 mod cluster;
 mod federated;
+mod rsp;
 mod typeconfig;
 
 pub use cluster::*;
 pub use federated::*;
+pub use rsp::*;
 pub use typeconfig::*;
 
 /// API group of the cluster registry and type configuration.

@@ -1,0 +1,19 @@
+//! Replica division: KubeFed's ReplicaSchedulingPreference semantics as pure functions.
+//!
+//! [`divide`] splits a total over the Ready, eligible clusters; [`parse_annotation`] reads
+//! `kubefed.io/replica-scheduling`; [`validate`] / [`validate_spec`] are what admission checks.
+//! The API type is [`crate::api::ReplicaSchedulingPreference`].
+
+mod annotation;
+mod divide;
+mod validate;
+
+pub use annotation::{REPLICA_SCHEDULING, SchedulingAnnotationError, format_annotation, parse_annotation};
+pub use divide::{Plan, divide};
+pub use validate::{PreferenceError, PreferenceWarning, Validation, validate, validate_spec};
+
+#[cfg(test)]
+mod tests;
+
+#[cfg(test)]
+mod proptests;
