@@ -84,7 +84,7 @@ async fn the_seed_walkthrough_serves_http_on_both_clusters_and_unjoin_leaves_not
         wait_until(RUNNING, &format!("fed-service's endpoints on {name} to be its own pod"), || async {
             let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=fed-service")).await.ok()?;
             let addresses: Vec<String> =
-                list.items.iter().flat_map(|s| s.endpoints.iter().flat_map(|e| e.addresses.clone())).collect();
+                list.items.iter().flat_map(|s| s.endpoints.iter().flatten().flat_map(|e| e.addresses.clone())).collect();
             (addresses == vec![ip.clone()]).then_some(())
         })
         .await;
