@@ -2,7 +2,11 @@
 # kronos"; empty = control planes only). Sourced by hack/lib.sh.
 #
 # A node is containerd + runc + the CNI bridge plugin (Debian packages) and a kubelet, plus one
-# kube-scheduler per cluster. Node name <cluster>-node, node IP 127.0.0.1.
+# kube-scheduler per cluster. Node name <cluster>-node. The node IP is the node's bridge
+# address (the pod CIDR's first address, a local address of the host), not 127.0.0.1: kubelet
+# refuses a loopback node IP ("nodeIP can't be loopback address") and then reports no address,
+# so the apiserver could not reach it for logs/exec. The kubelet serves on that address; its
+# /healthz, kube-scheduler and everything else stay on 127.0.0.1.
 #
 # Isolation. Kubelets collide on fixed paths (/var/lib/kubelet/device-plugins,
 # /var/log/containers, /run/containerd/{s,runc}, /var/run/netns, /var/lib/cni). So each node
@@ -63,8 +67,8 @@ node_clusters() {
   done
 }
 
-# Sets N_NAME N_DIR N_SOCK N_BRIDGE N_CGROUP N_POD_CIDR N_POD_GW N_SCHED_PORT N_KUBELET_PORT
-# N_HEALTHZ_PORT (and, through cluster_vars, the C_* variables) for cluster NAME.
+# Sets N_NAME N_DIR N_SOCK N_BRIDGE N_CGROUP N_POD_CIDR N_POD_GW N_NODE_IP N_SCHED_PORT
+# N_KUBELET_PORT N_HEALTHZ_PORT (and, through cluster_vars, the C_* variables) for cluster NAME.
 node_vars() {
   local i oct
   cluster_vars "$1"
@@ -77,6 +81,7 @@ node_vars() {
   oct=$(((3 * (PORT_BASE / 1000) + i) % 250))
   N_POD_CIDR="10.244.$oct.0/24"
   N_POD_GW="10.244.$oct.1"
+  N_NODE_IP="$N_POD_GW"
   N_SCHED_PORT=$((PORT_BASE + 20 + i))
   N_KUBELET_PORT=$((PORT_BASE + 23 + i))
   N_HEALTHZ_PORT=$((PORT_BASE + 26 + i))
@@ -185,18 +190,23 @@ _host_state_release() {
 
 # ---------------------------------------------------------------- PKI, configs
 
-# Signs a key + cert pair in C_PKI unless both exist: NAME SUBJ EXTENSION (from node-openssl.cnf).
+# Signs a key + cert pair in C_PKI unless both exist (and the cert's text shows MUST_HAVE):
+# NAME SUBJ EXTENSION (from node-openssl.cnf) [MUST_HAVE].
 _ensure_cert() {
-  [[ -s "$C_PKI/$1.crt" && -s "$C_PKI/$1.key" ]] && return 0
+  if [[ -s "$C_PKI/$1.crt" && -s "$C_PKI/$1.key" ]]; then
+    [[ -z "${4:-}" ]] && return 0
+    openssl x509 -in "$C_PKI/$1.crt" -noout -text | grep -qF "$4" && return 0
+  fi
   _sign "$C_PKI" "$C_PKI/node-openssl.cnf" "$3" "$2" "$1"
 }
 
 # Client and serving certs for the node components of cluster NAME (cluster_vars set), added
 # to an existing PKI: the kubelet's client cert (system:node:<node>, group system:nodes), its
-# serving cert (127.0.0.1, <node>), the apiserver's client cert towards kubelets (group
+# serving cert (node IP, 127.0.0.1, <node>), the apiserver's client cert towards kubelets (group
 # system:masters: logs, exec, port-forward) and kube-scheduler's client cert.
 ensure_node_pki() { # NAME
   local node="$1-node"
+  node_vars "$1"
   cat >"$C_PKI/node-openssl.cnf" <<EOF
 [req]
 distinguished_name = dn
@@ -208,7 +218,7 @@ keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
-subjectAltName = DNS:$node, DNS:localhost, IP:127.0.0.1
+subjectAltName = DNS:$node, DNS:localhost, IP:$N_NODE_IP, IP:127.0.0.1
 [v3_client]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
@@ -217,7 +227,7 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
   _ensure_cert kubelet-client "/O=system:nodes/CN=system:node:$node" v3_client
-  _ensure_cert kubelet-serving "/CN=$node" v3_kubelet_server
+  _ensure_cert kubelet-serving "/CN=$node" v3_kubelet_server "IP Address:$N_NODE_IP,"
   _ensure_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" v3_client
   _ensure_cert scheduler "/CN=system:kube-scheduler" v3_client
 }
@@ -319,7 +329,7 @@ EOF
 # Written by hack/lib-node.sh.
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-address: 127.0.0.1
+address: $N_NODE_IP
 port: $N_KUBELET_PORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
@@ -404,7 +414,7 @@ node_component_cmd() { # COMPONENT NAME BIN_DIR
         CMD+=(/usr/bin/containerd --config "$N_DIR/containerd.toml")
       else
         CMD+=("$bin/kubelet" --config="$N_DIR/kubelet.yaml" --kubeconfig="$N_DIR/kubelet.kubeconfig"
-          --hostname-override="$N_NAME" --node-ip=127.0.0.1)
+          --hostname-override="$N_NAME" --node-ip="$N_NODE_IP")
       fi
       ;;
     kube-scheduler)

@@ -201,7 +201,7 @@ write_file_atomic() { # PATH (content on stdin)
 # endpoint IPs itself (webhooks, aggregated APIs), since without kube-proxy ClusterIPs do not
 # route; --kubelet-client-* (group system:masters) and the kubelet serving certs signed by the
 # cluster CA make logs/exec/port-forward work with verification; kubelets register their
-# hostname <cluster>-node, which does not resolve, hence InternalIP (127.0.0.1) first.
+# hostname <cluster>-node, which does not resolve, hence InternalIP (the node's bridge address).
 # kube-controller-manager: --flex-volume-plugin-dir keeps it from creating
 # /usr/libexec/kubernetes/kubelet-plugins/volume/exec on the machine.
 

@@ -106,14 +106,22 @@ async fn every_cluster_with_a_node_has_a_ready_node() {
         let node_name = format!("{name}-node");
         let node = wait_until(Duration::from_secs(60), &format!("node {node_name} Ready"), || async {
             let node = nodes.get(&node_name).await.ok()?;
-            let ready = node.status.as_ref()?.conditions.as_ref()?.iter().any(|c| c.type_ == "Ready" && c.status == "True");
+            let ready =
+                node.status.as_ref()?.conditions.as_ref()?.iter().any(|c| c.type_ == "Ready" && c.status == "True");
             ready.then_some(node)
         })
         .await;
         let status = node.status.unwrap();
         let addresses = status.addresses.unwrap_or_default();
-        assert!(addresses.iter().any(|a| a.type_ == "InternalIP" && a.address == "127.0.0.1"), "{node_name}: {addresses:?}");
-        let images: Vec<String> = status.images.unwrap_or_default().into_iter().flat_map(|i| i.names.unwrap_or_default()).collect();
+        // The node IP is the node's bridge address (kubelet refuses a loopback one): x.y.z.1.
+        assert!(
+            addresses
+                .iter()
+                .any(|a| a.type_ == "InternalIP" && a.address.starts_with("10.244.") && a.address.ends_with(".1")),
+            "{node_name}: {addresses:?}"
+        );
+        let images: Vec<String> =
+            status.images.unwrap_or_default().into_iter().flat_map(|i| i.names.unwrap_or_default()).collect();
         let refs = fed_e2e::images().expect(".local/images.env is written when the bed has nodes");
         for want in [&refs.pause, &refs.demo, &refs.webhook] {
             assert!(images.iter().any(|i| i == want), "{node_name} lacks image {want}: {images:?}");
@@ -176,7 +184,8 @@ async fn demo_pod_on_vulcan_serves_http_on_its_pod_ip_and_supports_logs_and_exec
     assert!(pod_ip.starts_with("10.244."), "pod IP {pod_ip} is not on the bridge's pod CIDR");
     let addr: std::net::SocketAddr = format!("{pod_ip}:80").parse().unwrap();
 
-    let (status, body) = tokio::task::spawn_blocking(move || http_get(addr, "/")).await.unwrap().expect("GET / on the pod IP");
+    let (status, body) =
+        tokio::task::spawn_blocking(move || http_get(addr, "/")).await.unwrap().expect("GET / on the pod IP");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("hello from web") && body.contains("on node vulcan-node"), "{body}");
     let (status, _) = tokio::task::spawn_blocking(move || http_get(addr, "/nope")).await.unwrap().unwrap();
@@ -190,7 +199,17 @@ async fn demo_pod_on_vulcan_serves_http_on_its_pod_ip_and_supports_logs_and_exec
     .await;
     assert!(logs.contains("listening on 0.0.0.0:80"), "{logs}");
 
-    let out = kubectl(&["--context", "vulcan", "-n", &ns.name, "exec", "web", "--", "/usr/local/bin/fed-demo-web", "--version"]);
+    let out = kubectl(&[
+        "--context",
+        "vulcan",
+        "-n",
+        &ns.name,
+        "exec",
+        "web",
+        "--",
+        "/usr/local/bin/fed-demo-web",
+        "--version",
+    ]);
     assert!(out.status.success(), "{}", output_text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("fed-demo-web "), "{}", output_text(&out));
     ns.delete().await;
