@@ -12,12 +12,16 @@
 #   hack/cluster-ctl.sh restart COMPONENT CLUSTER   stop, then start
 #   hack/cluster-ctl.sh status  COMPONENT CLUSTER   print "running PID healthy|unhealthy" or "stopped"
 #
-# COMPONENT: etcd | kube-apiserver | kube-controller-manager; CLUSTER: earth | vulcan | kronos.
-# Health: etcd /health, kube-apiserver /readyz, kube-controller-manager /healthz.
+# COMPONENT: etcd | kube-apiserver | kube-controller-manager, or on a cluster with a node
+# (hack/lib-node.sh) kubelet | containerd | kube-scheduler | node-ns (the node's mount-namespace
+# holder: a restarted one is a new namespace, so run hack/cluster-up.sh instead);
+# CLUSTER: earth | vulcan | kronos.
+# Health: etcd /health, kube-apiserver /readyz, kube-controller-manager and kube-scheduler
+# /healthz, kubelet /healthz, containerd `ctr version`.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -eq 3 ]] || usage
 action="$1" comp="$2" name="$3"
 check_component "$comp"

@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Stops every test-bed process by the PIDs recorded in .local/clusters/*/*.pid (never by
 # name): SIGTERM, then SIGKILL after FED_TESTBED_STOP_TIMEOUT (default 20) seconds.
-# Then removes .local/clusters and .local/kubeconfig. Safe to call when nothing runs.
+# Nodes first (hack/lib-node.sh node_stop): kubelet and kube-scheduler, every container (by
+# the PIDs in the node's cgroups), containerd, then every process left in the node's mount
+# namespace (shims, the holder); then its cgroups and bridge. Then the control planes; then,
+# if no other bed on the machine still has nodes, the host state the nodes changed (sysctls,
+# created mount points). Then removes .local/clusters and .local/kubeconfig (the image cache
+# .local/images stays). Safe to call when nothing runs.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
@@ -12,6 +17,9 @@ if [[ -d "$CLUSTERS_DIR" ]]; then
     [[ -d "$d" ]] && names+=("$(basename "$d")")
   done
 fi
+
+for name in "${names[@]+"${names[@]}"}"; do node_stop "$name"; done
+host_state_release
 
 upper=() lower=()
 for name in "${names[@]+"${names[@]}"}"; do

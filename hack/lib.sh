@@ -18,6 +18,8 @@
 #   kube-apiserver            16443 + i
 #   kube-controller-manager   16457 + i   (secure serving, /healthz)
 #   etcd client               12379 + 10*i, peer = client + 1
+#   kube-scheduler            16463 + i   kubelet 16466 + i, its /healthz 16469 + i (nodes:
+#                                         hack/lib-node.sh, which also describes their layout)
 
 # shellcheck shell=bash
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -71,8 +73,8 @@ cluster_vars() {
 
 check_component() {
   local c
-  for c in "${COMPONENTS[@]}"; do [[ "$c" == "$1" ]] && return 0; done
-  die "unknown component '$1' (known: ${COMPONENTS[*]})"
+  for c in "${COMPONENTS[@]}" "${NODE_COMPONENTS[@]}"; do [[ "$c" == "$1" ]] && return 0; done
+  die "unknown component '$1' (known: ${COMPONENTS[*]} ${NODE_COMPONENTS[*]})"
 }
 
 # ---------------------------------------------------------------- PKI
@@ -195,6 +197,11 @@ write_file_atomic() { # PATH (content on stdin)
 # The --requestheader-*/--proxy-client-* (front-proxy) flags make the aggregation layer work
 # and give kube-controller-manager's delegated authentication the CA bundle it looks up
 # (without them it logs "missing content for CA bundle ... requestheader-client-ca-file").
+# Nodes (hack/lib-node.sh): --enable-aggregator-routing makes the apiserver dial a Service's
+# endpoint IPs itself (webhooks, aggregated APIs), since without kube-proxy ClusterIPs do not
+# route; --kubelet-client-* (group system:masters) and the kubelet serving certs signed by the
+# cluster CA make logs/exec/port-forward work with verification; kubelets register their
+# hostname <cluster>-node, which does not resolve, hence InternalIP (the node's bridge address).
 # kube-controller-manager: --flex-volume-plugin-dir keeps it from creating
 # /usr/libexec/kubernetes/kubelet-plugins/volume/exec on the machine.
 
@@ -239,7 +246,13 @@ component_cmd() { # COMPONENT NAME BIN_DIR
         --requestheader-group-headers=X-Remote-Group
         --requestheader-extra-headers-prefix=X-Remote-Extra-
         --proxy-client-cert-file="$C_PKI/front-proxy-client.crt"
-        --proxy-client-key-file="$C_PKI/front-proxy-client.key")
+        --proxy-client-key-file="$C_PKI/front-proxy-client.key"
+        --enable-admission-plugins=NodeRestriction
+        --enable-aggregator-routing=true
+        --kubelet-client-certificate="$C_PKI/apiserver-kubelet-client.crt"
+        --kubelet-client-key="$C_PKI/apiserver-kubelet-client.key"
+        --kubelet-certificate-authority="$C_PKI/ca.crt"
+        --kubelet-preferred-address-types=InternalIP)
       ;;
     kube-controller-manager)
       CMD=("$bin/kube-controller-manager"
@@ -292,6 +305,17 @@ running_pid() { # COMPONENT NAME
   local -a words=()
   eval "words=($(head -n1 "$(cmd_file "$1" "$2")" 2>/dev/null))"
   want="${words[0]:-}"
+  # Node components run through unshare/nsenter, which exec the real command after "--".
+  case "${want##*/}" in
+    unshare | nsenter)
+      local w after=0
+      want=""
+      for w in "${words[@]}"; do
+        ((after)) && { want="$w"; break; }
+        [[ "$w" == -- ]] && after=1
+      done
+      ;;
+  esac
   [[ -n "$exe" && "$exe" == "$want" ]] || return 1
   echo "$pid"
 }
@@ -381,10 +405,12 @@ probe() { # COMPONENT NAME
     etcd) curl -s --max-time 3 "http://127.0.0.1:$C_ETCD_PORT/health" | grep -q '"health":"true"' ;;
     kube-apiserver) [[ "$(_curl_admin "$2" /readyz)" == ok ]] ;;
     kube-controller-manager) [[ "$(curl -sk --max-time 3 "https://127.0.0.1:$C_KCM_PORT/healthz")" == ok ]] ;;
+    *) node_probe "$1" "$2" ;;
   esac
 }
 
-# Waits until COMPONENT/NAME is healthy (etcd /health, apiserver /readyz, kcm /healthz);
+# Waits until COMPONENT/NAME is healthy (etcd /health, apiserver /readyz, kcm /healthz,
+# node components: node_probe);
 # fails with the log tail if the process dies or the deadline (READY_TIMEOUT s) passes.
 wait_ready() { # COMPONENT NAME
   local deadline=$((SECONDS + READY_TIMEOUT))
@@ -419,3 +445,5 @@ cargo_tool() {
   fi
   echo "$bin"
 }
+
+source "$HACK_DIR/lib-node.sh"

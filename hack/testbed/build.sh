@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds etcd, the control planes (kube-apiserver, kube-controller-manager,
-# kube-scheduler) and the node binaries (kubelet, kube-proxy) from Go modules into a
-# per-machine cache keyed by version, and prints the cache's bin directory.
+# kube-scheduler) and the kubelet from Go modules into a per-machine cache keyed by version,
+# and prints the cache's bin directory. No kube-proxy: the nodes share the host's network
+# namespace, where several kube-proxies would fight over one set of iptables rules, so the bed
+# runs none (Services get ClusterIPs that do not route; see hack/lib-node.sh).
 # A warm cache makes this a no-op. Needs only Go (already on the machine).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -9,7 +11,7 @@ source "$here/versions.env"
 
 cache_root="${FED_TESTBED_CACHE:-$HOME/.cache/kubectl-fed/testbed}"
 bin="$cache_root/k8s-v${K8S_VERSION}-etcd-v${ETCD_VERSION}/bin"
-wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+wanted=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet)
 
 missing=()
 for b in "${wanted[@]}"; do [[ -x "$bin/$b" ]] || missing+=("$b"); done

@@ -282,6 +282,39 @@ pub fn webhook_port() -> u16 {
     base + 47
 }
 
+/// The clusters that have a node: `FED_TESTBED_NODES` (default all three), as in
+/// `hack/lib-node.sh`. Each node is named `<cluster>-node`.
+pub fn node_clusters() -> Vec<String> {
+    match std::env::var("FED_TESTBED_NODES") {
+        Ok(list) => list.split_whitespace().map(str::to_string).collect(),
+        Err(_) => CLUSTERS.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+/// The image refs that `hack/images.sh` built and imported into every node, from
+/// `.local/images.env`.
+#[derive(Debug, Clone)]
+pub struct Images {
+    /// `FED_PAUSE_IMAGE`: the pod sandbox image (containerd's `sandbox_image`).
+    pub pause: String,
+    /// `FED_DEMO_IMAGE`: the demo web server (`fed-demo-web`, HTTP on port 80; `--version`).
+    pub demo: String,
+    /// `FED_WEBHOOK_IMAGE`: fed-webhook, entrypoint and arguments as in `webhook/Dockerfile`.
+    pub webhook: String,
+}
+
+/// Reads `.local/images.env`; `None` when the bed has no nodes (the file is not written).
+pub fn images() -> Option<Images> {
+    let text = std::fs::read_to_string(repo_root().join(".local/images.env")).ok()?;
+    let get = |key: &str| {
+        text.lines()
+            .filter_map(|l| l.split_once('='))
+            .find(|(k, _)| k.trim() == key)
+            .map(|(_, v)| v.trim().trim_matches('"').to_string())
+    };
+    Some(Images { pause: get("FED_PAUSE_IMAGE")?, demo: get("FED_DEMO_IMAGE")?, webhook: get("FED_WEBHOOK_IMAGE")? })
+}
+
 /// `.local/federation/`: fed-webhook's PKI (`pki/ca.crt`, `pki/tls.{crt,key}`) and log.
 pub fn federation_dir() -> PathBuf {
     repo_root().join(".local/federation")
