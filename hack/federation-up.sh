@@ -95,7 +95,7 @@ start_in_cluster() {
   "$HACK_DIR/images.sh" >/dev/null
   # shellcheck source=/dev/null
   source "$LOCAL_DIR/images.env"
-  "$fed" install --image "$FED_WEBHOOK_IMAGE" --replicas 2 --host-network --port "$WEBHOOK_PORT" \
+  "$fed" install --image "$FED_WEBHOOK_IMAGE" --replicas "${FED_HOST_REPLICAS:-2}" --host-network --port "$WEBHOOK_PORT" \
     --host-apiserver "127.0.0.1:$PORT_BASE" --context earth >/dev/null
   if ! kubectl --context earth -n "$FED_NS" rollout status deployment/kubectl-fed-webhook --timeout=180s >/dev/null; then
     kubectl --context earth -n "$FED_NS" get pods -o wide >&2 || true

@@ -197,6 +197,8 @@ write_file_atomic() { # PATH (content on stdin)
 # The --requestheader-*/--proxy-client-* (front-proxy) flags make the aggregation layer work
 # and give kube-controller-manager's delegated authentication the CA bundle it looks up
 # (without them it logs "missing content for CA bundle ... requestheader-client-ca-file").
+# --audit-*: every request of a federation-namespace service account, one line each
+# (hack/testbed/audit-policy.yaml), read by tests/tests/audit.rs.
 # Nodes (hack/lib-node.sh): --enable-aggregator-routing makes the apiserver dial a Service's
 # endpoint IPs itself (webhooks, aggregated APIs), since without kube-proxy ClusterIPs do not
 # route; --kubelet-client-* (group system:masters) and the kubelet serving certs signed by the
@@ -252,7 +254,9 @@ component_cmd() { # COMPONENT NAME BIN_DIR
         --kubelet-client-certificate="$C_PKI/apiserver-kubelet-client.crt"
         --kubelet-client-key="$C_PKI/apiserver-kubelet-client.key"
         --kubelet-certificate-authority="$C_PKI/ca.crt"
-        --kubelet-preferred-address-types=InternalIP)
+        --kubelet-preferred-address-types=InternalIP
+        --audit-policy-file="$HACK_DIR/testbed/audit-policy.yaml"
+        --audit-log-path="$C_DIR/logs/audit.log")
       ;;
     kube-controller-manager)
       CMD=("$bin/kube-controller-manager"

@@ -327,18 +327,6 @@ pub fn annotated_config_map(name: &str, annotations: serde_json::Value) -> Strin
     .to_string()
 }
 
-/// An image reference that `hack/images.sh` built and imported into the bed's nodes, by its
-/// key in `.local/images.env` (`FED_WEBHOOK_IMAGE`, `FED_DEMO_IMAGE`, `FED_PAUSE_IMAGE`).
-pub fn bed_image(key: &str) -> String {
-    let path = repo_root().join(".local/images.env");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e} (run hack/images.sh)", path.display()));
-    text.lines()
-        .filter_map(|line| line.split_once('='))
-        .find(|(k, _)| k.trim() == key)
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .unwrap_or_else(|| panic!("{key} is not in {}", path.display()))
-}
-
 /// The host component's form on the bed, as `hack/federation-up.sh` reads `FED_HOST_MODE`:
 /// `true` for the default, in earth as users install it; `false` for the local process.
 pub fn host_in_cluster() -> bool {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use fed_e2e::{
-    TestNamespace, bed_image, federation, hack_later, kubectl, kubectl_with_stdin, output_text, succeeded, wait_until,
+    TestNamespace, federation, images, hack_later, kubectl, kubectl_with_stdin, output_text, succeeded, wait_until,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -54,7 +54,7 @@ fn http_get(ip: &str) -> (String, String) {
 async fn the_seed_walkthrough_serves_http_on_both_clusters_and_unjoin_leaves_nothing_behind() {
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "fedtestns").await;
-    let image = bed_image("FED_DEMO_IMAGE");
+    let image = images().expect("the bed has nodes and images (hack/images.sh)").demo;
     succeeded(kubectl_with_stdin(&["--context", "earth", "apply", "-f", "-"], Some(&listings(&ns.name, &image))));
 
     // "You will now have a pod and a deployment with the web service on both clusters."
