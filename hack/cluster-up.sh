@@ -71,7 +71,7 @@ kubeconfig_for admin earth "${CLUSTERS[@]}" | write_file_atomic "$KUBECONFIG_PAT
 
 # ---------------------------------------------------------------- nodes
 
-mapfile -t NODES < <(node_clusters)
+node_clusters
 declare -A node_started=()
 
 nodes_up() {
@@ -87,7 +87,7 @@ nodes_up() {
   done
   if [[ ${#NODES[@]} -eq 0 ]]; then host_state_release; return 0; fi
   node_debs
-  "$HACK_DIR/images.sh"
+  "$HACK_DIR/images.sh" --no-build
   # shellcheck disable=SC1091
   source "$LOCAL_DIR/images.env"
   host_state_acquire
