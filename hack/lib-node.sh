@@ -387,7 +387,7 @@ node_bridge_up() {
   else
     local other
     # Routes inside the CIDR, or covering it (other than the default route).
-    other="$({ ip -4 route show root "$N_POD_CIDR"; ip -4 route show match "$N_POD_CIDR" | grep -v '^default'; } 2>/dev/null | sort -u)"
+    other="$({ ip -4 route show root "$N_POD_CIDR"; ip -4 route show match "$N_POD_CIDR" | grep -v '^default'; } 2>/dev/null | sort -u || true)"
     [[ -z "$other" ]] || die "pod CIDR $N_POD_CIDR of $C_NAME is already routed on this machine ($other); another bed with a FED_TESTBED_PORT_BASE of the same thousand? Pick another base."
     ip link add "$N_BRIDGE" type bridge
     ip addr add "$N_POD_GW/24" dev "$N_BRIDGE"
