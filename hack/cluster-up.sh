@@ -87,7 +87,8 @@ nodes_up() {
       rm -rf "$CLUSTERS_DIR/$name/node"
     fi
     cluster_vars "$name"
-    if _curl_admin "$name" "/api/v1/nodes/$name-node" | grep -q '"kind": *"Node"'; then
+    line="$(_curl_admin "$name" "/api/v1/nodes/$name-node" || true)"
+    if grep -q '"kind": *"Node"' <<<"$line"; then
       curl -s --max-time 5 --cacert "$C_PKI/ca.crt" --cert "$C_PKI/admin.crt" --key "$C_PKI/admin.key" \
         -X DELETE "https://127.0.0.1:$C_API_PORT/api/v1/nodes/$name-node" >/dev/null
       log "$name: deleted Node $name-node"

@@ -124,14 +124,13 @@ node_debs() {
 
 # ---------------------------------------------------------------- host state (machine-wide)
 
-# Runs "$@" holding the machine-wide host-state lock (flock on /run, shared by every bed).
+# Runs "$@" holding the machine-wide host-state lock (flock on /run, shared by every bed; an
+# error exits the script, which releases it).
 _with_host_lock() {
-  local rc=0
   exec 8</run
   flock 8
-  "$@" || rc=$?
+  "$@"
   exec 8<&-
-  return "$rc"
 }
 
 _bed_id() { echo "$LOCAL_DIR" | sha256sum | cut -c1-16; }
