@@ -71,23 +71,32 @@ kubeconfig_for admin earth "${CLUSTERS[@]}" | write_file_atomic "$KUBECONFIG_PAT
 
 # ---------------------------------------------------------------- nodes
 
-mapfile -t NODES < <(node_clusters)
+node_clusters
 declare -A node_started=()
 
 nodes_up() {
   local name comp line f t0 restart
   declare -A cfg_changed=()
   # Nodes no longer wanted (FED_TESTBED_NODES changed) go first.
+  # Their Node objects are deleted too (a stopped kubelet leaves its Node behind).
   for name in "${CLUSTERS[@]}"; do
-    if [[ -d "$CLUSTERS_DIR/$name/node" && " ${NODES[*]} " != *" $name "* ]]; then
+    [[ " ${NODES[*]} " == *" $name "* ]] && continue
+    if [[ -d "$CLUSTERS_DIR/$name/node" ]]; then
       log "$name: no node wanted (FED_TESTBED_NODES); stopping it"
       node_stop "$name"
       rm -rf "$CLUSTERS_DIR/$name/node"
     fi
+    cluster_vars "$name"
+    line="$(_curl_admin "$name" "/api/v1/nodes/$name-node" || true)"
+    if grep -q '"kind": *"Node"' <<<"$line"; then
+      curl -s --max-time 5 --cacert "$C_PKI/ca.crt" --cert "$C_PKI/admin.crt" --key "$C_PKI/admin.key" \
+        -X DELETE "https://127.0.0.1:$C_API_PORT/api/v1/nodes/$name-node" >/dev/null
+      log "$name: deleted Node $name-node"
+    fi
   done
   if [[ ${#NODES[@]} -eq 0 ]]; then host_state_release; return 0; fi
   node_debs
-  "$HACK_DIR/images.sh"
+  "$HACK_DIR/images.sh" --no-build
   # shellcheck disable=SC1091
   source "$LOCAL_DIR/images.env"
   host_state_acquire

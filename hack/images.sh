@@ -15,8 +15,14 @@
 # into an OCI layout and copied by skopeo into .local/images/<name>-<key>.tar, where <key>
 # hashes every input (binary, libraries, this script, config); an existing tarball is reused.
 # The binaries are built first (`cargo build --workspace --bins`, the selection of `make build`,
-# a no-op when they are fresh). Debian's umoci and skopeo are installed when missing.
-# Importing into a node's containerd is hack/cluster-up.sh's job.
+# a no-op when they are fresh) unless --no-build is given and all three exist (hack/cluster-up.sh
+# does that: `make build`, `make test` and hack/federation-up.sh build before they start the bed).
+# Debian's umoci and skopeo are installed when missing.
+#
+#   hack/images.sh [--no-build] [--import]
+#
+# --import also imports the images into every running node of the bed (what hack/cluster-up.sh
+# does at start), e.g. after rebuilding fed-webhook: the new tag is then on every node.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
@@ -26,12 +32,21 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/$PROFILE"
 IMAGES_DIR="$LOCAL_DIR/images"
 IMAGES_ENV="$LOCAL_DIR/images.env"
 start=$SECONDS
+build=1 import=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) build=0 ;;
+    --import) import=1 ;;
+    *) die "usage: hack/images.sh [--no-build] [--import]" ;;
+  esac
+done
+for b in fed-pause fed-demo-web fed-webhook; do [[ -x "$TARGET_DIR/$b" ]] || build=1; done
 
 ensure_debs umoci:umoci skopeo:skopeo objcopy:binutils ldd:libc-bin sha256sum:coreutils
 
 # Same selection as `make build` so features unify the same way and nothing rebuilds; without
 # the variables cargo sets for a test crate (ring's build script reruns when they change).
-(
+((build)) && (
   cd "$REPO_ROOT"
   for var in $(compgen -e); do
     case "$var" in CARGO_PKG_* | CARGO_MANIFEST_* | CARGO_CRATE_NAME | CARGO_PRIMARY_PACKAGE | CARGO_TARGET_TMPDIR | OUT_DIR) unset "$var" ;; esac
@@ -45,6 +60,20 @@ ensure_debs umoci:umoci skopeo:skopeo objcopy:binutils ldd:libc-bin sha256sum:co
 
 mkdir -p "$IMAGES_DIR"
 
+# Prints the sha256 of FILE, cached in .local/images/.sha-<basename> by size, mtime and inode
+# (fed-webhook's debug build is over 100 MB).
+sha_of() {
+  local stamp cache="$IMAGES_DIR/.sha-$(basename "$1")" line
+  stamp="$(stat -c '%s %Y %i' "$1")"
+  if [[ -f "$cache" ]] && read -r line <"$cache" && [[ "${line% *}" == "$stamp" ]]; then
+    echo "${line##* }"
+    return 0
+  fi
+  line="$(sha256sum "$1" | cut -d' ' -f1)"
+  echo "$stamp $line" >"$cache"
+  echo "$line"
+}
+
 # Prints the shared libraries and loader BIN needs (absolute paths, as ldd resolves them).
 libs_of() { ldd "$1" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}' | sort -u; }
 
@@ -56,11 +85,14 @@ build_image() {
   shift 4
   [[ -x "$bin" ]] || die "$bin was not built"
   base="$(basename "$bin")"
-  tag="dev-$(sha256sum "$bin" | cut -c1-12)"
+  local sha
+  sha="$(sha_of "$bin")"
+  tag="dev-${sha:0:12}"
   IMAGE_REF="$repo:$tag"
   key="$(
     {
-      sha256sum "$bin" "$0"
+      echo "$sha"
+      sha256sum "$0"
       for lib in $(libs_of "$bin"); do sha256sum "$(readlink -f "$lib")"; echo "$lib"; done
       printf '%s\n' "$IMAGE_REF" "$user" "$@"
     } | sha256sum | cut -c1-16
@@ -117,3 +149,10 @@ FED_IMAGE_ARCHIVES="$pause_tar $demo_tar $webhook_tar"
 EOF
 chmod 644 "$IMAGES_ENV"
 log "images ready in $((SECONDS - start))s; refs in $IMAGES_ENV"
+
+if ((import)); then
+  FED_IMAGE_ARCHIVES="$pause_tar $demo_tar $webhook_tar"
+  for name in "${CLUSTERS[@]}"; do
+    is_running containerd "$name" && node_import_images "$name"
+  done
+fi

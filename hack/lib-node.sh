@@ -58,12 +58,13 @@ KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 NODE_READY_TIMEOUT="${FED_TESTBED_NODE_READY_TIMEOUT:-120}"
 
-# The clusters that get a node (validated).
+# Sets NODES to the clusters that get a node (validated; dies on an unknown name).
 node_clusters() {
   local n
+  NODES=()
   for n in ${FED_TESTBED_NODES-earth vulcan kronos}; do
-    cluster_index "$n" >/dev/null || exit 1
-    echo "$n"
+    cluster_index "$n" >/dev/null
+    [[ " ${NODES[*]} " == *" $n "* ]] || NODES+=("$n")
   done
 }
 
@@ -123,14 +124,13 @@ node_debs() {
 
 # ---------------------------------------------------------------- host state (machine-wide)
 
-# Runs "$@" holding the machine-wide host-state lock (flock on /run, shared by every bed).
+# Runs "$@" holding the machine-wide host-state lock (flock on /run, shared by every bed; an
+# error exits the script, which releases it).
 _with_host_lock() {
-  local rc=0
   exec 8</run
   flock 8
-  "$@" || rc=$?
+  "$@"
   exec 8<&-
-  return "$rc"
 }
 
 _bed_id() { echo "$LOCAL_DIR" | sha256sum | cut -c1-16; }
@@ -385,7 +385,8 @@ node_bridge_up() {
       ip addr add "$N_POD_GW/24" dev "$N_BRIDGE"
   else
     local other
-    other="$(ip -4 route show "$N_POD_CIDR" 2>/dev/null)"
+    # Routes inside the CIDR, or covering it (other than the default route).
+    other="$({ ip -4 route show root "$N_POD_CIDR"; ip -4 route show match "$N_POD_CIDR" | grep -v '^default'; } 2>/dev/null | sort -u || true)"
     [[ -z "$other" ]] || die "pod CIDR $N_POD_CIDR of $C_NAME is already routed on this machine ($other); another bed with a FED_TESTBED_PORT_BASE of the same thousand? Pick another base."
     ip link add "$N_BRIDGE" type bridge
     ip addr add "$N_POD_GW/24" dev "$N_BRIDGE"

@@ -32,6 +32,14 @@ COMPONENTS=(etcd kube-apiserver kube-controller-manager)
 PORT_BASE="${FED_TESTBED_PORT_BASE:-16443}"
 [[ "$PORT_BASE" =~ ^[0-9]+$ ]] && ((PORT_BASE >= 5200 && PORT_BASE <= 65500)) ||
   { echo "[testbed] ERROR: FED_TESTBED_PORT_BASE must be a port in 5200..65500 (got '$PORT_BASE')" >&2; exit 1; }
+# Ports inside the kernel's ephemeral range can be taken at any moment by an outgoing
+# connection's source port (seen: another bed's apiserver→etcd connection holding this bed's
+# etcd peer port). Warn, since a base whose ports all stay below the range (<= 32719 with
+# the default range 32768-60999) avoids it.
+if read -r _eph_lo _eph_hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null &&
+  ((PORT_BASE - 4064 <= _eph_hi && PORT_BASE + 48 >= _eph_lo)); then
+  echo "[testbed] note: ports $((PORT_BASE - 4064))..$((PORT_BASE + 48)) overlap the ephemeral range $_eph_lo-$_eph_hi; a bind may fail with 'address already in use' (pick FED_TESTBED_PORT_BASE <= $((_eph_lo - 49)))" >&2
+fi
 READY_TIMEOUT="${FED_TESTBED_READY_TIMEOUT:-90}"
 STOP_TIMEOUT="${FED_TESTBED_STOP_TIMEOUT:-20}"
 
