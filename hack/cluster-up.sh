@@ -79,19 +79,19 @@ nodes_up() {
   declare -A cfg_changed=()
   # Nodes no longer wanted (FED_TESTBED_NODES changed) go first.
   # Their Node objects are deleted too (a stopped kubelet leaves its Node behind).
-  for name in "${CLUSTERS[@]}"; do
+  for name in "${CLUSTERS[@]}" "${CLUSTERS[@]/%/-2}"; do
     [[ " ${NODES[*]} " == *" $name "* ]] && continue
-    if [[ -d "$CLUSTERS_DIR/$name/node" ]]; then
+    node_vars "$name"
+    if [[ -d "$N_DIR" ]]; then
       log "$name: no node wanted (FED_TESTBED_NODES); stopping it"
       node_stop "$name"
-      rm -rf "$CLUSTERS_DIR/$name/node"
+      rm -rf "$N_DIR"
     fi
-    cluster_vars "$name"
-    line="$(_curl_admin "$name" "/api/v1/nodes/$name-node" || true)"
+    line="$(_curl_admin "$C_NAME" "/api/v1/nodes/$N_NAME" || true)"
     if grep -q '"kind": *"Node"' <<<"$line"; then
       curl -s --max-time 5 --cacert "$C_PKI/ca.crt" --cert "$C_PKI/admin.crt" --key "$C_PKI/admin.key" \
-        -X DELETE "https://127.0.0.1:$C_API_PORT/api/v1/nodes/$name-node" >/dev/null
-      log "$name: deleted Node $name-node"
+        -X DELETE "https://127.0.0.1:$C_API_PORT/api/v1/nodes/$N_NAME" >/dev/null
+      log "$C_NAME: deleted Node $N_NAME"
     fi
   done
   if [[ ${#NODES[@]} -eq 0 ]]; then host_state_release; return 0; fi
@@ -123,6 +123,7 @@ nodes_up() {
   for name in "${NODES[@]}"; do wait_ready node-ns "$name"; done
   for comp in containerd kubelet kube-scheduler; do
     for name in "${NODES[@]}"; do
+      [[ "$comp" == kube-scheduler ]] && ! node_runs_scheduler "$name" && continue
       node_component_cmd "$comp" "$name" "$bin"
       line="$(cmd_line)"
       f="$(cmd_file "$comp" "$name")"
@@ -135,7 +136,10 @@ nodes_up() {
       start_process "$comp" "$name"
       node_started[$comp/$name]=$SECONDS
     done
-    for name in "${NODES[@]}"; do wait_ready "$comp" "$name"; done
+    for name in "${NODES[@]}"; do
+      [[ "$comp" == kube-scheduler ]] && ! node_runs_scheduler "$name" && continue
+      wait_ready "$comp" "$name"
+    done
     if [[ "$comp" == containerd ]]; then
       for name in "${NODES[@]}"; do node_import_images "$name"; done
     fi
@@ -149,7 +153,8 @@ nodes_up() {
       if [[ "$status" == True ]]; then
         if [[ -n "${node_started[kubelet/$name]:-}" && -z "${node_started[ready/$name]:-}" ]]; then
           node_started[ready/$name]=$SECONDS
-          log "node $name-node Ready $((SECONDS - node_started[kubelet/$name]))s after its kubelet started"
+          node_vars "$name"
+          log "node $N_NAME Ready $((SECONDS - node_started[kubelet/$name]))s after its kubelet started"
         fi
       else
         pending+=("$name")

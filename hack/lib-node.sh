@@ -45,9 +45,10 @@
 #   node/{containerd.toml,kubelet.yaml,kubelet.kubeconfig}
 #   scheduler.kubeconfig, pki/{kubelet-client,kubelet-serving,apiserver-kubelet-client,scheduler}.*
 #
-# Ports (distance from FED_TESTBED_PORT_BASE, cluster index i): kube-scheduler +20+i,
-# kubelet +23+i, kubelet healthz +26+i. Pod CIDR 10.244.<3*(PORT_BASE/1000)%250 + i>.0/24,
-# bridge fb<PORT_BASE>-<name>, cgroup root /fedbed-<PORT_BASE>-<name>.
+# Ports (distance from FED_TESTBED_PORT_BASE, cluster index i, node slot j: i for a cluster's
+# first node, 3+i for its second): kube-scheduler +20+i, kubelet +30+j, kubelet healthz +36+j.
+# Pod CIDR 10.244.<(6*(PORT_BASE/1000) + j) % 250>.0/24, bridge fb<PORT_BASE>-<j>, cgroup root
+# /fedbed-<PORT_BASE>-<key>. A second node's files live under .local/clusters/<cluster>-2/.
 
 # shellcheck shell=bash
 NODE_COMPONENTS=(node-ns containerd kubelet kube-scheduler)
@@ -58,35 +59,52 @@ KUBELET_SYSCTLS=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 NODE_READY_TIMEOUT="${FED_TESTBED_NODE_READY_TIMEOUT:-120}"
 
-# Sets NODES to the clusters that get a node (validated; dies on an unknown name).
+# Sets NODES to the node keys of FED_TESTBED_NODES (default "earth earth-2 vulcan kronos";
+# validated, deduplicated). A key is a cluster name (the cluster's first node, <cluster>-node,
+# which also runs the cluster's kube-scheduler) or <cluster>-2 (a second node, <cluster>-node-2:
+# earth has two so that the host component's two hostNetwork replicas each get a node).
 node_clusters() {
   local n
   NODES=()
-  for n in ${FED_TESTBED_NODES-earth vulcan kronos}; do
-    cluster_index "$n" >/dev/null
+  for n in ${FED_TESTBED_NODES-earth earth-2 vulcan kronos}; do
+    [[ "$n" =~ ^[a-z]+(-2)?$ ]] || die "FED_TESTBED_NODES: '$n' is neither a cluster name nor <cluster>-2"
+    cluster_index "${n%-2}" >/dev/null
     [[ " ${NODES[*]} " == *" $n "* ]] || NODES+=("$n")
   done
 }
 
-# Sets N_NAME N_DIR N_SOCK N_BRIDGE N_CGROUP N_POD_CIDR N_POD_GW N_NODE_IP N_SCHED_PORT
-# N_KUBELET_PORT N_HEALTHZ_PORT (and, through cluster_vars, the C_* variables) for cluster NAME.
+# The cluster of node KEY (earth-2 → earth).
+node_cluster() { echo "${1%-2}"; }
+
+# Sets N_KEY N_NAME N_DIR N_SOCK N_BRIDGE N_CGROUP N_POD_CIDR N_POD_GW N_NODE_IP N_SCHED_PORT
+# N_KUBELET_PORT N_HEALTHZ_PORT N_CERT (the node's cert prefix in the cluster's PKI) and,
+# through cluster_vars, the C_* variables, for node KEY. Slot j: the cluster's index for a
+# first node, 3 + index for a second one.
 node_vars() {
-  local i oct
-  cluster_vars "$1"
-  i="$(cluster_index "$1")"
-  N_NAME="$1-node"
-  N_DIR="$C_DIR/node"
+  local i j oct
+  N_KEY="$1"
+  cluster_vars "$(node_cluster "$1")"
+  i="$(cluster_index "$C_NAME")"
+  if [[ "$1" == "$C_NAME" ]]; then
+    j=$i N_NAME="$C_NAME-node" N_CERT=kubelet
+  else
+    j=$((3 + i)) N_NAME="$C_NAME-node-2" N_CERT=kubelet-2
+  fi
+  N_DIR="$CLUSTERS_DIR/$1/node"
   N_SOCK="$N_DIR/run/containerd/containerd.sock"
-  N_BRIDGE="fb$PORT_BASE-$1"
+  N_BRIDGE="fb$PORT_BASE-$j"
   N_CGROUP="fedbed-$PORT_BASE-$1"
-  oct=$(((3 * (PORT_BASE / 1000) + i) % 250))
+  oct=$(((6 * (PORT_BASE / 1000) + j) % 250))
   N_POD_CIDR="10.244.$oct.0/24"
   N_POD_GW="10.244.$oct.1"
   N_NODE_IP="$N_POD_GW"
   N_SCHED_PORT=$((PORT_BASE + 20 + i))
-  N_KUBELET_PORT=$((PORT_BASE + 23 + i))
-  N_HEALTHZ_PORT=$((PORT_BASE + 26 + i))
+  N_KUBELET_PORT=$((PORT_BASE + 30 + j))
+  N_HEALTHZ_PORT=$((PORT_BASE + 36 + j))
 }
+
+# Whether node KEY runs its cluster's kube-scheduler (the cluster's first node does).
+node_runs_scheduler() { [[ "$1" == "$(node_cluster "$1")" ]]; }
 
 # The host path of NAME's containerd socket (for `ctr -a`; connect() limits paths to 107 bytes,
 # else use node_ctr).
@@ -204,9 +222,9 @@ _ensure_cert() {
 # to an existing PKI: the kubelet's client cert (system:node:<node>, group system:nodes), its
 # serving cert (node IP, 127.0.0.1, <node>), the apiserver's client cert towards kubelets (group
 # system:masters: logs, exec, port-forward) and kube-scheduler's client cert.
-ensure_node_pki() { # NAME
-  local node="$1-node"
+ensure_node_pki() { # KEY
   node_vars "$1"
+  local node="$N_NAME"
   cat >"$C_PKI/node-openssl.cnf" <<EOF
 [req]
 distinguished_name = dn
@@ -226,8 +244,8 @@ extendedKeyUsage = clientAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 EOF
-  _ensure_cert kubelet-client "/O=system:nodes/CN=system:node:$node" v3_client
-  _ensure_cert kubelet-serving "/CN=$node" v3_kubelet_server "IP Address:$N_NODE_IP,"
+  _ensure_cert "$N_CERT-client" "/O=system:nodes/CN=system:node:$node" v3_client
+  _ensure_cert "$N_CERT-serving" "/CN=$node" v3_kubelet_server "IP Address:$N_NODE_IP,"
   _ensure_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" v3_client
   _ensure_cert scheduler "/CN=system:kube-scheduler" v3_client
 }
@@ -256,8 +274,8 @@ N_POD_CIDR=$N_POD_CIDR
 EOF
   echo "nameserver 127.0.0.1" >"$N_DIR/resolv.conf"
   ensure_node_pki "$name"
-  kubeconfig_for kubelet-client "$name" "$name" | write_file_atomic "$N_DIR/kubelet.kubeconfig"
-  kubeconfig_for scheduler "$name" "$name" | write_file_atomic "$C_DIR/scheduler.kubeconfig"
+  kubeconfig_for "$N_CERT-client" "$C_NAME" "$C_NAME" | write_file_atomic "$N_DIR/kubelet.kubeconfig"
+  kubeconfig_for scheduler "$C_NAME" "$C_NAME" | write_file_atomic "$C_DIR/scheduler.kubeconfig"
   NODE_CONFIG_CHANGED=()
 
   # restrict_oom_score_adj: the VM withholds CAP_SYS_RESOURCE, so a negative oom_score_adj
@@ -307,7 +325,7 @@ EOF
   install_if_changed "$N_DIR/cni/net.d/10-fedbed.conflist" <<EOF || true
 {
   "cniVersion": "1.0.0",
-  "name": "fedbed-$name",
+  "name": "fedbed-$N_KEY",
   "plugins": [
     {
       "type": "bridge",
@@ -334,8 +352,8 @@ port: $N_KUBELET_PORT
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
 healthzPort: $N_HEALTHZ_PORT
-tlsCertFile: $C_PKI/kubelet-serving.crt
-tlsPrivateKeyFile: $C_PKI/kubelet-serving.key
+tlsCertFile: $C_PKI/$N_CERT-serving.crt
+tlsPrivateKeyFile: $C_PKI/$N_CERT-serving.key
 rotateCertificates: false
 serverTLSBootstrap: false
 authentication:
@@ -444,9 +462,9 @@ node_probe() { # COMPONENT NAME
 }
 
 # Prints "True" when node NAME reports Ready (via the admin client cert).
-node_ready_status() { # NAME
+node_ready_status() { # KEY
   node_vars "$1"
-  _curl_admin "$1" "/api/v1/nodes/$N_NAME" |
+  _curl_admin "$C_NAME" "/api/v1/nodes/$N_NAME" |
     jq -r '[.status.conditions[]? | select(.type == "Ready") | .status][0] // "absent"' 2>/dev/null
 }
 

@@ -411,8 +411,8 @@ _fail_with_log() { # COMPONENT NAME MESSAGE
 }
 
 # Probes a component once: succeeds when it reports healthy.
-probe() { # COMPONENT NAME
-  cluster_vars "$2"
+probe() { # COMPONENT NAME (a node component: a node key, hack/lib-node.sh)
+  case "$1" in etcd | kube-apiserver | kube-controller-manager) cluster_vars "$2" ;; esac
   case "$1" in
     etcd) curl -s --max-time 3 "http://127.0.0.1:$C_ETCD_PORT/health" | grep -q '"health":"true"' ;;
     kube-apiserver) [[ "$(_curl_admin "$2" /readyz)" == ok ]] ;;

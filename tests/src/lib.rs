@@ -282,13 +282,18 @@ pub fn webhook_port() -> u16 {
     base + 47
 }
 
-/// The clusters that have a node: `FED_TESTBED_NODES` (default all three), as in
-/// `hack/lib-node.sh`. Each node is named `<cluster>-node`.
+/// The clusters that have a node: those of `FED_TESTBED_NODES` (default all three, earth with a
+/// second node `earth-2`), as in `hack/lib-node.sh`. A cluster's first node is `<cluster>-node`.
 pub fn node_clusters() -> Vec<String> {
-    match std::env::var("FED_TESTBED_NODES") {
-        Ok(list) => list.split_whitespace().map(str::to_string).collect(),
-        Err(_) => CLUSTERS.iter().map(|c| c.to_string()).collect(),
+    let keys = std::env::var("FED_TESTBED_NODES").unwrap_or_else(|_| "earth earth-2 vulcan kronos".into());
+    let mut clusters: Vec<String> = Vec::new();
+    for key in keys.split_whitespace() {
+        let cluster = key.strip_suffix("-2").unwrap_or(key).to_string();
+        if !clusters.contains(&cluster) {
+            clusters.push(cluster);
+        }
     }
+    clusters
 }
 
 /// The image refs that `hack/images.sh` built and imported into every node, from
