@@ -94,7 +94,8 @@ pub struct InstallOptions {
     /// Install CRDs, namespace and RBAC only, no webhook
     #[arg(long)]
     pub skip_webhook: bool,
-    /// Seconds to wait for the CRDs to be Established
+    /// Seconds to wait for the CRDs to be Established (and, when re-installing the in-cluster
+    /// form, for its Deployment to serve the webhook again)
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub timeout: u64,
 }
@@ -350,7 +351,6 @@ pub async fn run(ctx: &Ctx, opts: InstallOptions) -> Result<()> {
     let objects = host_objects(&fed_ns, in_cluster.then_some(&shape))?;
     let (namespace, rest) = objects.split_first().ok_or_else(|| anyhow!("manifests/host holds no namespace"))?;
     host.apply(namespace).await?;
-    host.apply(&namespace_type_config(&fed_ns)?).await?;
     let certs = if in_cluster { Some(in_cluster_certs(&client, &fed_ns).await?) } else { None };
     if let Some(certs) = &certs {
         host.apply(&tls_secret(&fed_ns, certs)?).await?;
@@ -358,6 +358,12 @@ pub async fn run(ctx: &Ctx, opts: InstallOptions) -> Result<()> {
     for obj in rest {
         host.apply(obj).await?;
     }
+    // The webhook validates type configs once it is registered: on a re-install (an upgrade, or
+    // a repair after its pods went away) wait until the Deployment just applied serves again.
+    if in_cluster && !host.dry_run().active() && webhook_registered(&client).await? {
+        wait_serving(&client, &fed_ns, Duration::from_secs(opts.timeout)).await?;
+    }
+    host.apply(&namespace_type_config(&fed_ns)?).await?;
 
     if !opts.skip_webhook {
         let (target, ca_pem) = match (&opts.webhook_url, certs) {
@@ -386,6 +392,29 @@ pub async fn run(ctx: &Ctx, opts: InstallOptions) -> Result<()> {
         println!("federation control plane installed on context {} (namespace {fed_ns})", ctx.host_context);
     }
     host.finish()
+}
+
+/// Whether the validating webhook configuration is already in place (a re-install).
+async fn webhook_registered(client: &kube::Client) -> Result<bool> {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingWebhookConfiguration;
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    Ok(api.get_opt(fed_core::webhook_config::CONFIGURATION_NAME).await?.is_some())
+}
+
+/// Waits until the host component's Deployment has an available replica (`timeout` at most).
+async fn wait_serving(client: &kube::Client, fed_ns: &str, timeout: Duration) -> Result<()> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), fed_ns);
+    let available = |d: Option<&Deployment>| {
+        d.and_then(|d| d.status.as_ref()).and_then(|s| s.available_replicas).is_some_and(|n| n > 0)
+    };
+    match tokio::time::timeout(timeout, kube::runtime::wait::await_condition(api, COMPONENT, available)).await {
+        Ok(result) => result.map(drop).with_context(|| format!("watching deployment/{COMPONENT}")),
+        Err(_) => bail!(
+            "deployment/{COMPONENT} in {fed_ns} has no available replica after {}s, and the webhook it serves must \
+             admit the rest of the installation: kubectl -n {fed_ns} describe deployment/{COMPONENT}",
+            timeout.as_secs()
+        ),
+    }
 }
 
 /// The local form's CA: reused from `--cert-dir`, else generated there.
