@@ -355,6 +355,26 @@ pub fn webhook_log() -> String {
     succeeded(out)
 }
 
+/// `HOST:PORT` where the running webhook accepts TLS: the local process on 127.0.0.1, or (in
+/// the cluster, on the node's network) one of its pods' addresses.
+pub fn webhook_address() -> String {
+    if !host_in_cluster() {
+        return format!("127.0.0.1:{}", webhook_port());
+    }
+    let out = kubectl_federation_ns(&[
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/component=webhook",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "jsonpath={.items[0].status.podIP}",
+    ]);
+    let ip = succeeded(out);
+    assert!(!ip.trim().is_empty(), "no running webhook pod");
+    format!("{}:{}", ip.trim(), webhook_port())
+}
+
 /// A file holding the CA that the running webhook's serving certificate chains to: the local
 /// form's `pki/ca.crt`, or the in-cluster TLS Secret's `ca.crt` copied to a temporary file.
 pub fn webhook_ca_file() -> PathBuf {

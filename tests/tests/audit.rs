@@ -1,42 +1,79 @@
 //! After the rest of the e2e suite (`make test-e2e` runs this binary last, with `--ignored`):
 //! the host component, installed in earth under its ServiceAccount with the shipped RBAC, and
-//! the members' federation service accounts were never refused a request as Forbidden.
+//! the members' federation service accounts were never refused a request by the authorizer.
 //!
-//! The bed's apiservers audit every request of a service account of the federation namespace
-//! (`hack/testbed/audit-policy.yaml`) to `.local/clusters/<name>/logs/audit.log`.
+//! The bed's apiservers audit every request of a service account of the federation namespace,
+//! and every change of a ClusterRole or ClusterRoleBinding (`hack/testbed/audit-policy.yaml`), to
+//! `.local/clusters/<name>/logs/audit.log`. A refusal within [`REVOCATION_WINDOW`] after such a
+//! change is a watch that was still open when `disable`, `unjoin` or `join --overwrite` took the
+//! rights away, and is counted apart; any other refusal means the shipped RBAC lacks a rule.
+
+use std::time::Duration;
 
 use fed_e2e::{CLUSTERS, host_in_cluster, repo_root};
 use serde_json::Value;
 
 /// The host component's ServiceAccount, as the apiserver names it.
 const HOST_COMPONENT: &str = "system:serviceaccount:kube-federation-system:kubectl-fed-webhook";
+/// How long after a change of cluster RBAC a refusal is put down to that change.
+const REVOCATION_WINDOW: Duration = Duration::from_secs(10);
+
+/// One audit event's fields that matter here.
+struct Event {
+    at: k8s_openapi::jiff::Timestamp,
+    user: String,
+    verb: String,
+    uri: String,
+    forbidden: bool,
+    rbac_change: bool,
+}
+
+fn events(cluster: &str) -> Vec<Event> {
+    let path = repo_root().join(format!(".local/clusters/{cluster}/logs/audit.log"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let parse = |line: &str| -> Option<Event> {
+        let e: Value = serde_json::from_str(line).ok()?;
+        let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        Some(Event {
+            at: e["stageTimestamp"].as_str()?.parse().ok()?,
+            user: s(&e["user"]["username"]),
+            verb: s(&e["verb"]),
+            uri: s(&e["requestURI"]),
+            forbidden: e["annotations"]["authorization.k8s.io/decision"] == "forbid",
+            rbac_change: e["objectRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+                && e["responseStatus"]["code"].as_i64().is_some_and(|c| c < 300),
+        })
+    };
+    text.lines().filter_map(parse).collect()
+}
 
 #[test]
 #[ignore = "runs after the whole e2e suite: make test-e2e"]
-fn no_request_of_the_federation_service_accounts_was_forbidden() {
-    let mut forbidden = Vec::new();
+fn no_request_of_the_federation_service_accounts_was_refused_by_rbac() {
+    let mut gaps = Vec::new();
+    let mut revoked = 0;
     let mut host_component_writes = 0;
     for cluster in CLUSTERS {
-        let path = repo_root().join(format!(".local/clusters/{cluster}/logs/audit.log"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        for line in text.lines() {
-            let Ok(event) = serde_json::from_str::<Value>(line) else { continue };
-            let user = event["user"]["username"].as_str().unwrap_or_default();
-            let verb = event["verb"].as_str().unwrap_or_default();
-            if user == HOST_COMPONENT && matches!(verb, "create" | "patch" | "update") {
+        let events = events(cluster);
+        let changes: Vec<k8s_openapi::jiff::Timestamp> = events.iter().filter(|e| e.rbac_change).map(|e| e.at).collect();
+        for e in events.iter().filter(|e| !e.rbac_change) {
+            if e.user == HOST_COMPONENT && matches!(e.verb.as_str(), "create" | "patch" | "update") {
                 host_component_writes += 1;
             }
-            if event["responseStatus"]["code"] == 403 {
-                forbidden.push(format!(
-                    "{cluster}: {user} {verb} {} ({})",
-                    event["requestURI"].as_str().unwrap_or_default(),
-                    event["responseStatus"]["message"].as_str().unwrap_or_default()
-                ));
+            if !e.forbidden {
+                continue;
+            }
+            let window = k8s_openapi::jiff::SignedDuration::try_from(REVOCATION_WINDOW).unwrap();
+            if changes.iter().any(|c| *c <= e.at && e.at.duration_since(*c) <= window) {
+                revoked += 1;
+            } else {
+                gaps.push(format!("{cluster}: {} {} {} at {}", e.user, e.verb, e.uri, e.at));
             }
         }
     }
+    eprintln!("{revoked} refusals right after a change of cluster RBAC (rights taken away while a watch was open)");
     if host_in_cluster() {
         assert!(host_component_writes > 0, "no write by {HOST_COMPONENT} was audited: the controllers ran elsewhere");
     }
-    assert!(forbidden.is_empty(), "{} Forbidden requests:\n{}", forbidden.len(), forbidden.join("\n"));
+    assert!(gaps.is_empty(), "{} requests refused by RBAC:\n{}", gaps.len(), gaps.join("\n"));
 }

@@ -10,7 +10,7 @@ use fed_core::keys::FEDERATION_NAMESPACE;
 use fed_e2e::kubectl_fed as fed;
 use fed_e2e::{
     TestNamespace, annotated_config_map, apply_on_earth as apply, assert_denied, federation, kubectl,
-    output_text, plugin_dir, wait_until, webhook_port,
+    output_text, plugin_dir, wait_until,
 };
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -310,7 +310,7 @@ async fn member_tokens_never_appear_in_kubectl_fed_output_or_the_webhook_log() {
 /// `openssl s_client` against the running webhook with protocol flag `version`.
 fn handshake(version: &str) -> std::process::Output {
     Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{}", webhook_port()), version])
+        .args(["s_client", "-connect", &fed_e2e::webhook_address(), version])
         // OpenSSL 3 refuses TLS < 1.2 itself at its default security level; level 0 makes it
         // offer the old protocol so that the refusal we see is the server's.
         .args(["-cipher", "DEFAULT@SECLEVEL=0", "-CAfile"])
