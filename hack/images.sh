@@ -63,7 +63,8 @@ mkdir -p "$IMAGES_DIR"
 # Prints the sha256 of FILE, cached in .local/images/.sha-<basename> by size, mtime and inode
 # (fed-webhook's debug build is over 100 MB).
 sha_of() {
-  local stamp cache="$IMAGES_DIR/.sha-$(basename "$1")" line
+  local stamp cache line
+  cache="$IMAGES_DIR/.sha-$(basename "$1")"
   stamp="$(stat -c '%s %Y %i' "$1")"
   if [[ -f "$cache" ]] && read -r line <"$cache" && [[ "${line% *}" == "$stamp" ]]; then
     echo "${line##* }"
