@@ -1,7 +1,7 @@
 //! `kubectl fed install`: the federation control plane on the host cluster.
 //!
 //! Applies (server-side apply, field manager `kubectl-fed`; idempotent) the shipped CRDs
-//! (KubeFedCluster, FederatedTypeConfig and the well-known Federated&lt;Kind&gt;s) and waits
+//! (KubeFedCluster, FederatedTypeConfig and the well-known `Federated<Kind>`s) and waits
 //! for them to be Established; the federation namespace; the `namespaces` type config (every
 //! federation needs FederatedNamespace); the host component's ServiceAccount and RBAC from
 //! `manifests/host/` (compiled in, moved to `--federation-namespace`); and the webhook
@@ -197,7 +197,7 @@ pub fn namespace_type_config(fed_ns: &str) -> Result<Obj> {
         plural_name: "namespaces".into(),
         scope: Scope::Cluster,
     };
-    Obj::typed(&super::enable::type_config(fed_ns, &ns_target))
+    Obj::typed(&crate::type_configs::type_config(fed_ns, &ns_target))
 }
 
 /// The in-cluster webhook's TLS Secret.
