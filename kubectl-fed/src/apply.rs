@@ -3,7 +3,7 @@
 //! created`). Under `--dry-run` nothing is written (`client`) or writes are sent as server dry
 //! runs (`server`); with `-o yaml|json` the objects are printed instead of the one-line reports.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use fed_core::keys::FIELD_MANAGER;
@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::context::{Ctx, DryRun};
 use crate::fedapi::{display_ref, dyn_api};
 use crate::output::{self, OutputFormat};
+use crate::waiting;
 
 /// An object to write, with the resource it belongs to.
 #[derive(Clone, Debug)]
@@ -137,21 +138,16 @@ impl Writer {
         }
         self.step(format!("waiting for namespace(s) {} to terminate", names.join(", ")));
         let api: Api<Namespace> = Api::all(self.client.clone());
-        let deadline = Instant::now() + timeout;
-        let mut left = names.to_vec();
-        loop {
-            let mut still = Vec::new();
-            for n in left {
-                if api.get_metadata_opt(&n).await.with_context(|| format!("reading namespace/{n}"))?.is_some() {
-                    still.push(n);
-                }
+        waiting::all_until(names, timeout, |n, deadline| {
+            let api = api.clone();
+            async move {
+                let gone = |ns: Option<&Namespace>| ns.is_none();
+                let held =
+                    waiting::until(api, &n, deadline, gone).await.with_context(|| format!("reading namespace/{n}"))?;
+                Ok(held.is_some())
             }
-            if still.is_empty() || Instant::now() >= deadline {
-                return Ok(still);
-            }
-            left = still;
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        })
+        .await
     }
 
     /// Server-side apply (force, field manager `kubectl-fed`). Returns the object as the server
@@ -223,7 +219,7 @@ impl Writer {
         let result = if self.dry_run == DryRun::Client {
             let current = api.get(name).await.with_context(|| format!("reading {what}"))?;
             let mut v = serde_json::to_value(&current)?;
-            merge_patch_value(&mut v, patch);
+            json_patch::merge(&mut v, patch);
             v
         } else {
             let pp = PatchParams {
@@ -288,37 +284,9 @@ async fn get_opt(api: &kube::Api<DynamicObject>, name: &str) -> kube::Result<Opt
     }
 }
 
-/// RFC 7386 JSON merge patch.
-pub fn merge_patch_value(target: &mut Value, patch: &Value) {
-    match patch {
-        Value::Object(p) => {
-            if !target.is_object() {
-                *target = Value::Object(Default::default());
-            }
-            let t = target.as_object_mut().expect("object");
-            for (k, v) in p {
-                if v.is_null() {
-                    t.remove(k);
-                } else {
-                    merge_patch_value(t.entry(k.clone()).or_insert(Value::Null), v);
-                }
-            }
-        }
-        other => *target = other.clone(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn merge_patch_follows_rfc7386() {
-        let mut v = json!({"metadata": {"annotations": {"a": "1", "b": "2"}, "name": "x"}, "spec": [1]});
-        merge_patch_value(&mut v, &json!({"metadata": {"annotations": {"a": null, "c": "3"}}, "spec": {"x": 1}}));
-        assert_eq!(v, json!({"metadata": {"annotations": {"b": "2", "c": "3"}, "name": "x"}, "spec": {"x": 1}}));
-    }
 
     #[test]
     fn typed_objects_keep_their_type() {

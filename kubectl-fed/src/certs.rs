@@ -1,4 +1,4 @@
-//! The webhook's CA and serving certificate (rcgen), for `install`.
+//! The webhook's CA and serving certificate, for `install`.
 //!
 //! The file layout (`ca.crt`, `ca.key`, `tls.crt`, `tls.key`) is the one `fed-webhook certs`
 //! writes and `fed-webhook serve --tls-cert/--tls-key` reads, so either tool can make them.
@@ -8,45 +8,28 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use fed_core::certs;
 
 /// PEM material for the webhook.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookCerts {
+    /// CA certificate (the caBundle).
     pub ca_cert: String,
+    /// CA private key.
     pub ca_key: String,
+    /// Serving certificate.
     pub tls_cert: String,
+    /// Serving private key.
     pub tls_key: String,
 }
 
-/// A fresh CA and a serving certificate for `names` (DNS names or IP addresses).
+/// A fresh CA and a serving certificate for `names` (DNS names or IP addresses), both valid for
+/// [`certs::CA_DAYS`] days, from the generator `fed-webhook certs` uses ([`fed_core::certs`]).
 pub fn generate(names: &[String]) -> Result<WebhookCerts> {
-    let ca_key = KeyPair::generate().context("generating the CA key")?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "kubectl-fed webhook CA");
-    ca_params.key_usages =
-        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca_cert = ca_params.self_signed(&ca_key).context("signing the CA certificate")?;
-
-    let tls_key = KeyPair::generate().context("generating the serving key")?;
-    let mut params = CertificateParams::new(names.to_vec()).context("serving certificate names")?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, names.first().map(String::as_str).unwrap_or("kubectl-fed-webhook"));
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-    let tls_cert = params.signed_by(&tls_key, &issuer).context("signing the serving certificate")?;
-    Ok(WebhookCerts {
-        ca_cert: ca_cert.pem(),
-        ca_key: ca_key.serialize_pem(),
-        tls_cert: tls_cert.pem(),
-        tls_key: tls_key.serialize_pem(),
-    })
+    let (ca, issuer) = certs::new_ca().context("generating the CA")?;
+    let sans = certs::sans(names).context("serving certificate names")?;
+    let tls = certs::issue_serving(&issuer, sans, certs::CA_DAYS).context("issuing the serving certificate")?;
+    Ok(WebhookCerts { ca_cert: ca.cert, ca_key: ca.key, tls_cert: tls.cert, tls_key: tls.key })
 }
 
 /// Read the four files from `dir` when they all exist.

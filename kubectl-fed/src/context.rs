@@ -7,6 +7,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use tokio::sync::OnceCell;
 
 use crate::kubeconfig::{self, ClusterEndpoint, Loaded};
@@ -186,24 +188,14 @@ pub fn client_from_token(endpoint: &str, ca_pem: Option<&[u8]>, insecure: bool, 
 
 /// The DER bodies of every CERTIFICATE block in a PEM bundle.
 fn pem_blocks_der(pem: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let text = std::str::from_utf8(pem).context("CA bundle is not PEM text")?;
-    let mut out = Vec::new();
-    let mut body: Option<String> = None;
-    for line in text.lines().map(str::trim) {
-        if line == "-----BEGIN CERTIFICATE-----" {
-            body = Some(String::new());
-        } else if line == "-----END CERTIFICATE-----" {
-            if let Some(b) = body.take() {
-                out.push(crate::b64::decode(&b).context("CA bundle holds invalid base64")?);
-            }
-        } else if let Some(b) = body.as_mut() {
-            b.push_str(line);
-        }
-    }
-    if out.is_empty() {
+    let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()
+        .context("CA bundle is not valid PEM")?;
+    if certs.is_empty() {
         bail!("CA bundle holds no PEM certificate");
     }
-    Ok(out)
+    Ok(certs)
 }
 
 #[cfg(test)]

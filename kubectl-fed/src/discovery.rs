@@ -15,6 +15,8 @@ use kube::Client;
 use kube::core::ApiResource;
 use kube::core::discovery::v2::APIGroupDiscoveryList;
 
+use crate::context::Ctx;
+
 /// One served resource (top-level, no subresources).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResourceInfo {
@@ -87,6 +89,11 @@ impl ResourceInfo {
 #[derive(Clone, Debug, Default)]
 pub struct Resources {
     pub list: Vec<ResourceInfo>,
+}
+
+/// Host discovery (two requests) for the host context of `ctx`.
+pub async fn host_resources(ctx: &Ctx) -> Result<Resources> {
+    discover(&ctx.host().await?).await
 }
 
 /// Fetch discovery from a cluster.
@@ -179,8 +186,7 @@ impl Resources {
             known.push(&r.singular);
             known.extend(r.short_names.iter().map(String::as_str));
         }
-        let hint =
-            fed_core::suggest::nearest(&lower, known).map(|s| format!("; did you mean {s:?}?")).unwrap_or_default();
+        let hint = fed_core::suggest::did_you_mean(&lower, known);
         bail!("the server doesn't have a resource type {arg:?}{hint}")
     }
 

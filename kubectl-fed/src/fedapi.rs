@@ -1,15 +1,17 @@
 //! Access to the federation's own objects on the host, and naming shared by join/unjoin.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope as RefScope};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
 use kube::core::{ApiResource, DynamicObject};
+use kube::runtime::wait::conditions;
 use kube::{Client, ResourceExt};
 
 use crate::errors::is_status;
+use crate::waiting;
 
 /// An `Api` for any resource: namespaced to `ns` when the resource is namespaced and `ns` is
 /// given, else cluster-wide (all namespaces for list).
@@ -20,7 +22,7 @@ pub fn dyn_api(client: &Client, ar: &ApiResource, namespaced: bool, ns: Option<&
     }
 }
 
-/// An `Api` for a Federated&lt;Kind&gt;.
+/// An `Api` for a `Federated<Kind>`.
 pub fn fed_api(client: &Client, federated: &ApiResourceRef, ns: Option<&str>) -> Api<Federated> {
     let ar = federated.api_resource();
     match (federated.scope, ns) {
@@ -91,23 +93,18 @@ pub fn config_for_federated<'a>(configs: &'a [FederatedTypeConfig], kind: &str) 
 /// Wait until every named CRD reports `Established=True`.
 pub async fn wait_established(client: &Client, names: &[String], timeout: Duration) -> Result<()> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let deadline = Instant::now() + timeout;
-    for name in names {
-        loop {
-            let crd = api.get_opt(name).await.with_context(|| format!("reading CRD {name}"))?;
-            let established = crd
-                .as_ref()
-                .and_then(|c| c.status.as_ref())
-                .and_then(|s| s.conditions.as_ref())
-                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Established" && c.status == "True"));
-            if established {
-                break;
-            }
-            if Instant::now() >= deadline {
-                bail!("CRD {name} is not Established after {}s", timeout.as_secs());
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+    let late = waiting::all_until(names, timeout, |name, deadline| {
+        let api = api.clone();
+        async move {
+            let held = waiting::until(api, &name, deadline, conditions::is_crd_established())
+                .await
+                .with_context(|| format!("reading CRD {name}"))?;
+            Ok(held.is_some())
         }
+    })
+    .await?;
+    if let Some(name) = late.first() {
+        bail!("CRD {name} is not Established after {}s", timeout.as_secs());
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! kubectl-fed: the `kubectl fed` plugin.
 //!
-//! Layout (after KubeFed's kubefedctl): this file holds the clap root, the dispatch and the
-//! one-line error printing; [`kubeconfig`] loads and merges kubeconfig files exactly like
+//! Layout (after KubeFed's kubefedctl): [`cli`] holds the clap root; this file the dispatch and
+//! the one-line error printing; [`kubeconfig`] loads and merges kubeconfig files exactly like
 //! kubectl; [`context`] turns the global flags into clients; [`discovery`] resolves resource
 //! names (`deploy`, `deployments.apps`, …); [`output`] renders kubectl-like tables and YAML/JSON;
 //! [`apply`] performs (or, under `--dry-run`, only prints) every change; one module per
@@ -14,55 +14,23 @@
 mod apply;
 mod b64;
 mod certs;
+mod cli;
 mod cmd;
 mod context;
 mod discovery;
 mod errors;
 mod fedapi;
 mod kubeconfig;
+mod member_rbac;
 mod output;
+mod type_configs;
+mod waiting;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 
-use crate::context::GlobalOpts;
-
-/// Federate ordinary Kubernetes objects across clusters.
-///
-/// Join member clusters, enable types, federate namespaces and objects, place them on clusters
-/// with annotations, and see where everything landed. Every flag is accepted after the
-/// subcommand (kubectl refuses flags before a plugin's name).
-#[derive(Parser, Debug)]
-#[command(
-    name = "kubectl-fed",
-    bin_name = "kubectl fed",
-    version,
-    propagate_version = true,
-    disable_help_subcommand = true
-)]
-pub struct Cli {
-    #[command(flatten)]
-    global: GlobalOpts,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    Install(cmd::install::InstallOptions),
-    Join(cmd::join::JoinOptions),
-    Unjoin(cmd::unjoin::UnjoinOptions),
-    Clusters(cmd::clusters::ClustersOptions),
-    Enable(cmd::enable::EnableOptions),
-    Disable(cmd::disable::DisableOptions),
-    Federate(cmd::federate::FederateOptions),
-    Place(cmd::place::PlaceOptions),
-    Unplace(cmd::unplace::UnplaceOptions),
-    Status(cmd::status::StatusOptions),
-    Version(cmd::version::VersionOptions),
-    Completion(cmd::completion::CompletionOptions),
-}
+use crate::cli::{Cli, Command};
 
 /// Die quietly on a closed pipe (`kubectl fed status -A | head`), like kubectl, instead of
 /// panicking in `println!`.

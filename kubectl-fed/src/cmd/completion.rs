@@ -30,7 +30,7 @@ pub struct CompletionOptions {
 }
 
 pub fn run(opts: &CompletionOptions) -> Result<()> {
-    let mut cmd = crate::Cli::command();
+    let mut cmd = crate::cli::Cli::command();
     cmd.set_bin_name("kubectl-fed");
     clap_complete::generate(opts.shell, &mut cmd, "kubectl-fed", &mut std::io::stdout());
     Ok(())
@@ -46,7 +46,7 @@ const NO_FILE_COMPLETION: u8 = 4;
 /// Completions of the last of `words` (the words after `kubectl fed`; the last may be empty),
 /// in cobra's `__complete` protocol.
 pub fn complete(words: &[OsString]) -> Result<String> {
-    let mut cmd = crate::Cli::command();
+    let mut cmd = crate::cli::Cli::command();
     let mut args = vec![OsString::from("kubectl-fed")];
     args.extend_from_slice(words);
     if words.is_empty() {
@@ -87,7 +87,7 @@ mod tests {
     #[test]
     fn scripts_generate_for_each_shell() {
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let mut cmd = crate::Cli::command();
+            let mut cmd = crate::cli::Cli::command();
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut cmd, "kubectl-fed", &mut out);
             let text = String::from_utf8(out).unwrap();

@@ -5,7 +5,7 @@
 //! the type exist, that refuses and lists them unless `--force`: once disabled, nothing updates
 //! their member copies, and deleting them (the controllers then only release the sync
 //! finalizer, see fed-webhook's release controller) leaves the copies behind. `--delete-crd`
-//! removes the type config and the Federated&lt;Kind&gt; CRD, and always refuses while federated
+//! removes the type config and the `Federated<Kind>` CRD, and always refuses while federated
 //! objects of the type exist (deleting the CRD would strand their member copies).
 //! Either way the host component loses read access to the type's sources and the members'
 //! federation ClusterRoles stop granting it (least privilege; `enable` grants both again).
@@ -22,8 +22,9 @@ use serde_json::json;
 use crate::apply::Writer;
 use crate::context::Ctx;
 use crate::fedapi::{self, fed_api};
+use crate::{discovery, member_rbac, type_configs};
 
-/// Disable federation of a type (optionally deleting its Federated<Kind> CRD)
+/// Disable federation of a type (optionally deleting its `Federated<Kind>` CRD)
 #[derive(Args, Debug)]
 pub struct DisableOptions {
     /// The type (e.g. deployments.apps, deploy)
@@ -32,12 +33,24 @@ pub struct DisableOptions {
     /// Disable even though federated objects of the type exist (their member copies stay as they are)
     #[arg(long, conflicts_with = "delete_crd")]
     pub force: bool,
-    /// Also delete the FederatedTypeConfig and the Federated<Kind> CRD
+    /// Also delete the FederatedTypeConfig and the `Federated<Kind>` CRD
     #[arg(long)]
     pub delete_crd: bool,
 }
 
+impl DisableOptions {
+    /// TYPE must be given; it is looked up among the type configs when the command runs.
+    fn validate(&self) -> Result<()> {
+        if self.type_name.trim().is_empty() {
+            bail!("TYPE must not be empty (e.g. deployments.apps)");
+        }
+        Ok(())
+    }
+}
+
+/// Disables TYPE: its type config (or, with --delete-crd, also its CRD) and the members' roles.
 pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
+    opts.validate()?;
     let client = ctx.host().await?;
     let configs = fedapi::type_configs(&client, ctx.fed_ns(), &ctx.host_context).await?;
     let ftc = find(ctx, &configs, &opts.type_name).await?;
@@ -47,7 +60,7 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
     }
     let ftc_ar = ApiResource::erase::<FederatedTypeConfig>(&());
     let role_ar = ApiResource::erase::<k8s_openapi::api::rbac::v1::ClusterRole>(&());
-    let source_role = super::enable::source_role_name(&ftc.spec.target_type);
+    let source_role = type_configs::source_role_name(&ftc.spec.target_type);
     // What the members' federation ClusterRoles keep: the types still propagated.
     let others: Vec<FederatedTypeConfig> = configs.iter().filter(|c| c.name_any() != name).cloned().collect();
     let remaining = fedapi::enabled_targets(&others);
@@ -72,18 +85,18 @@ pub async fn run(ctx: &Ctx, opts: DisableOptions) -> Result<()> {
         // the host component's read access to its sources and the members' rights go (`enable`
         // grants both again).
         host.delete(&role_ar, false, None, &source_role).await?;
-        super::join::settle_member_roles(ctx, &mut host, remaining).await?;
+        member_rbac::settle_member_roles(ctx, &mut host, remaining).await?;
         return host.finish();
     }
     host.delete(&ftc_ar, true, Some(ctx.fed_ns()), &name).await?;
     host.delete(&role_ar, false, None, &source_role).await?;
     let crd_ar = ApiResource::erase::<CustomResourceDefinition>(&());
     host.delete(&crd_ar, false, None, &fed.qualified_plural()).await?;
-    super::join::settle_member_roles(ctx, &mut host, remaining).await?;
+    member_rbac::settle_member_roles(ctx, &mut host, remaining).await?;
     host.finish()
 }
 
-/// Every Federated&lt;Kind&gt; object of `fed` (none when its CRD is gone).
+/// Every `Federated<Kind>` object of `fed` (none when its CRD is gone).
 async fn federated_objects(client: &Client, fed: &ApiResourceRef) -> Result<Vec<ObjectMeta>> {
     match fed_api(client, fed, None).list_metadata(&ListParams::default()).await {
         Ok(list) => Ok(list.items.into_iter().map(|o| o.metadata).collect()),
@@ -108,7 +121,7 @@ async fn find(ctx: &Ctx, configs: &[FederatedTypeConfig], type_name: &str) -> Re
     if let Some(c) = configs.iter().find(|c| c.name_any() == type_name) {
         return Ok(c.clone());
     }
-    let resources = super::host_resources(ctx).await?;
+    let resources = discovery::host_resources(ctx).await?;
     let res = resources.resolve(type_name)?;
     let found = if res.group == TYPES_GROUP {
         fedapi::config_for_federated(configs, &res.kind)

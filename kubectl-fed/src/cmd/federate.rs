@@ -1,9 +1,9 @@
 //! `kubectl fed federate namespace NS [--contents] [--enable-type]` and
 //! `kubectl fed federate TYPE NAME`.
 //!
-//! Creates (server-side apply, so reruns are idempotent) the Federated&lt;Kind&gt; of an existing
+//! Creates (server-side apply, so reruns are idempotent) the `Federated<Kind>` of an existing
 //! object, its template taken with fed-core's `template_from_source`. For a namespace: the
-//! FederatedNamespace `NS` in `NS`, and with `--contents` one Federated&lt;Kind&gt; per
+//! FederatedNamespace `NS` in `NS`, and with `--contents` one `Federated<Kind>` per
 //! user-made object of every listable namespaced type in it — what controllers make is skipped
 //! (see [`skip_reason`]). Placement: `--clusters` when given; else every joined cluster
 //! (`clusterSelector: {}`), or for a single object the placement of its namespace's
@@ -27,8 +27,9 @@ use crate::context::{Ctx, DryRun};
 use crate::discovery::{ResourceInfo, Resources, split_type_name};
 use crate::fedapi::{self, display_ref, dyn_api, fed_api};
 use crate::output;
+use crate::{discovery, type_configs};
 
-/// Create Federated<Kind> objects from existing objects (`namespace NS --contents` or `TYPE NAME`)
+/// Create `Federated<Kind>` objects from existing objects (`namespace NS --contents` or `TYPE NAME`)
 ///
 /// With `-o yaml|json` the objects are printed instead of created.
 #[derive(Args, Debug)]
@@ -70,34 +71,75 @@ pub fn skip_type(res: &ResourceInfo) -> bool {
 }
 
 /// Why `--contents` leaves an object out (controllers made it, or it is federated already).
-pub fn skip_reason(res: &ResourceInfo, obj: &Value) -> Option<&'static str> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// Its whole type is made by controllers ([`skip_type`]).
+    ControllerType,
+    /// A controller owns it.
+    ControllerOwned,
+    /// The namespace's `default` ServiceAccount.
+    DefaultServiceAccount,
+    /// `kube-root-ca.crt`.
+    RootCa,
+    /// A service account token Secret.
+    TokenSecret,
+    /// A member copy the federation wrote.
+    FederationCopy,
+    /// An annotated source.
+    AnnotatedSource,
+}
+
+impl Skip {
+    /// Why, for messages.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Skip::ControllerType => "made by a controller",
+            Skip::ControllerOwned => "owned by a controller",
+            Skip::DefaultServiceAccount => "the default ServiceAccount",
+            Skip::RootCa => "published by the root CA controller",
+            Skip::TokenSecret => "a token Secret",
+            Skip::FederationCopy => "a copy written by the federation",
+            Skip::AnnotatedSource => "federated through its kubefed.io/ annotations",
+        }
+    }
+
+    /// True when the object is federated already: `federate TYPE NAME` refuses it.
+    pub fn federated_already(self) -> bool {
+        matches!(self, Skip::FederationCopy | Skip::AnnotatedSource)
+    }
+}
+
+/// Why `--contents` leaves an object out, if it does.
+pub fn skip_reason(res: &ResourceInfo, obj: &Value) -> Option<Skip> {
     if skip_type(res) {
-        return Some("made by a controller");
+        return Some(Skip::ControllerType);
     }
     let meta = &obj["metadata"];
     let owned =
         meta["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["controller"] == json!(true)));
     if owned {
-        return Some("owned by a controller");
+        return Some(Skip::ControllerOwned);
     }
     let name = meta["name"].as_str().unwrap_or_default();
     match (res.group.as_str(), res.kind.as_str()) {
-        ("", "ServiceAccount") if name == "default" => return Some("the default ServiceAccount"),
-        ("", "ConfigMap") if name == "kube-root-ca.crt" => return Some("published by the root CA controller"),
-        ("", "Secret") if obj["type"] == json!("kubernetes.io/service-account-token") => return Some("a token Secret"),
+        ("", "ServiceAccount") if name == "default" => return Some(Skip::DefaultServiceAccount),
+        ("", "ConfigMap") if name == "kube-root-ca.crt" => return Some(Skip::RootCa),
+        ("", "Secret") if obj["type"] == json!("kubernetes.io/service-account-token") => {
+            return Some(Skip::TokenSecret);
+        }
         _ => {}
     }
     if meta["labels"][MANAGED_LABEL] == json!("true") {
-        return Some("a copy written by the federation");
+        return Some(Skip::FederationCopy);
     }
     let annotations: BTreeMap<String, String> = serde_json::from_value(meta["annotations"].clone()).unwrap_or_default();
     if is_source(&annotations) {
-        return Some("federated through its kubefed.io/ annotations");
+        return Some(Skip::AnnotatedSource);
     }
     None
 }
 
-/// The Federated&lt;Kind&gt; for `obj` of `target`.
+/// The `Federated<Kind>` for `obj` of `target`.
 pub fn federated_object(target: &ApiResourceRef, obj: &Value, placement: &Placement) -> Result<Obj> {
     let fed = target.federated();
     let name = obj["metadata"]["name"].as_str().ok_or_else(|| anyhow!("object without a name"))?;
@@ -144,9 +186,10 @@ impl FederateOptions {
     }
 }
 
+/// Federates the object (or namespace, with `--contents` its objects too).
 pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
     let (type_name, name) = opts.validate()?;
-    let resources = super::host_resources(ctx).await?;
+    let resources = discovery::host_resources(ctx).await?;
     let res = resources.resolve(&type_name)?.clone();
     if res.group == TYPES_GROUP || res.group == CORE_GROUP {
         bail!("{} is already a federation type", res.qualified());
@@ -161,14 +204,7 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
         .iter()
         .map(kube::ResourceExt::name_any)
         .collect();
-    for c in &opts.clusters {
-        if !joined.contains(c) {
-            let hint = fed_core::suggest::nearest(c, joined.iter().map(String::as_str))
-                .map(|s| format!("; did you mean {s:?}?"))
-                .unwrap_or_default();
-            bail!("--clusters: cluster {c:?} is not joined (joined: {}){hint}", joined.join(", "));
-        }
-    }
+    check_joined(&opts.clusters, &joined)?;
 
     // Collect (resource, object) pairs to federate.
     let mut items: Vec<(ResourceInfo, Value)> = Vec::new();
@@ -184,15 +220,18 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
         let ns = res.namespaced.then_some(ctx.namespace.as_str());
         let obj = get(&client, &res, ns, &name).await?;
         match skip_reason(&res, &obj) {
-            Some(why @ ("federated through its kubefed.io/ annotations" | "a copy written by the federation")) => {
+            Some(why) if why.federated_already() => {
                 bail!(
-                    "{} is {why}; change its placement with `kubectl fed place`",
-                    display_ref(&res.api_resource(), &name)
+                    "{} is {}; change its placement with `kubectl fed place`",
+                    display_ref(&res.api_resource(), &name),
+                    why.reason()
                 )
             }
-            Some(why) => {
-                output::warn(format!("{} is {why}; federating it anyway", display_ref(&res.api_resource(), &name)))
-            }
+            Some(why) => output::warn(format!(
+                "{} is {}; federating it anyway",
+                display_ref(&res.api_resource(), &name),
+                why.reason()
+            )),
             None => {}
         }
         items.push((res.clone(), obj));
@@ -202,34 +241,12 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
         };
     }
 
-    // Types to enable.
-    let mut missing: BTreeMap<String, ApiResourceRef> = BTreeMap::new();
-    for (r, _) in &items {
-        if fedapi::config_for(&configs, &r.group, &r.kind).is_none() {
-            missing.insert(r.qualified(), r.to_ref());
-        }
-    }
     let print_only = ctx.output().is_some_and(|o| o.is_document());
     let mut host = Writer::new(client.clone(), ctx);
     if print_only && !ctx.dry_run().active() {
         host = host.with_dry_run(DryRun::Client);
     }
-    if !missing.is_empty() {
-        if !opts.enable_type {
-            let list: Vec<&str> = missing.keys().map(String::as_str).collect();
-            bail!(
-                "not enabled for federation: {}; enable them with `kubectl fed enable TYPE` or pass --enable-type",
-                list.join(", ")
-            );
-        }
-        for r in missing.values() {
-            if let Some(why) = resources.by_group_kind(&r.group, &r.kind).and_then(super::enable::refuse) {
-                bail!(why);
-            }
-        }
-        let targets: Vec<ApiResourceRef> = missing.into_values().collect();
-        super::enable::enable_types(ctx, &mut host, &targets, Duration::from_secs(60)).await?;
-    }
+    enable_missing(ctx, &mut host, &resources, &configs, &items, opts.enable_type).await?;
 
     let mut count = 0usize;
     for (r, obj) in &items {
@@ -243,6 +260,52 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
         output::note(format!("federated namespace {name} and {} object(s) in it", count - 1));
     }
     host.finish()
+}
+
+/// Refuses `--clusters` naming a cluster that is not joined.
+fn check_joined(clusters: &[String], joined: &[String]) -> Result<()> {
+    for c in clusters {
+        if !joined.contains(c) {
+            let hint = fed_core::suggest::did_you_mean(c, joined.iter().map(String::as_str));
+            bail!("--clusters: cluster {c:?} is not joined (joined: {}){hint}", joined.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// Enables the types of `items` that are not enabled yet (with `--enable-type`; refused
+/// without it, or when a type cannot be federated).
+async fn enable_missing(
+    ctx: &Ctx,
+    host: &mut Writer,
+    resources: &Resources,
+    configs: &[FederatedTypeConfig],
+    items: &[(ResourceInfo, Value)],
+    enable_type: bool,
+) -> Result<()> {
+    let mut missing: BTreeMap<String, ApiResourceRef> = BTreeMap::new();
+    for (r, _) in items {
+        if fedapi::config_for(configs, &r.group, &r.kind).is_none() {
+            missing.insert(r.qualified(), r.to_ref());
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !enable_type {
+        let list: Vec<&str> = missing.keys().map(String::as_str).collect();
+        bail!(
+            "not enabled for federation: {}; enable them with `kubectl fed enable TYPE` or pass --enable-type",
+            list.join(", ")
+        );
+    }
+    for r in missing.values() {
+        if let Some(why) = resources.by_group_kind(&r.group, &r.kind).and_then(type_configs::refuse) {
+            bail!(why);
+        }
+    }
+    let targets: Vec<ApiResourceRef> = missing.into_values().collect();
+    type_configs::enable_types(ctx, host, &targets, Duration::from_secs(60)).await
 }
 
 async fn get(client: &kube::Client, res: &ResourceInfo, ns: Option<&str>, name: &str) -> Result<Value> {
@@ -307,7 +370,7 @@ async fn contents(ctx: &Ctx, resources: &Resources, ns: &str, skip: &[String]) -
             v["kind"] = json!(r.kind);
             let name = obj.metadata.name.clone().unwrap_or_default();
             match skip_reason(r, &v) {
-                Some(why) => skipped.entry(why).or_default().push(display_ref(&r.api_resource(), &name)),
+                Some(why) => skipped.entry(why.reason()).or_default().push(display_ref(&r.api_resource(), &name)),
                 None => out.push((r.clone(), v)),
             }
         }
@@ -326,9 +389,13 @@ mod tests {
     use super::*;
     use crate::discovery::tests::fake;
 
+    fn reason(res: &ResourceInfo, obj: &Value) -> Option<&'static str> {
+        skip_reason(res, obj).map(Skip::reason)
+    }
+
     fn obj(name: &str, extra: Value) -> Value {
         let mut v = json!({ "metadata": { "name": name, "namespace": "demo" } });
-        crate::apply::merge_patch_value(&mut v, &extra);
+        json_patch::merge(&mut v, &extra);
         v
     }
 
@@ -347,20 +414,20 @@ mod tests {
             "web-abc",
             json!({"metadata": {"ownerReferences": [{"controller": true, "kind": "Deployment", "name": "web"}]}}),
         );
-        assert_eq!(skip_reason(&res_of("ReplicaSet", "apps"), &owned), Some("owned by a controller"));
+        assert_eq!(reason(&res_of("ReplicaSet", "apps"), &owned), Some("owned by a controller"));
         let gc_only = obj("x", json!({"metadata": {"ownerReferences": [{"kind": "ConfigMap", "name": "y"}]}}));
-        assert_eq!(skip_reason(cm, &gc_only), None, "non-controller owners do not make it controller-made");
-        assert_eq!(skip_reason(cm, &obj("kube-root-ca.crt", json!({}))), Some("published by the root CA controller"));
+        assert_eq!(reason(cm, &gc_only), None, "non-controller owners do not make it controller-made");
+        assert_eq!(reason(cm, &obj("kube-root-ca.crt", json!({}))), Some("published by the root CA controller"));
         assert_eq!(
-            skip_reason(&res_of("ServiceAccount", ""), &obj("default", json!({}))),
+            reason(&res_of("ServiceAccount", ""), &obj("default", json!({}))),
             Some("the default ServiceAccount")
         );
-        assert_eq!(skip_reason(&res_of("ServiceAccount", ""), &obj("robot", json!({}))), None);
+        assert_eq!(reason(&res_of("ServiceAccount", ""), &obj("robot", json!({}))), None);
         assert_eq!(
-            skip_reason(&res_of("Secret", ""), &obj("t", json!({"type": "kubernetes.io/service-account-token"}))),
+            reason(&res_of("Secret", ""), &obj("t", json!({"type": "kubernetes.io/service-account-token"}))),
             Some("a token Secret")
         );
-        assert_eq!(skip_reason(&res_of("Secret", ""), &obj("t", json!({"type": "Opaque"}))), None);
+        assert_eq!(reason(&res_of("Secret", ""), &obj("t", json!({"type": "Opaque"}))), None);
         for (kind, group) in [
             ("Endpoints", ""),
             ("EndpointSlice", "discovery.k8s.io"),
@@ -368,17 +435,17 @@ mod tests {
             ("Event", "events.k8s.io"),
             ("Lease", "coordination.k8s.io"),
         ] {
-            assert_eq!(skip_reason(&res_of(kind, group), &obj("x", json!({}))), Some("made by a controller"), "{kind}");
+            assert_eq!(reason(&res_of(kind, group), &obj("x", json!({}))), Some("made by a controller"), "{kind}");
         }
         assert_eq!(
-            skip_reason(deploy, &obj("web", json!({"metadata": {"labels": {"kubefed.io/managed": "true"}}}))),
+            reason(deploy, &obj("web", json!({"metadata": {"labels": {"kubefed.io/managed": "true"}}}))),
             Some("a copy written by the federation")
         );
         assert_eq!(
-            skip_reason(deploy, &obj("web", json!({"metadata": {"annotations": {"kubefed.io/placement": "vulcan"}}}))),
+            reason(deploy, &obj("web", json!({"metadata": {"annotations": {"kubefed.io/placement": "vulcan"}}}))),
             Some("federated through its kubefed.io/ annotations")
         );
-        assert_eq!(skip_reason(deploy, &obj("web", json!({"spec": {"replicas": 1}}))), None);
+        assert_eq!(reason(deploy, &obj("web", json!({"spec": {"replicas": 1}}))), None);
         assert!(skip_type(r.resolve("federateddeployments").unwrap()));
     }
 

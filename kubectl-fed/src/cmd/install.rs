@@ -1,7 +1,7 @@
 //! `kubectl fed install`: the federation control plane on the host cluster.
 //!
 //! Applies (server-side apply, field manager `kubectl-fed`; idempotent) the shipped CRDs
-//! (KubeFedCluster, FederatedTypeConfig and the well-known Federated&lt;Kind&gt;s) and waits
+//! (KubeFedCluster, FederatedTypeConfig and the well-known `Federated<Kind>`s) and waits
 //! for them to be Established; the federation namespace; the `namespaces` type config (every
 //! federation needs FederatedNamespace); the host component's ServiceAccount and RBAC from
 //! `manifests/host/` (compiled in, moved to `--federation-namespace`); and the webhook
@@ -304,7 +304,7 @@ pub fn namespace_type_config(fed_ns: &str) -> Result<Obj> {
         plural_name: "namespaces".into(),
         scope: Scope::Cluster,
     };
-    Obj::typed(&super::enable::type_config(fed_ns, &ns_target))
+    Obj::typed(&crate::type_configs::type_config(fed_ns, &ns_target))
 }
 
 /// The in-cluster webhook's TLS Secret.
@@ -407,9 +407,9 @@ async fn wait_serving(client: &kube::Client, fed_ns: &str, timeout: Duration) ->
     let available = |d: Option<&Deployment>| {
         d.and_then(|d| d.status.as_ref()).and_then(|s| s.available_replicas).is_some_and(|n| n > 0)
     };
-    match tokio::time::timeout(timeout, kube::runtime::wait::await_condition(api, COMPONENT, available)).await {
-        Ok(result) => result.map(drop).with_context(|| format!("watching deployment/{COMPONENT}")),
-        Err(_) => bail!(
+    match crate::waiting::until(api, COMPONENT, tokio::time::Instant::now() + timeout, available).await? {
+        Some(_) => Ok(()),
+        None => bail!(
             "deployment/{COMPONENT} in {fed_ns} has no available replica after {}s, and the webhook it serves must \
              admit the rest of the installation: kubectl -n {fed_ns} describe deployment/{COMPONENT}",
             timeout.as_secs()

@@ -18,8 +18,8 @@
 //! member without such a context is reported with the fix:
 //! `kubectl fed join NAME --cluster-context CTX --overwrite` re-syncs its ClusterRole.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
@@ -27,16 +27,16 @@ use fed_core::api::{ApiResourceRef, KubeFedCluster, KubeFedClusterSpec, LocalSec
 use fed_core::keys::HOST_LABEL;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, RoleRef, Subject};
 use kube::api::Api;
-use kube::core::ObjectMeta;
 use kube::{Client, ResourceExt};
 
 use crate::apply::{Obj, Writer};
 use crate::context::Ctx;
-use crate::fedapi::{self, CREATED_BY_JOIN_LABEL, JOINED_AS_LABEL, MANAGED_BY, MemberNames};
+use crate::fedapi::{self, CREATED_BY_JOIN_LABEL, MemberNames};
 use crate::kubeconfig::normalize_server;
-use crate::output;
+use crate::member_rbac::{member_cluster_role, member_meta};
+use crate::{output, waiting};
 
 /// Join a member cluster (a kubeconfig context) to the federation
 #[derive(Args, Debug)]
@@ -83,71 +83,17 @@ impl JoinOptions {
     }
 }
 
-/// Verbs on every federated type and on namespaces.
-pub const MEMBER_VERBS: [&str; 7] = ["get", "list", "watch", "create", "update", "patch", "delete"];
-
-/// The member ClusterRole's rules: full rights on the enabled types and namespaces (grouped by
-/// API group, sorted), `get` on `/readyz`.
-pub fn member_rules(targets: &[ApiResourceRef]) -> Vec<PolicyRule> {
-    let mut by_group: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    by_group.entry(String::new()).or_default().insert("namespaces".to_string());
-    for t in targets {
-        by_group.entry(t.group.clone()).or_default().insert(t.plural_name.clone());
-    }
-    let verbs: Vec<String> = MEMBER_VERBS.iter().map(|v| v.to_string()).collect();
-    let mut rules: Vec<PolicyRule> = by_group
-        .into_iter()
-        .map(|(group, resources)| PolicyRule {
-            api_groups: Some(vec![group]),
-            resources: Some(resources.into_iter().collect()),
-            verbs: verbs.clone(),
-            ..Default::default()
-        })
-        .collect();
-    rules.push(PolicyRule {
-        non_resource_urls: Some(vec!["/readyz".to_string()]),
-        verbs: vec!["get".to_string()],
-        ..Default::default()
-    });
-    rules
-}
-
-fn labels(cluster: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("app.kubernetes.io/managed-by".to_string(), MANAGED_BY.to_string()),
-        (JOINED_AS_LABEL.to_string(), cluster.to_string()),
-    ])
-}
-
-fn meta(name: &str, namespace: Option<&str>, cluster: &str) -> ObjectMeta {
-    ObjectMeta {
-        name: Some(name.to_string()),
-        namespace: namespace.map(str::to_string),
-        labels: Some(labels(cluster)),
-        ..Default::default()
-    }
-}
-
-/// The member ClusterRole for `cluster`.
-pub fn member_cluster_role(cluster: &str, targets: &[ApiResourceRef]) -> ClusterRole {
-    let names = MemberNames::for_cluster(cluster);
-    ClusterRole {
-        metadata: meta(&names.cluster_role, None, cluster),
-        rules: Some(member_rules(targets)),
-        ..Default::default()
-    }
-}
-
 /// The member-side objects, in creation order (namespace, service account, role, binding,
 /// token secret).
 pub fn member_objects(cluster: &str, fed_ns: &str, targets: &[ApiResourceRef]) -> Result<Vec<Obj>> {
     let names = MemberNames::for_cluster(cluster);
-    let mut ns_meta = meta(fed_ns, None, cluster);
+    let mut ns_meta = member_meta(fed_ns, None, cluster);
     ns_meta.labels.get_or_insert_default().insert(CREATED_BY_JOIN_LABEL.to_string(), cluster.to_string());
     let namespace = Namespace { metadata: ns_meta, ..Default::default() };
-    let sa = ServiceAccount { metadata: meta(&names.service_account, Some(fed_ns), cluster), ..Default::default() };
+    let sa =
+        ServiceAccount { metadata: member_meta(&names.service_account, Some(fed_ns), cluster), ..Default::default() };
     let binding = ClusterRoleBinding {
-        metadata: meta(&names.cluster_role, None, cluster),
+        metadata: member_meta(&names.cluster_role, None, cluster),
         role_ref: RoleRef {
             api_group: Some("rbac.authorization.k8s.io".into()),
             kind: "ClusterRole".into(),
@@ -160,7 +106,7 @@ pub fn member_objects(cluster: &str, fed_ns: &str, targets: &[ApiResourceRef]) -
             ..Default::default()
         }]),
     };
-    let mut token_meta = meta(&names.token_secret, Some(fed_ns), cluster);
+    let mut token_meta = member_meta(&names.token_secret, Some(fed_ns), cluster);
     token_meta.annotations =
         Some(BTreeMap::from([("kubernetes.io/service-account.name".to_string(), names.service_account.clone())]));
     let token = Secret {
@@ -188,7 +134,7 @@ pub fn host_objects(
 ) -> Result<(Obj, Obj)> {
     let names = MemberNames::for_cluster(cluster);
     let secret = Secret {
-        metadata: meta(&names.host_secret, Some(fed_ns), cluster),
+        metadata: member_meta(&names.host_secret, Some(fed_ns), cluster),
         type_: Some("Opaque".into()),
         data: Some(BTreeMap::from([("token".to_string(), ByteString(token.to_vec()))])),
         ..Default::default()
@@ -286,206 +232,25 @@ pub async fn run(ctx: &Ctx, opts: JoinOptions) -> Result<()> {
 /// Wait until the token controller has filled in the Secret's `token`.
 async fn wait_token(client: &Client, ns: &str, secret: &str, timeout: Duration) -> Result<Vec<u8>> {
     let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-    let deadline = Instant::now() + timeout;
-    loop {
-        let s = api.get(secret).await.with_context(|| format!("reading secret {ns}/{secret}"))?;
-        if let Some(token) = s.data.as_ref().and_then(|d| d.get("token")).filter(|t| !t.0.is_empty()) {
-            return Ok(token.0.clone());
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "secret {ns}/{secret} got no token within {}s: is the member's kube-controller-manager running (with --service-account-private-key-file)?",
-                timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let token =
+        |s: &Secret| s.data.as_ref().and_then(|d| d.get("token")).filter(|t| !t.0.is_empty()).map(|t| t.0.clone());
+    let filled = |s: Option<&Secret>| s.and_then(token).is_some();
+    let deadline = tokio::time::Instant::now() + timeout;
+    match waiting::until(api, secret, deadline, filled)
+        .await
+        .with_context(|| format!("reading secret {ns}/{secret}"))?
+    {
+        Some(Some(s)) => Ok(token(&s).unwrap_or_default()),
+        _ => bail!(
+            "secret {ns}/{secret} got no token within {}s: is the member's kube-controller-manager running (with --service-account-private-key-file)?",
+            timeout.as_secs()
+        ),
     }
-}
-
-/// Make every joined member's federation ClusterRole cover exactly `targets` (plus namespaces),
-/// through the members' kubeconfig contexts (see the module documentation). Problems are
-/// warnings: the type configuration itself has already changed.
-pub async fn sync_member_roles(ctx: &Ctx, host: &mut Writer, targets: &[ApiResourceRef]) -> Result<()> {
-    let clusters = fedapi::clusters(host.client(), ctx.fed_ns(), &ctx.host_context).await?;
-    for cluster in clusters {
-        let name = cluster.name_any();
-        let Some(context) = ctx.kubeconfig.context_for_cluster(&name, &cluster.spec.api_endpoint) else {
-            output::warn(format!(
-                "no kubeconfig context reaches cluster {name} ({}); its federation ClusterRole was not widened — run `kubectl fed join {name} --cluster-context CONTEXT --overwrite`",
-                cluster.spec.api_endpoint
-            ));
-            continue;
-        };
-        let result = async {
-            let client = ctx.client_for(&context).await?;
-            let mut member = Writer::new(client, ctx).with_dry_run(host.dry_run()).labelled(&name);
-            member.apply(&Obj::typed(&member_cluster_role(&name, targets))?).await?;
-            host.absorb(&mut member);
-            anyhow::Ok(())
-        }
-        .await;
-        if let Err(e) = result {
-            output::warn(format!(
-                "cluster {name}: could not update its federation ClusterRole through context {context}: {}; rerun `kubectl fed join {name} --cluster-context {context} --overwrite` when it is reachable",
-                crate::errors::one_line(&e)
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// The members' federation ClusterRoles as `enable` and `disable` keep them: which types are
-/// enabled now, and writing the roles for a set of types.
-pub trait MemberRoles {
-    /// The enabled target types, read from the API server.
-    async fn enabled(&mut self) -> Result<Vec<ApiResourceRef>>;
-    /// Makes every member's role cover exactly `targets`.
-    async fn write(&mut self, targets: &[ApiResourceRef]) -> Result<()>;
-}
-
-/// The members' roles of the federation `ctx` names, written through `host`.
-struct LiveRoles<'a> {
-    ctx: &'a Ctx,
-    host: &'a mut Writer,
-}
-
-impl MemberRoles for LiveRoles<'_> {
-    async fn enabled(&mut self) -> Result<Vec<ApiResourceRef>> {
-        let configs = fedapi::type_configs(self.host.client(), self.ctx.fed_ns(), &self.ctx.host_context).await?;
-        Ok(fedapi::enabled_targets(&configs))
-    }
-
-    async fn write(&mut self, targets: &[ApiResourceRef]) -> Result<()> {
-        sync_member_roles(self.ctx, self.host, targets).await
-    }
-}
-
-/// Rounds of [`settle`] before a federation whose types keep changing is reported instead.
-const SETTLE_ROUNDS: usize = 5;
-
-/// [`sync_member_roles`] for `targets`, then again for as long as the enabled types read back
-/// differ from those last written (not under dry run, which changes nothing to read back).
-pub async fn settle_member_roles(ctx: &Ctx, host: &mut Writer, targets: Vec<ApiResourceRef>) -> Result<()> {
-    if host.dry_run().active() {
-        return sync_member_roles(ctx, host, &targets).await;
-    }
-    if !settle(&mut LiveRoles { ctx, host }, targets, SETTLE_ROUNDS).await? {
-        output::warn(
-            "the enabled types kept changing while the members' federation ClusterRoles were written; run `kubectl fed enable` again for any type whose copies report a Forbidden error",
-        );
-    }
-    Ok(())
-}
-
-/// Writes the roles for `targets`, then re-reads the enabled types and writes again until they
-/// match what was written last; false if they still differ after `rounds` re-reads.
-///
-/// Two `enable`s (or an `enable` and a `disable`) run at once can each read the type configs
-/// before the other's change lands; whichever writes the roles last would then leave out the
-/// other's type. Each run re-reads after writing, so the run that writes last also reads last,
-/// and its read includes every change made before its write.
-pub async fn settle(roles: &mut impl MemberRoles, targets: Vec<ApiResourceRef>, rounds: usize) -> Result<bool> {
-    let mut written = targets;
-    roles.write(&written).await?;
-    for _ in 0..rounds {
-        let now = roles.enabled().await?;
-        if same_types(&now, &written) {
-            return Ok(true);
-        }
-        roles.write(&now).await?;
-        written = now;
-    }
-    Ok(false)
-}
-
-/// True when `a` and `b` name the same types (by group and kind), whatever their order.
-fn same_types(a: &[ApiResourceRef], b: &[ApiResourceRef]) -> bool {
-    let set = |l: &[ApiResourceRef]| l.iter().map(|t| (t.group.clone(), t.kind.clone())).collect::<BTreeSet<_>>();
-    set(a) == set(b)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Roles whose enabled types change under them as `script` says, one entry per read.
-    struct ScriptedRoles {
-        script: Vec<Vec<ApiResourceRef>>,
-        writes: Vec<Vec<String>>,
-    }
-
-    impl MemberRoles for ScriptedRoles {
-        async fn enabled(&mut self) -> Result<Vec<ApiResourceRef>> {
-            let next = if self.script.len() > 1 { self.script.remove(0) } else { self.script[0].clone() };
-            Ok(next)
-        }
-
-        async fn write(&mut self, targets: &[ApiResourceRef]) -> Result<()> {
-            self.writes.push(targets.iter().map(|t| t.kind.clone()).collect());
-            Ok(())
-        }
-    }
-
-    fn types(kinds: &[&str]) -> Vec<ApiResourceRef> {
-        let r = fake();
-        kinds.iter().map(|k| r.resolve(k).unwrap().to_ref()).collect()
-    }
-
-    #[tokio::test]
-    async fn a_type_enabled_meanwhile_is_written_too() {
-        // This run read [Deployment] before another run's ConfigMap landed; the other run wrote
-        // its roles first, so this run's write would have dropped ConfigMap.
-        let mut roles = ScriptedRoles { script: vec![types(&["Deployment", "ConfigMap"])], writes: vec![] };
-        assert!(settle(&mut roles, types(&["Deployment"]), 5).await.unwrap());
-        assert_eq!(roles.writes, [vec!["Deployment"], vec!["Deployment", "ConfigMap"]]);
-    }
-
-    #[tokio::test]
-    async fn nothing_changed_means_one_write() {
-        let mut roles = ScriptedRoles { script: vec![types(&["ConfigMap", "Deployment"])], writes: vec![] };
-        assert!(settle(&mut roles, types(&["Deployment", "ConfigMap"]), 5).await.unwrap());
-        assert_eq!(roles.writes.len(), 1, "the same types in another order are no change");
-    }
-
-    #[tokio::test]
-    async fn types_that_keep_changing_are_reported_after_the_rounds() {
-        let script = vec![types(&["ConfigMap"]), types(&["Deployment"]), types(&["ConfigMap"])];
-        let mut roles = ScriptedRoles { script, writes: vec![] };
-        assert!(!settle(&mut roles, types(&["Deployment"]), 2).await.unwrap());
-        assert_eq!(roles.writes.len(), 3);
-    }
-    use crate::discovery::tests::fake;
-
-    #[test]
-    fn member_role_is_least_privilege() {
-        let r = fake();
-        let targets = [
-            r.resolve("deploy").unwrap().to_ref(),
-            r.resolve("svc").unwrap().to_ref(),
-            r.resolve("cm").unwrap().to_ref(),
-        ];
-        let rules = member_rules(&targets);
-        let summary: Vec<(Vec<String>, Vec<String>)> = rules
-            .iter()
-            .map(|r| (r.api_groups.clone().unwrap_or_default(), r.resources.clone().unwrap_or_default()))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                (vec!["".to_string()], vec!["configmaps".to_string(), "namespaces".into(), "services".into()]),
-                (vec!["apps".to_string()], vec!["deployments".to_string()]),
-                (vec![], vec![]),
-            ]
-        );
-        assert_eq!(rules[2].non_resource_urls.as_deref(), Some(&["/readyz".to_string()][..]));
-        assert_eq!(rules[2].verbs, ["get"]);
-        for rule in &rules {
-            assert!(!rule.verbs.iter().any(|v| v == "*" || v == "escalate" || v == "bind"));
-            assert!(!rule.resources.iter().flatten().any(|r| r == "*"));
-        }
-        // Namespaces only, before anything is enabled.
-        assert_eq!(member_rules(&[])[0].resources.as_deref(), Some(&["namespaces".to_string()][..]));
-    }
 
     #[test]
     fn labels_are_validated() {

@@ -12,13 +12,3 @@ pub mod status;
 pub mod unjoin;
 pub mod unplace;
 pub mod version;
-
-use anyhow::Result;
-
-use crate::context::Ctx;
-use crate::discovery::{self, Resources};
-
-/// Host discovery (two requests).
-pub async fn host_resources(ctx: &Ctx) -> Result<Resources> {
-    discovery::discover(&ctx.host().await?).await
-}

@@ -3,27 +3,28 @@
 //! On an ordinary object: sets the `kubefed.io/` annotations with a JSON merge patch (the
 //! annotations not given are removed, so the result is exactly the placement asked for). The
 //! flags are checked locally first with fed-core's parsers; the admission webhook then judges
-//! the result, and a denial is printed verbatim. If a Federated&lt;Kind&gt; of the same name
+//! the result, and a denial is printed verbatim. If a `Federated<Kind>` of the same name
 //! already exists that no source controls (e.g. made by `kubectl fed federate`), it is adopted
 //! by the object (controller ownerReference) before annotating, so the annotations take over.
 //!
-//! On a Federated&lt;Kind&gt; (`federateddeployment/web`): patches `spec.placement` and
+//! On a `Federated<Kind>` (`federateddeployment/web`): patches `spec.placement` and
 //! `spec.overrides` directly.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use fed_core::admission::JoinedCluster;
 use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
 use fed_core::api::{ClusterOverrides, OverrideOp, TYPES_GROUP};
 use fed_core::keys;
+use fed_core::placement::JoinedCluster;
 use fed_core::selector::parse_selector;
 use kube::ResourceExt;
 use serde_json::{Value, json};
 
 use crate::apply::Writer;
 use crate::context::Ctx;
+use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::fedapi::{self, display_ref, dyn_api, fed_api};
 
@@ -141,7 +142,7 @@ impl Annotations {
         json!({ "metadata": { "annotations": map } })
     }
 
-    /// The merge patch for a Federated&lt;Kind&gt;'s spec.
+    /// The merge patch for a `Federated<Kind>`'s spec.
     pub fn federated_patch(&self) -> Result<Value> {
         let present: BTreeMap<String, String> =
             self.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect();
@@ -162,7 +163,7 @@ impl Annotations {
 pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
     let annotations = opts.validate()?;
     let (type_name, name) = split_type_name(&opts.target)?;
-    let resources = super::host_resources(ctx).await?;
+    let resources = discovery::host_resources(ctx).await?;
     let res = resources.resolve(type_name)?.clone();
     let client = ctx.host().await?;
     let ns = res.namespaced.then_some(ctx.namespace.as_str());
@@ -207,7 +208,7 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
     host.finish()
 }
 
-/// Make an uncontrolled Federated&lt;Kind&gt; of the same name controlled by `source`. Returns
+/// Make an uncontrolled `Federated<Kind>` of the same name controlled by `source`. Returns
 /// the merge patch that undoes it, when it adopted.
 async fn adopt(
     host: &mut Writer,

@@ -1,6 +1,6 @@
 //! `kubectl fed status [TYPE/NAME | -A]`: one row per placed cluster of each federated object.
 //!
-//! Reads `status.clusters[]` of the Federated&lt;Kind&gt; objects (an empty status word means
+//! Reads `status.clusters[]` of the `Federated<Kind>` objects (an empty status word means
 //! the object is propagated there). One list call per enabled type, never one per object, so it
 //! stays fast with thousands of federated objects.
 
@@ -12,6 +12,7 @@ use kube::api::ListParams;
 use serde::Serialize;
 
 use crate::context::Ctx;
+use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::errors::is_status;
 use crate::fedapi::{self, fed_api};
@@ -20,7 +21,7 @@ use crate::output::{self, OutputFormat, Table};
 /// Show where federated objects landed, one row per placed cluster
 ///
 /// Without arguments: every federated object of the namespace. TYPE/NAME may name a
-/// Federated<Kind> or the ordinary object it federates (deployment/web).
+/// `Federated<Kind>` or the ordinary object it federates (deployment/web).
 #[derive(Args, Debug)]
 pub struct StatusOptions {
     /// TYPE/NAME of one object (e.g. deployment/web, federateddeployment/web)
@@ -105,10 +106,22 @@ pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
     t
 }
 
-pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
-    if opts.all_namespaces && opts.target.is_some() {
-        bail!("-A lists every object; it cannot be combined with TYPE/NAME");
+impl StatusOptions {
+    /// `-A` and TYPE/NAME exclude each other; TYPE/NAME must have both parts.
+    fn validate(&self) -> Result<()> {
+        if self.all_namespaces && self.target.is_some() {
+            bail!("-A lists every object; it cannot be combined with TYPE/NAME");
+        }
+        if let Some(target) = &self.target {
+            split_type_name(target)?;
+        }
+        Ok(())
     }
+}
+
+/// Prints one row per placed cluster of the object(s) asked for.
+pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
+    opts.validate()?;
     let client = ctx.host().await?;
     let configs = fedapi::type_configs(&client, ctx.fed_ns(), &ctx.host_context).await?;
     let ns = (!opts.all_namespaces).then_some(ctx.namespace.as_str());
@@ -166,7 +179,7 @@ async fn list_type(client: &kube::Client, ftc: &FederatedTypeConfig, ns: Option<
 
 async fn one(ctx: &Ctx, configs: &[FederatedTypeConfig], target: &str) -> Result<Vec<Row>> {
     let (type_name, name) = split_type_name(target)?;
-    let resources = super::host_resources(ctx).await?;
+    let resources = discovery::host_resources(ctx).await?;
     let res = resources.resolve(type_name)?;
     let ftc = if res.group == fed_core::api::TYPES_GROUP {
         fedapi::config_for_federated(configs, &res.kind)

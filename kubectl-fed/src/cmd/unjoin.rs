@@ -1,7 +1,7 @@
 //! `kubectl fed unjoin NAME [--keep-resources] [--force] [--cluster-context CTX]`.
 //!
 //! Steps, each printed:
-//! 1. Refuse while a placement names the cluster explicitly (Federated&lt;Kind&gt;
+//! 1. Refuse while a placement names the cluster explicitly (`Federated<Kind>`
 //!    `spec.placement.clusters`, or a source's `kubefed.io/placement`), listing them as
 //!    `namespace/Kind/name` — unless `--force`. Refuse an unreachable member unless `--force`.
 //! 2. On the host: the cluster's KubeFedCluster and Secret. This comes first (issue 5 lists it
@@ -72,37 +72,25 @@ enum Access {
     Unreachable(String),
 }
 
+impl UnjoinOptions {
+    /// NAME must be a cluster name (a DNS label).
+    fn validate(&self) -> Result<()> {
+        fed_core::names::dns1123_label(&self.name).map_err(|e| anyhow!("invalid cluster name {:?}: {e}", self.name))?;
+        Ok(())
+    }
+}
+
+/// Removes the member: its placements checked, its copies, RBAC and host records deleted.
 pub async fn run(ctx: &Ctx, opts: UnjoinOptions) -> Result<()> {
-    fed_core::names::dns1123_label(&opts.name).map_err(|e| anyhow!("invalid cluster name {:?}: {e}", opts.name))?;
+    opts.validate()?;
     let name = opts.name.as_str();
     let fed_ns = ctx.fed_ns();
     let host_client = ctx.host().await?;
     let configs = fedapi::type_configs(&host_client, fed_ns, &ctx.host_context).await?;
     let clusters = fedapi::clusters(&host_client, fed_ns, &ctx.host_context).await?;
-    let cluster = clusters.iter().find(|c| c.name_any() == name).cloned();
-    if cluster.is_none() && !(opts.force && opts.cluster_context.is_some()) {
-        let joined: Vec<String> = clusters.iter().map(|c| c.name_any()).collect();
-        let hint = fed_core::suggest::nearest(name, joined.iter().map(String::as_str))
-            .map(|s| format!("; did you mean {s:?}?"))
-            .unwrap_or_default();
-        bail!(
-            "cluster {name:?} is not joined (joined: {}){hint}; to clean up a cluster that already left, pass --force --cluster-context CONTEXT",
-            if joined.is_empty() { "none".to_string() } else { joined.join(", ") }
-        );
-    }
-
+    let cluster = joined_cluster(&clusters, &opts)?;
     // 1. Placements that still name the cluster.
-    let refs = references(&host_client, &configs, name).await?;
-    if !refs.is_empty() {
-        let list = refs.iter().cloned().collect::<Vec<_>>().join(", ");
-        if !opts.force {
-            bail!(
-                "cluster {name:?} is still named by {} placement(s): {list}; remove it from them (kubectl fed place …) or pass --force",
-                refs.len()
-            );
-        }
-        output::warn(format!("unjoining {name} although placements still name it: {list}"));
-    }
+    check_references(&references(&host_client, &configs, name).await?, &opts)?;
 
     let host_endpoint = ctx.endpoint(&ctx.host_context)?;
     let member_server = match (&cluster, &opts.cluster_context) {
@@ -131,71 +119,126 @@ pub async fn run(ctx: &Ctx, opts: UnjoinOptions) -> Result<()> {
     host.delete(&ApiResource::erase::<KubeFedCluster>(&()), true, Some(fed_ns), name).await?;
     host.delete(&ApiResource::erase::<Secret>(&()), true, Some(fed_ns), &secret_name).await?;
 
-    let mut left_behind: Vec<String> = Vec::new();
-    let timeout = Duration::from_secs(opts.timeout);
-    match &access {
-        Access::Unreachable(_) => {
-            if !opts.keep_resources {
-                left_behind.push(format!("every object labelled {MANAGED_LABEL}=true ({})", type_list(&targets)));
-            }
-            left_behind.extend(member_side_names(&names, fed_ns, is_host));
-        }
-        Access::Context(context, client) | Access::Token(context, client) => {
-            let mut member = Writer::new(client.clone(), ctx).labelled(name);
-            member.step(format!("reaching cluster {name} through {context}"));
-            let admin = matches!(access, Access::Context(..));
-            // The federation's own token is granted only the enabled types (join's ClusterRole).
-            let reachable = if admin { targets.clone() } else { fedapi::enabled_targets(&configs) };
-            let cleanup = async {
-                // 3. What the federation rolled out.
-                if !opts.keep_resources {
-                    delete_managed(&mut member, &reachable, timeout).await?;
-                }
-                // 4. What join made, then anything written meanwhile.
-                if admin {
-                    delete_member_side(&mut member, &names, fed_ns, name, is_host, timeout).await?;
-                    if !opts.keep_resources && !member.dry_run().active() {
-                        delete_managed(&mut member, &targets, timeout).await?;
-                    }
-                }
-                anyhow::Ok(())
-            }
-            .await;
-            if let Err(e) = cleanup {
-                bail!(
-                    "cluster {name} left the federation, but cleaning it up failed: {}; finish with `kubectl fed unjoin {name} --force --cluster-context CONTEXT`",
-                    one_line(&e)
-                );
-            }
-            if !admin {
-                let unreachable: Vec<ApiResourceRef> =
-                    targets.iter().filter(|t| !reachable.contains(t)).cloned().collect();
-                if !opts.keep_resources && !unreachable.is_empty() {
-                    left_behind.push(format!(
-                        "every object labelled {MANAGED_LABEL}=true of the disabled types ({})",
-                        type_list(&unreachable)
-                    ));
-                }
-                left_behind.extend(member_side_names(&names, fed_ns, is_host));
-            }
-        }
-    }
-
-    if !left_behind.is_empty() {
-        let why = match &access {
-            Access::Unreachable(_) => "it was unreachable",
-            _ => "no kubeconfig context with admin rights reaches it",
-        };
-        println!("Left behind on cluster {name} ({why}):");
-        for item in &left_behind {
-            println!("  {item}");
-        }
-        println!("Remove them later with `kubectl fed unjoin {name} --force --cluster-context CONTEXT`.");
-    }
+    let member = MemberSide { name, names: &names, fed_ns, is_host, targets: &targets, configs: &configs };
+    let left_behind = clean_member(ctx, &opts, &access, &member).await?;
+    report_left_behind(name, &access, &left_behind);
     if ctx.dry_run() == DryRun::None {
         println!("cluster {name} unjoined");
     }
     host.finish()
+}
+
+/// The KubeFedCluster being unjoined; `None` only for `--force --cluster-context` on a cluster
+/// that already left.
+fn joined_cluster(clusters: &[KubeFedCluster], opts: &UnjoinOptions) -> Result<Option<KubeFedCluster>> {
+    let name = opts.name.as_str();
+    let cluster = clusters.iter().find(|c| c.name_any() == name).cloned();
+    if cluster.is_none() && !(opts.force && opts.cluster_context.is_some()) {
+        let joined: Vec<String> = clusters.iter().map(|c| c.name_any()).collect();
+        let hint = fed_core::suggest::did_you_mean(name, joined.iter().map(String::as_str));
+        bail!(
+            "cluster {name:?} is not joined (joined: {}){hint}; to clean up a cluster that already left, pass --force --cluster-context CONTEXT",
+            if joined.is_empty() { "none".to_string() } else { joined.join(", ") }
+        );
+    }
+    Ok(cluster)
+}
+
+/// Refuses (or with `--force`, warns) while placements still name the cluster.
+fn check_references(refs: &BTreeSet<String>, opts: &UnjoinOptions) -> Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
+    let name = &opts.name;
+    let list = refs.iter().cloned().collect::<Vec<_>>().join(", ");
+    if !opts.force {
+        bail!(
+            "cluster {name:?} is still named by {} placement(s): {list}; remove it from them (kubectl fed place …) or pass --force",
+            refs.len()
+        );
+    }
+    output::warn(format!("unjoining {name} although placements still name it: {list}"));
+    Ok(())
+}
+
+/// What the cleanup of one member needs to know.
+struct MemberSide<'a> {
+    name: &'a str,
+    names: &'a MemberNames,
+    fed_ns: &'a str,
+    is_host: bool,
+    targets: &'a [ApiResourceRef],
+    configs: &'a [FederatedTypeConfig],
+}
+
+/// Steps 3 and 4 on the member, as far as `access` reaches; returns what stays behind.
+async fn clean_member(ctx: &Ctx, opts: &UnjoinOptions, access: &Access, m: &MemberSide<'_>) -> Result<Vec<String>> {
+    let (name, targets) = (m.name, m.targets);
+    let mut left_behind: Vec<String> = Vec::new();
+    let timeout = Duration::from_secs(opts.timeout);
+    let (context, client) = match access {
+        Access::Unreachable(_) => {
+            if !opts.keep_resources {
+                left_behind.push(format!("every object labelled {MANAGED_LABEL}=true ({})", type_list(targets)));
+            }
+            left_behind.extend(member_side_names(m.names, m.fed_ns, m.is_host));
+            return Ok(left_behind);
+        }
+        Access::Context(context, client) | Access::Token(context, client) => (context, client),
+    };
+    let mut member = Writer::new(client.clone(), ctx).labelled(name);
+    member.step(format!("reaching cluster {name} through {context}"));
+    let admin = matches!(access, Access::Context(..));
+    // The federation's own token is granted only the enabled types (join's ClusterRole).
+    let reachable = if admin { targets.to_vec() } else { fedapi::enabled_targets(m.configs) };
+    let cleanup = async {
+        // 3. What the federation rolled out.
+        if !opts.keep_resources {
+            delete_managed(&mut member, &reachable, timeout).await?;
+        }
+        // 4. What join made, then anything written meanwhile.
+        if admin {
+            delete_member_side(&mut member, m.names, m.fed_ns, name, m.is_host, timeout).await?;
+            if !opts.keep_resources && !member.dry_run().active() {
+                delete_managed(&mut member, targets, timeout).await?;
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(e) = cleanup {
+        bail!(
+            "cluster {name} left the federation, but cleaning it up failed: {}; finish with `kubectl fed unjoin {name} --force --cluster-context CONTEXT`",
+            one_line(&e)
+        );
+    }
+    if !admin {
+        let unreachable: Vec<ApiResourceRef> = targets.iter().filter(|t| !reachable.contains(t)).cloned().collect();
+        if !opts.keep_resources && !unreachable.is_empty() {
+            left_behind.push(format!(
+                "every object labelled {MANAGED_LABEL}=true of the disabled types ({})",
+                type_list(&unreachable)
+            ));
+        }
+        left_behind.extend(member_side_names(m.names, m.fed_ns, m.is_host));
+    }
+    Ok(left_behind)
+}
+
+/// Lists what stayed on the member and how to remove it later.
+fn report_left_behind(name: &str, access: &Access, left_behind: &[String]) {
+    if left_behind.is_empty() {
+        return;
+    }
+    let why = match access {
+        Access::Unreachable(_) => "it was unreachable",
+        _ => "no kubeconfig context with admin rights reaches it",
+    };
+    println!("Left behind on cluster {name} ({why}):");
+    for item in left_behind {
+        println!("  {item}");
+    }
+    println!("Remove them later with `kubectl fed unjoin {name} --force --cluster-context CONTEXT`.");
 }
 
 fn type_list(targets: &[ApiResourceRef]) -> String {

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::apply::Writer;
 use crate::context::Ctx;
+use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::fedapi::{display_ref, dyn_api};
 
@@ -27,9 +28,17 @@ pub fn patch() -> Value {
     json!({ "metadata": { "annotations": map } })
 }
 
+impl UnplaceOptions {
+    /// TYPE/NAME, split.
+    fn validate(&self) -> Result<(&str, &str)> {
+        split_type_name(&self.target)
+    }
+}
+
+/// Removes the object's `kubefed.io/` placement annotations.
 pub async fn run(ctx: &Ctx, opts: UnplaceOptions) -> Result<()> {
-    let (type_name, name) = split_type_name(&opts.target)?;
-    let resources = super::host_resources(ctx).await?;
+    let (type_name, name) = opts.validate()?;
+    let resources = discovery::host_resources(ctx).await?;
     let res = resources.resolve(type_name)?;
     if res.group == TYPES_GROUP {
         bail!(
