@@ -5,13 +5,10 @@
 # Prints one row per scenario — objects, lost, extra, time to converge — and fails on any loss
 # or extra object, or on any scenario that did not finish.
 #
-# The scenarios kill fed-webhook processes by PID and start a second replica as a process, so
-# they run against the local form of the host component (FED_HOST_MODE=local). The in-cluster
-# form's failure of a webhook pod under load is an e2e test of its own
-# (tests/tests/disruptive.rs, deleting_the_leading_webhook_pod_under_creates_admits_nothing_unchecked).
+# The host component runs as federation-up installs it: in earth, where scenarios 3–5 delete its
+# pods with grace period 0; with FED_HOST_MODE=local they kill the local process by PID instead.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
-export FED_HOST_MODE=local
 
 report="$LOCAL_DIR/faults/report.tsv"
 mkdir -p "$(dirname "$report")"

@@ -46,15 +46,18 @@ pub async fn enable_types(ctx: &Ctx, host: &mut Writer, targets: &[ApiResourceRe
     if !host.dry_run().active() {
         fedapi::wait_established(host.client(), &crd_names, timeout).await?;
     }
-    for target in targets {
-        host.apply(&Obj::typed(&source_role(target))?).await?;
-        host.apply(&Obj::typed(&type_config(ctx.fed_ns(), target))?).await?;
-    }
+    // Rights first, then the type config: the controllers start watching the type as soon as it
+    // is enabled, on the host (its sources) and on every member (the copies).
     let mut all = fedapi::enabled_targets(&fedapi::type_configs(host.client(), ctx.fed_ns(), &ctx.host_context).await?);
     for t in targets {
         if !all.iter().any(|a| a.group == t.group && a.kind == t.kind) {
             all.push(t.clone());
         }
+    }
+    member_rbac::sync_member_roles(ctx, host, &all).await?;
+    for target in targets {
+        host.apply(&Obj::typed(&source_role(target))?).await?;
+        host.apply(&Obj::typed(&type_config(ctx.fed_ns(), target))?).await?;
     }
     member_rbac::settle_member_roles(ctx, host, all).await
 }

@@ -6,9 +6,13 @@
 //! The scenarios are `#[ignore]`d: they take minutes and disturb the shared bed, so the default
 //! `cargo test -p fed-e2e` leaves them out; hack/test-faults.sh runs them one at a time. Every
 //! scenario restores what it broke through a drop guard, even when it fails.
+//!
+//! The host component runs in earth as users install it (pods; scenarios 3–5 delete them with
+//! grace period 0), or as a local process with `FED_HOST_MODE=local` (they kill it by PID).
 
 mod converge;
 mod load;
+mod pods;
 mod replica;
 mod report;
 
@@ -16,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use converge::{EVERYWHERE, Place, converge, federated_configmaps};
 use fed_core::api::KubeFedCluster;
-use fed_e2e::{Bed, TestNamespace, federation, hack, hack_later, poll_until, wait_until};
+use fed_e2e::{Bed, TestNamespace, federation, hack, hack_later, host_in_cluster, poll_until, wait_until};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use load::{Kind, Load, Script, creates, interleave, mixed};
@@ -168,7 +172,11 @@ async fn s3_webhook_killed_under_annotated_creates() {
     let load = Load::start(bed.earth.clone(), &ns.name, scripts);
     steps_done(&load, 60).await;
     let killed = Instant::now();
-    kill_9(bed_pid()).await;
+    if host_in_cluster() {
+        pods::kill_pods(&bed, &pods::webhook_pods(&bed).await).await;
+    } else {
+        kill_9(bed_pid()).await;
+    }
     // Down until the apiserver has refused annotated creates for want of the webhook.
     if poll_until(Duration::from_secs(30), || async { (load.refused() > 0).then_some(()) }).await.is_none() {
         row.problem("no create was refused while the webhook was down");
@@ -210,12 +218,21 @@ async fn s4_controllers_killed_mid_propagation() {
     let load = Load::start(bed.earth.clone(), &ns.name, scripts);
     steps_done(&load, 100).await;
     let killed = Instant::now();
-    kill_9(bed_pid()).await;
+    let before = lease_holder(&bed).await;
+    if host_in_cluster() {
+        pods::kill_pods(&bed, &pods::webhook_pods(&bed).await).await;
+    } else {
+        kill_9(bed_pid()).await;
+    }
     let at = load.steps_done();
     hack("federation-up.sh", &[]);
     let back = Instant::now();
     match poll_until(Duration::from_secs(LEASE_SECONDS + 30), || async {
-        controllers(bed_port()).await?.leader.then_some(())
+        if host_in_cluster() {
+            pods::leading_pod(&bed, before.as_deref()).await.map(drop)
+        } else {
+            controllers(bed_port()).await?.leader.then_some(())
+        }
     })
     .await
     {
@@ -238,6 +255,9 @@ async fn s5_two_replicas_leader_killed() {
     let ns = TestNamespace::create(&bed.earth, "faults-leader").await;
     let mut row = Row::new("5 two replicas, leader killed -9", 100);
     let _restore = hack_later("federation-up.sh", &[]);
+    if host_in_cluster() {
+        return leader_pod_killed(&bed, ns, row).await;
+    }
     let mut replica = Replica::start().await;
 
     // Make the extra replica the leader, so that killing the leader leaves admission up: stop
@@ -289,6 +309,33 @@ async fn s5_two_replicas_leader_killed() {
         Some(c) if c.writes > 0 => {}
         c => row.problem(format!("the new leader did not write: {c:?}")),
     }
+    ns.delete().await;
+    row.finish();
+}
+
+/// Scenario 5 on the in-cluster form: the pod holding the Lease is deleted with grace period 0
+/// under load; the other replica takes over within the Lease's duration and propagation goes on.
+async fn leader_pod_killed(bed: &Bed, ns: TestNamespace, mut row: Row) {
+    let report = Load::start(bed.earth.clone(), &ns.name, creates(PREFIX, Kind::Placed, 0, 60)).finish().await;
+    row.failed_writes(&report.failed);
+    let leader =
+        wait_until(Duration::from_secs(LEASE_SECONDS + 15), "a pod holding the Lease", || pods::leading_pod(bed, None))
+            .await;
+    let load = Load::start(bed.earth.clone(), &ns.name, mixed(PREFIX, 60, 100));
+    steps_done(&load, 20).await;
+    pods::kill_pods(bed, std::slice::from_ref(&leader)).await;
+    let killed = Instant::now();
+    match poll_until(Duration::from_secs(LEASE_SECONDS + 30), || pods::leading_pod(bed, Some(&leader))).await {
+        Some(_) if killed.elapsed() <= Duration::from_secs(LEASE_SECONDS + 5) => {
+            row.note(format!("takeover {} after the kill (Lease {LEASE_SECONDS} s)", secs(killed.elapsed())))
+        }
+        Some(_) => row.problem(format!("takeover took {}, Lease is {LEASE_SECONDS} s", secs(killed.elapsed()))),
+        None => row.problem("the other pod never took the Lease"),
+    }
+    let report = load.finish().await;
+    row.failed_writes(&report.failed);
+    let since = killed.max(report.finished.expect("finished"));
+    row.converged(converge(bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
     ns.delete().await;
     row.finish();
 }

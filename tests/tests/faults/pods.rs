@@ -1,0 +1,33 @@
+//! The host component as pods (the default, in-cluster form): its pods in earth, deleting them
+//! at once (grace period 0, so their containers get SIGKILL as `kill -9` gives the local form's
+//! process), and whether the controllers' Lease is held by one of them.
+
+use fed_e2e::Bed;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams};
+
+use crate::replica::lease_holder;
+
+fn pods(bed: &Bed) -> Api<Pod> {
+    Api::namespaced(bed.earth.clone(), "kube-federation-system")
+}
+
+/// Names of the host component's pods that are not being deleted.
+pub async fn webhook_pods(bed: &Bed) -> Vec<String> {
+    let list = pods(bed).list(&ListParams::default().labels("app.kubernetes.io/component=webhook")).await;
+    let items = list.map(|l| l.items).unwrap_or_default();
+    items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).filter_map(|p| p.metadata.name).collect()
+}
+
+/// Deletes `names` with grace period 0.
+pub async fn kill_pods(bed: &Bed, names: &[String]) {
+    for name in names {
+        pods(bed).delete(name, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() }).await.ok();
+    }
+}
+
+/// The Lease holder, when it is a live pod other than `not`.
+pub async fn leading_pod(bed: &Bed, not: Option<&str>) -> Option<String> {
+    let holder = lease_holder(bed).await?;
+    (Some(holder.as_str()) != not && webhook_pods(bed).await.contains(&holder)).then_some(holder)
+}
