@@ -285,16 +285,16 @@ impl Metrics {
             "Write requests sent by the controllers, by target API",
             controllers.writes.clone(),
         );
-        registry.register(
-            "fed_controller_reconciles",
-            "Reconciles by controller and type config",
-            controllers.reconciles.clone(),
-        );
-        registry.register(
-            "fed_controller_reconcile_failures",
-            "Failed reconciles by controller and type config",
-            controllers.failures.clone(),
-        );
+        for (name, help, counters) in [
+            ("fed_controller_reconciles", "Reconciles by controller and type config", &controllers.reconciles),
+            (
+                "fed_controller_reconcile_failures",
+                "Failed reconciles by controller and type config",
+                &controllers.failures,
+            ),
+        ] {
+            registry.register(name, help, counters.clone());
+        }
         registry.register(
             "fed_controller_reconcile_duration_seconds",
             "Time one reconcile took, by controller and type config",
