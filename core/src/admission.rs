@@ -18,25 +18,12 @@ use crate::api::{
     ApiResourceRef, CORE_GROUP, ClusterOverrides, Federated, FederatedTypeConfig, FederatedTypeConfigSpec,
     KubeFedClusterSpec, Placement, Scope, TYPES_GROUP,
 };
-use crate::placement::{self, PlacementError};
+use crate::placement::{self, JoinedCluster, PlacementError};
 use crate::{keys, names, overrides};
 
 #[cfg(any(test, feature = "fixtures"))]
 pub mod memory;
 pub mod wire;
-
-/// A joined member cluster as admission sees it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct JoinedCluster {
-    /// KubeFedCluster name.
-    pub name: String,
-    /// KubeFedCluster labels (what selectors match).
-    pub labels: BTreeMap<String, String>,
-    /// True when the health controller marked it Offline.
-    pub offline: bool,
-    /// True when this member is the host cluster itself (label `kubefed.io/host=true`).
-    pub is_host: bool,
-}
 
 /// Read-only view of the federation's state that admission decides against.
 pub trait FederationView {
@@ -318,7 +305,7 @@ fn enabled_target(view: &dyn FederationView, subject: &Subject) -> Result<ApiRes
     }
 }
 
-/// Refuses a source whose Federated&lt;Kind&gt; name is taken by an object it does not own. On
+/// Refuses a source whose `Federated<Kind>` name is taken by an object it does not own. On
 /// CREATE the source has no identity yet, so ownership by an object of the same kind and name
 /// counts; afterwards the owner's uid must match.
 fn check_name_clash(view: &dyn FederationView, subject: &Subject, target: &ApiResourceRef) -> Result<(), String> {
@@ -434,7 +421,7 @@ const SPEC_FIELDS: Fields = Fields {
 const ANNOTATION_FIELDS: Fields =
     Fields { clusters: keys::PLACEMENT, selector: keys::CLUSTER_SELECTOR, overrides: keys::OVERRIDES };
 
-/// A placement with its overrides, from a Federated&lt;Kind&gt; spec or a source's annotations.
+/// A placement with its overrides, from a `Federated<Kind>` spec or a source's annotations.
 struct Intent<'a> {
     placement: &'a Placement,
     overrides: &'a [ClusterOverrides],
@@ -494,8 +481,8 @@ fn check_namespace_policy(
     clusters: &[JoinedCluster],
 ) -> Result<(), String> {
     let Some(policy) = view.namespace_placement(namespace) else { return Ok(()) };
-    let allowed = placement::resolve(&policy.spec.placement, clusters);
-    let outside = placement::outside(placed, &allowed);
+    let held = placement::contain(placed.clone(), Some(&policy.spec.placement), clusters);
+    let (outside, allowed) = (held.outside, held.allowed.unwrap_or_default());
     if outside.is_empty() {
         return Ok(());
     }

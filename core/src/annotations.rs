@@ -172,6 +172,11 @@ pub fn parse_orphan(value: &str) -> Result<bool, AnnotationError> {
     }
 }
 
+/// True when `kubefed.io/orphan` is `"true"`: deleting the object leaves its member copies.
+pub fn orphaned(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.get(keys::ORPHAN).is_some_and(|v| v == "true")
+}
+
 /// True when the annotations make the object a source (placement or cluster selector present).
 pub fn is_source(annotations: &BTreeMap<String, String>) -> bool {
     annotations.contains_key(keys::PLACEMENT) || annotations.contains_key(keys::CLUSTER_SELECTOR)

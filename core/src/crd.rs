@@ -1,7 +1,7 @@
 //! CustomResourceDefinitions generated from the Rust types.
 //!
-//! The fixed CRDs (KubeFedCluster, FederatedTypeConfig, RSP) come straight from the derives; a
-//! Federated&lt;Kind&gt; CRD is generated for any target type by renaming the template CRD
+//! The fixed CRDs (KubeFedCluster, FederatedTypeConfig, ReplicaSchedulingPreference) come straight from the derives; a
+//! `Federated<Kind>` CRD is generated for any target type by renaming the template CRD
 //! of [`crate::api::FederatedSpec`]. `fed-crdgen` prints them and `manifests/crds/` holds the
 //! result; a test fails when the two drift apart.
 
@@ -19,7 +19,7 @@ pub fn fixed_crds() -> Vec<CustomResourceDefinition> {
     vec![KubeFedCluster::crd(), FederatedTypeConfig::crd(), ReplicaSchedulingPreference::crd()]
 }
 
-/// The Federated&lt;Kind&gt; CRD for `target`.
+/// The `Federated<Kind>` CRD for `target`.
 pub fn federated_crd(target: &ApiResourceRef) -> CustomResourceDefinition {
     let fed = target.federated();
     let mut crd = FederatedObject::crd();
@@ -53,7 +53,7 @@ fn column(name: &str, type_: &str, json_path: &str) -> CustomResourceColumnDefin
     }
 }
 
-/// Target types whose Federated&lt;Kind&gt; CRDs ship in `manifests/crds/` (the KubeFed
+/// Target types whose `Federated<Kind>` CRDs ship in `manifests/crds/` (the KubeFed
 /// walk-through's types); any other type gets its CRD from `kubectl fed enable`.
 pub fn well_known_targets() -> Vec<ApiResourceRef> {
     let target = ApiResourceRef::v1;

@@ -1,19 +1,26 @@
 //! fed-core: the pure heart of kubectl-fed.
 //!
 //! API types, annotation keys and parsers, placement resolution, overrides, member-object
-//! rendering, CRD generation and admission decisions. No network, no I/O: everything here is
+//! rendering, the federated object an annotated source asks for, the sync plan and the status
+//! it leads to, CRD generation and admission decisions. No network, no I/O: everything here is
 //! a function of its inputs and is unit-tested exhaustively.
 
 pub mod admission;
 pub mod annotations;
 pub mod api;
+#[cfg(feature = "certs")]
+pub mod certs;
 pub mod crd;
+pub mod health;
 pub mod keys;
 pub mod names;
 pub mod overrides;
 pub mod placement;
+pub mod plan;
 pub mod render;
 pub mod replicas;
 pub mod selector;
+pub mod source;
+pub mod status;
 pub mod suggest;
 pub mod webhook_config;

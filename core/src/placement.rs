@@ -1,12 +1,24 @@
 //! Placement resolution against the joined clusters: explicit clusters win over the selector,
 //! `clusters: []` places nowhere, an empty selector places everywhere.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::admission::JoinedCluster;
-use crate::api::Placement;
+use crate::api::{Federated, Placement};
 use crate::selector::{self, SelectorError};
 use crate::suggest;
+
+/// A joined member cluster, as placement, admission and the controllers see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JoinedCluster {
+    /// KubeFedCluster name.
+    pub name: String,
+    /// KubeFedCluster labels (what selectors match).
+    pub labels: BTreeMap<String, String>,
+    /// True when the health controller marked it Offline.
+    pub offline: bool,
+    /// True when this member is the host cluster itself (label `kubefed.io/host=true`).
+    pub is_host: bool,
+}
 
 /// A placement that admission must refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,9 +76,35 @@ pub fn outside(placed: &BTreeSet<String>, allowed: &BTreeSet<String>) -> BTreeSe
     placed.difference(allowed).cloned().collect()
 }
 
-/// The explicit cluster names of `p`, when it lists clusters (`Some(vec![])` places nowhere).
-pub fn placement_names(p: &Placement) -> Option<Vec<String>> {
-    p.clusters.as_ref().map(|c| c.iter().map(|r| r.name.clone()).collect())
+/// A placement held against the namespace policy: the placement of the FederatedNamespace that
+/// governs the object's namespace, if any. Admission denies what is `outside`; sync propagates
+/// only what is `within`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contained {
+    /// Placed clusters the policy allows (all of them without a policy).
+    pub within: BTreeSet<String>,
+    /// Placed clusters the policy leaves out.
+    pub outside: BTreeSet<String>,
+    /// What the policy allows, when there is one.
+    pub allowed: Option<BTreeSet<String>>,
+}
+
+/// Holds `placed` against `policy` (see [`Contained`]).
+pub fn contain(placed: BTreeSet<String>, policy: Option<&Placement>, clusters: &[JoinedCluster]) -> Contained {
+    let Some(policy) = policy else { return Contained { within: placed, outside: BTreeSet::new(), allowed: None } };
+    let allowed = resolve(policy, clusters);
+    let (within, outside) = placed.into_iter().partition(|c| allowed.contains(c));
+    Contained { within, outside, allowed: Some(allowed) }
+}
+
+/// The FederatedNamespace governing `namespace` among `candidates`: the one named like the
+/// namespace, else (accepted with an admission warning) the first by name of those in it, so
+/// the answer is stable.
+pub fn governing<'a>(namespace: &str, candidates: impl IntoIterator<Item = &'a Federated>) -> Option<&'a Federated> {
+    candidates
+        .into_iter()
+        .filter(|f| f.metadata.namespace.as_deref() == Some(namespace))
+        .min_by_key(|f| (f.metadata.name.as_deref() != Some(namespace), f.metadata.name.clone()))
 }
 
 /// `a, b, c` for messages, or `none`.
@@ -76,13 +114,11 @@ pub(crate) fn name_list<'a>(names: impl IntoIterator<Item = &'a String>) -> Stri
 }
 
 fn did_you_mean(suggestion: &Option<String>) -> String {
-    suggestion.as_ref().map(|s| format!("; did you mean {s:?}?")).unwrap_or_default()
+    suggest::suffix(suggestion.as_deref())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::api::ClusterSelector;
     use crate::selector::parse_selector;
@@ -177,10 +213,33 @@ mod tests {
     }
 
     #[test]
-    fn containment_and_names() {
+    fn containment() {
         assert_eq!(outside(&set(&["earth", "vulcan"]), &set(&["earth"])), set(&["vulcan"]));
         assert!(outside(&set(&["earth"]), &set(&["earth", "vulcan"])).is_empty());
-        assert_eq!(placement_names(&Placement::clusters(["b", "a"])), Some(vec!["b".to_string(), "a".to_string()]));
-        assert_eq!(placement_names(&with_selector(None, Some("a=b"))), None);
+        let free = contain(set(&["earth", "vulcan"]), None, &joined());
+        assert_eq!((free.within, free.outside, free.allowed), (set(&["earth", "vulcan"]), set(&[]), None));
+        let eu = with_selector(None, Some("region=eu"));
+        let held = contain(set(&["kronos", "vulcan"]), Some(&eu), &joined());
+        assert_eq!(held.within, set(&["vulcan"]));
+        assert_eq!(held.outside, set(&["kronos"]));
+        assert_eq!(held.allowed, Some(set(&["earth", "vulcan"])));
+    }
+
+    #[test]
+    fn the_federated_namespace_named_like_its_namespace_governs_it() {
+        let ar = crate::api::ApiResourceRef::v1("", "Namespace", "namespaces", crate::api::Scope::Cluster)
+            .federated()
+            .api_resource();
+        let fns = |ns: &str, name: &str| {
+            let mut f = Federated::new(name, &ar, Default::default());
+            f.metadata.namespace = Some(ns.into());
+            f
+        };
+        let all = [fns("b", "zz"), fns("a", "x"), fns("b", "b"), fns("c", "y"), fns("c", "m")];
+        let name = |ns| governing(ns, &all).and_then(|f| f.metadata.name.clone());
+        assert_eq!(name("b").as_deref(), Some("b"), "named like its namespace");
+        assert_eq!(name("c").as_deref(), Some("m"), "else the first by name");
+        assert_eq!(name("a").as_deref(), Some("x"));
+        assert_eq!(name("d"), None);
     }
 }

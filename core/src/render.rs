@@ -29,8 +29,9 @@ pub enum RenderError {
 /// The object to server-side-apply on member `cluster` for federated object `fed` of target
 /// type `target`: the template's data fields and its labels/annotations (federation and
 /// server-set keys dropped), named after the federated object (a Namespace after the
-/// federated object's namespace), labelled managed, annotated with its origin, with
-/// member-assigned Service fields removed and that cluster's overrides applied last.
+/// federated object's namespace), with member-assigned Service fields removed and that
+/// cluster's overrides applied, then labelled managed and annotated with its origin
+/// ([`mark_managed`]; before the overrides too, so they can add to those maps).
 pub fn member_object(fed: &Federated, target: &ApiResourceRef, cluster: &str) -> Result<Value, RenderError> {
     let name = fed.metadata.name.as_deref().ok_or(RenderError::MissingName)?;
     let empty = Map::new();
@@ -48,7 +49,7 @@ pub fn member_object(fed: &Federated, target: &ApiResourceRef, cluster: &str) ->
         metadata.insert("namespace".into(), ns.into());
     }
     insert_entry(&mut metadata, "labels", keys::MANAGED_LABEL, "true");
-    let origin = origin(&target.federated().kind, fed_namespace, name);
+    let origin = origin_of(fed, target);
     insert_entry(&mut metadata, "annotations", keys::ORIGIN, &origin);
 
     let mut obj = data_fields(template);
@@ -61,7 +62,22 @@ pub fn member_object(fed: &Federated, target: &ApiResourceRef, cluster: &str) ->
     let mut obj = Value::Object(obj);
     overrides::apply(&mut obj, overrides::for_cluster(&fed.spec.overrides, cluster))
         .map_err(|source| RenderError::Override { cluster: cluster.to_string(), source })?;
+    mark_managed(&mut obj, &origin);
     Ok(obj)
+}
+
+/// Namespace and name of the member copy of `fed` (of target type `target`): the namespace
+/// itself for a FederatedNamespace, else the federated object's own namespace (if the target is
+/// namespaced) and name.
+pub fn member_key(fed: &Federated, target: &ApiResourceRef) -> (Option<String>, String) {
+    let name = fed.metadata.name.clone().unwrap_or_default();
+    if target.is_namespace() {
+        (None, fed.metadata.namespace.clone().unwrap_or(name))
+    } else if target.scope == Scope::Namespaced {
+        (fed.metadata.namespace.clone(), name)
+    } else {
+        (None, name)
+    }
 }
 
 /// The `kubefed.io/origin` annotation value: `<FederatedKind>/<namespace>/<name>`, or
@@ -70,6 +86,53 @@ pub fn origin(federated_kind: &str, namespace: Option<&str>, name: &str) -> Stri
     match namespace {
         Some(ns) => format!("{federated_kind}/{ns}/{name}"),
         None => format!("{federated_kind}/{name}"),
+    }
+}
+
+/// A parsed `kubefed.io/origin` annotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The federated kind, e.g. `FederatedDeployment`.
+    pub kind: String,
+    /// Namespace of the federated object (`None` when cluster-scoped).
+    pub namespace: Option<String>,
+    /// Name of the federated object.
+    pub name: String,
+}
+
+/// The `kubefed.io/origin` of the member copies of `fed`, of target type `target`.
+pub fn origin_of(fed: &Federated, target: &ApiResourceRef) -> String {
+    let name = fed.metadata.name.as_deref().unwrap_or_default();
+    origin(&target.federated().kind, fed.metadata.namespace.as_deref(), name)
+}
+
+/// Parses `<FederatedKind>/<namespace>/<name>` or `<FederatedKind>/<name>` (the format of [`origin`]).
+pub fn parse_origin(value: &str) -> Option<Origin> {
+    let parts: Vec<&str> = value.split('/').collect();
+    let nonempty = |s: &&str| !s.is_empty();
+    match parts.as_slice() {
+        [kind, ns, name] if [kind, ns, name].iter().all(|s| nonempty(s)) => {
+            Some(Origin { kind: kind.to_string(), namespace: Some(ns.to_string()), name: name.to_string() })
+        }
+        [kind, name] if nonempty(kind) && nonempty(name) => {
+            Some(Origin { kind: kind.to_string(), namespace: None, name: name.to_string() })
+        }
+        _ => None,
+    }
+}
+
+/// Makes sure a rendered object carries the managed label and the origin annotation, whatever
+/// its overrides did to its metadata.
+pub fn mark_managed(obj: &mut Value, origin: &str) {
+    let Some(root) = obj.as_object_mut() else { return };
+    let meta = root.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Some(meta) = meta.as_object_mut() else { return };
+    for (field, key, value) in [("labels", keys::MANAGED_LABEL, "true"), ("annotations", keys::ORIGIN, origin)] {
+        let map = meta.entry(field).or_insert_with(|| Value::Object(Map::new()));
+        if !map.is_object() {
+            *map = Value::Object(Map::new());
+        }
+        map[key] = Value::String(value.to_string());
     }
 }
 
@@ -164,6 +227,42 @@ mod tests {
 
     use super::*;
     use crate::api::{ClusterOverrides, FederatedSpec, OverrideOp, Placement};
+
+    #[test]
+    fn mark_managed_adds_label_and_origin() {
+        let mut v =
+            json!({ "apiVersion": "v1", "kind": "ConfigMap", "metadata": { "name": "a", "labels": { "x": "y" } } });
+        mark_managed(&mut v, "FederatedConfigMap/ns/a");
+        assert_eq!(v["metadata"]["labels"], json!({ "x": "y", "kubefed.io/managed": "true" }));
+        assert_eq!(v["metadata"]["annotations"], json!({ "kubefed.io/origin": "FederatedConfigMap/ns/a" }));
+        let mut v = json!({ "kind": "X" });
+        mark_managed(&mut v, "o");
+        assert_eq!(v["metadata"]["labels"]["kubefed.io/managed"], "true");
+        let mut v = json!({ "metadata": { "annotations": null } });
+        mark_managed(&mut v, "o");
+        assert_eq!(v["metadata"]["annotations"]["kubefed.io/origin"], "o");
+    }
+
+    #[test]
+    fn origin_round_trips_core_format() {
+        let ns = origin("FederatedDeployment", Some("fedtestns"), "fedhttp");
+        assert_eq!(
+            parse_origin(&ns),
+            Some(Origin {
+                kind: "FederatedDeployment".into(),
+                namespace: Some("fedtestns".into()),
+                name: "fedhttp".into()
+            })
+        );
+        let cluster = origin("FederatedClusterRole", None, "reader");
+        assert_eq!(
+            parse_origin(&cluster),
+            Some(Origin { kind: "FederatedClusterRole".into(), namespace: None, name: "reader".into() })
+        );
+        for bad in ["", "x", "a//b", "/a/b", "a/b/", "a/b/c/d"] {
+            assert_eq!(parse_origin(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn trimming_a_cached_source_keeps_its_template() {

@@ -14,6 +14,17 @@ pub fn nearest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .map(|(_, c)| c)
 }
 
+/// `; did you mean "x"?` when a candidate is close to `name` (see [`nearest`]), else empty:
+/// the suffix every "unknown name" message ends with.
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    suffix(nearest(name, candidates))
+}
+
+/// `; did you mean "x"?` for an already chosen suggestion, else empty.
+pub fn suffix(suggestion: Option<&str>) -> String {
+    suggestion.map(|s| format!("; did you mean {s:?}?")).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +46,12 @@ mod tests {
         }
         assert_eq!(nearest("ab", ["ac", "ab2"]), Some("ac"), "ties go to the first candidate");
         assert_eq!(nearest("x", []), None);
+    }
+
+    #[test]
+    fn the_suffix_names_the_nearest_candidate_or_nothing() {
+        assert_eq!(did_you_mean("vulcn", ["earth", "vulcan"]), "; did you mean \"vulcan\"?");
+        assert_eq!(did_you_mean("mars", ["earth", "vulcan"]), "");
+        assert_eq!(suffix(None), "");
     }
 }

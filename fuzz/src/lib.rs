@@ -3,9 +3,9 @@
 
 use std::sync::OnceLock;
 
-use fed_core::admission::JoinedCluster;
 use fed_core::admission::memory::MemoryView;
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, FederatedTypeConfigSpec, Propagation, Scope};
+use fed_core::placement::JoinedCluster;
 use serde_json::json;
 
 /// A fixed federation: earth (the host, eu), vulcan (eu), kronos (us, Offline); deployments,

@@ -60,7 +60,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     pub shutdown_delay: u64,
     /// Largest accepted request body in bytes (larger bodies get HTTP 400).
-    #[arg(long, default_value_t = crate::server::DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, default_value_t = crate::admission::server::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 }
 

@@ -9,6 +9,11 @@
 //! - `fed_controller_writes_total{target}`: write requests the controllers sent, to the host
 //!   (federated objects, their status, KubeFedCluster status) or to member clusters (copies,
 //!   namespaces). A replica that is not the leader keeps it at 0.
+//! - `fed_controller_reconciles_total{controller, type}`,
+//!   `fed_controller_reconcile_failures_total{controller, type}` and
+//!   `fed_controller_reconcile_duration_seconds{controller, type}`: reconciles of the sync,
+//!   materialize and release controllers per type config (`deployments.apps`), as kube-rs's
+//!   controller-rs records them.
 //!
 //! Label sets are enums, so recording allocates nothing.
 
@@ -107,11 +112,88 @@ struct WriteLabels {
     target: WriteTarget,
 }
 
+/// Which controller reconciled.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum ControllerLabel {
+    /// `Federated<Kind>` → member clusters.
+    Sync,
+    /// Annotated source → `Federated<Kind>`.
+    Materialize,
+    /// Deleted federated objects of a disabled type.
+    Release,
+}
+
+impl EncodeLabelValue for ControllerLabel {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        let value = match self {
+            ControllerLabel::Sync => "sync",
+            ControllerLabel::Materialize => "materialize",
+            ControllerLabel::Release => "release",
+        };
+        EncodeLabelValue::encode(&value, encoder)
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReconcileLabels {
+    controller: ControllerLabel,
+    r#type: String,
+}
+
 /// The controllers' metrics; clones share the same series.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct ControllerMetrics {
     leader: Gauge,
     writes: Family<WriteLabels, Counter>,
+    reconciles: Family<ReconcileLabels, Counter>,
+    failures: Family<ReconcileLabels, Counter>,
+    duration: Family<ReconcileLabels, Histogram, Buckets>,
+}
+
+impl Default for ControllerMetrics {
+    fn default() -> Self {
+        ControllerMetrics {
+            leader: Gauge::default(),
+            writes: Family::default(),
+            reconciles: Family::default(),
+            failures: Family::default(),
+            duration: Family::new_with_constructor(Buckets),
+        }
+    }
+}
+
+/// The reconcile series of one controller of one type, resolved once when it starts.
+#[derive(Clone, Debug)]
+pub struct ReconcileMetrics {
+    reconciles: Counter,
+    failures: Counter,
+    duration: Histogram,
+}
+
+impl ReconcileMetrics {
+    /// Counts one reconcile and measures it until the returned guard is dropped.
+    pub fn start(&self) -> ReconcileTimer {
+        self.reconciles.inc();
+        ReconcileTimer { duration: self.duration.clone(), started: std::time::Instant::now() }
+    }
+
+    /// Counts one failed reconcile (called from the error policy).
+    pub fn failed(&self) {
+        self.failures.inc();
+    }
+}
+
+/// Returned by [`ReconcileMetrics::start`]: observes the reconcile's duration when dropped.
+#[must_use = "the duration is observed when the timer is dropped"]
+pub struct ReconcileTimer {
+    duration: Histogram,
+    started: std::time::Instant,
+}
+
+impl Drop for ReconcileTimer {
+    fn drop(&mut self) {
+        self.duration.observe(self.started.elapsed().as_secs_f64());
+    }
 }
 
 impl ControllerMetrics {
@@ -124,6 +206,16 @@ impl ControllerMetrics {
     /// Records one write request about to be sent.
     pub fn write(&self, target: WriteTarget) {
         self.writes.get_or_create(&WriteLabels { target }).inc();
+    }
+
+    /// The reconcile series of `controller` for type config `type_config`.
+    pub fn reconciles(&self, controller: ControllerLabel, type_config: &str) -> ReconcileMetrics {
+        let labels = ReconcileLabels { controller, r#type: type_config.to_string() };
+        ReconcileMetrics {
+            reconciles: self.reconciles.get_or_create(&labels).clone(),
+            failures: self.failures.get_or_create(&labels).clone(),
+            duration: self.duration.get_or_create(&labels).clone(),
+        }
     }
 }
 
@@ -193,6 +285,21 @@ impl Metrics {
             "Write requests sent by the controllers, by target API",
             controllers.writes.clone(),
         );
+        registry.register(
+            "fed_controller_reconciles",
+            "Reconciles by controller and type config",
+            controllers.reconciles.clone(),
+        );
+        registry.register(
+            "fed_controller_reconcile_failures",
+            "Failed reconciles by controller and type config",
+            controllers.failures.clone(),
+        );
+        registry.register(
+            "fed_controller_reconcile_duration_seconds",
+            "Time one reconcile took, by controller and type config",
+            controllers.duration.clone(),
+        );
         Metrics { registry, requests, duration, controllers }
     }
 
@@ -257,5 +364,25 @@ mod tests {
         assert!(text.contains(r#"fed_controller_writes_total{target="host"} 1"#), "{text}");
         drop(leading);
         assert!(m.encode().contains("fed_controller_leader 0\n"));
+    }
+
+    #[test]
+    fn reconciles_are_counted_and_timed_per_controller_and_type() {
+        let m = Metrics::new();
+        let sync = m.controllers().reconciles(ControllerLabel::Sync, "deployments.apps");
+        drop(sync.start());
+        drop(sync.start());
+        sync.failed();
+        let mat = m.controllers().reconciles(ControllerLabel::Materialize, "configmaps");
+        drop(mat.start());
+        let text = m.encode();
+        let sync_labels = r#"{controller="sync",type="deployments.apps"}"#;
+        assert!(text.contains(&format!("fed_controller_reconciles_total{sync_labels} 2")), "{text}");
+        assert!(text.contains(&format!("fed_controller_reconcile_failures_total{sync_labels} 1")), "{text}");
+        assert!(text.contains(&format!("fed_controller_reconcile_duration_seconds_count{sync_labels} 2")), "{text}");
+        assert!(
+            text.contains(r#"fed_controller_reconciles_total{controller="materialize",type="configmaps"} 1"#),
+            "{text}"
+        );
     }
 }

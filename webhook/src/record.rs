@@ -1,5 +1,6 @@
 //! Small records kept in reflector stores instead of whole objects, where a store needs only a
-//! few fields of each object: the record, and watch events mapped to records.
+//! few fields of each object: the record, watch events mapped to records, and [`NameKey`], the
+//! key of the controllers' own per-object maps.
 
 use std::borrow::Cow;
 
@@ -84,6 +85,52 @@ impl<T> Lookup for Named<T> {
     }
 }
 
+/// Namespace and name of an object: the key of the controllers' own per-object maps. (An
+/// [`ObjectRef`] of a dynamic type carries a copy of the type's API resource, five strings, in
+/// every key.)
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NameKey {
+    namespace: Option<Box<str>>,
+    name: Box<str>,
+}
+
+impl NameKey {
+    /// The key of `namespace/name`.
+    pub fn new(namespace: Option<&str>, name: &str) -> Self {
+        NameKey { namespace: namespace.map(Into::into), name: name.into() }
+    }
+
+    /// The key of the object with this metadata.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        Self::new(meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default())
+    }
+
+    /// Its namespace.
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl<T> From<&Named<T>> for NameKey {
+    fn from(r: &Named<T>) -> Self {
+        Self::new(r.namespace.as_deref(), &r.name)
+    }
+}
+
+impl std::fmt::Display for NameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{ns}/{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +145,9 @@ mod tests {
         let mapped = map_event(Event::Apply(r.clone()), |r| r.value);
         assert!(matches!(mapped, Event::Apply(7)));
         assert!(matches!(map_event(Event::<Named<u8>>::InitDone, |r| r.value), Event::InitDone));
+        let key = NameKey::from(&r);
+        assert_eq!((key.namespace(), key.name(), key.to_string().as_str()), (Some("ns"), "a", "ns/a"));
+        assert_eq!(key, NameKey::of(&meta));
+        assert_eq!(NameKey::new(None, "b").to_string(), "b");
     }
 }

@@ -1,8 +1,9 @@
 //! A federation held in memory, for the admission unit tests and the fuzz targets (behind the
 //! `fixtures` feature outside this crate's tests).
 
-use super::{FederationView, JoinedCluster};
+use super::FederationView;
 use crate::api::{ApiResourceRef, Federated, FederatedTypeConfig};
+use crate::placement::JoinedCluster;
 
 /// Everything admission reads, as plain lists.
 #[derive(Clone, Default)]
@@ -13,7 +14,7 @@ pub struct MemoryView {
     pub configs: Vec<FederatedTypeConfig>,
     /// FederatedNamespaces (each governs the namespace it is in).
     pub namespaces: Vec<Federated>,
-    /// Other federated objects, with their Federated&lt;Kind&gt; resource.
+    /// Other federated objects, with their `Federated<Kind>` resource.
     pub federated: Vec<(ApiResourceRef, Federated)>,
 }
 

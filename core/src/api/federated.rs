@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::Condition;
 
-/// Spec shared by every Federated&lt;Kind&gt; (`types.kubefed.io/v1beta1`).
+/// Spec shared by every `Federated<Kind>` (`types.kubefed.io/v1beta1`).
 ///
 /// The derive produces a template CRD (`FederatedObject`) that [`crate::crd::federated_crd`]
 /// renames for each enabled type; at run time objects are handled as [`Federated`].
@@ -133,7 +133,7 @@ pub struct ClusterStatus {
 /// Condition type on federated objects.
 pub const CONDITION_PROPAGATION: &str = "Propagation";
 
-/// A Federated&lt;Kind&gt; object of any enabled type (use with a dynamic `ApiResource`).
+/// A `Federated<Kind>` object of any enabled type (use with a dynamic `ApiResource`).
 pub type Federated = kube::core::Object<FederatedSpec, FederatedStatus>;
 
 fn any_object(_: &mut schemars::SchemaGenerator) -> schemars::Schema {

@@ -1,7 +1,7 @@
 //! KubeFed v1beta1 compatible API types.
 //!
 //! `core.kubefed.io/v1beta1`: [`KubeFedCluster`], [`FederatedTypeConfig`].
-//! `types.kubefed.io/v1beta1`: one Federated&lt;Kind&gt; per enabled type, all sharing
+//! `types.kubefed.io/v1beta1`: one `Federated<Kind>` per enabled type, all sharing
 //! [`FederatedSpec`] / [`FederatedStatus`] and accessed as [`Federated`] with a dynamic
 //! [`kube::core::ApiResource`].
 
@@ -17,7 +17,7 @@ pub use typeconfig::*;
 
 /// API group of the cluster registry and type configuration.
 pub const CORE_GROUP: &str = "core.kubefed.io";
-/// API group of every Federated&lt;Kind&gt;.
+/// API group of every `Federated<Kind>`.
 pub const TYPES_GROUP: &str = "types.kubefed.io";
 /// The one API version of both groups.
 pub const VERSION: &str = "v1beta1";

@@ -21,7 +21,7 @@ use super::{TYPES_GROUP, VERSION};
 pub struct FederatedTypeConfigSpec {
     /// The type being federated.
     pub target_type: ApiResourceRef,
-    /// The Federated&lt;Kind&gt; that carries its template, placement and overrides.
+    /// The `Federated<Kind>` that carries its template, placement and overrides.
     pub federated_type: ApiResourceRef,
     /// Whether the sync controller propagates objects of this type.
     #[serde(default)]
@@ -96,7 +96,7 @@ impl ApiResourceRef {
         if self.group.is_empty() { self.plural_name.clone() } else { format!("{}.{}", self.plural_name, self.group) }
     }
 
-    /// The Federated&lt;Kind&gt; resource that federates this target type.
+    /// The `Federated<Kind>` resource that federates this target type.
     ///
     /// A federated type lives in a namespace when its target does, and also for `Namespace`
     /// itself (a FederatedNamespace lives in the namespace it propagates).

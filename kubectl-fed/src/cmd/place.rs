@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use fed_core::admission::JoinedCluster;
 use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
 use fed_core::api::{ClusterOverrides, OverrideOp, TYPES_GROUP};
 use fed_core::keys;
+use fed_core::placement::JoinedCluster;
 use fed_core::selector::parse_selector;
 use kube::ResourceExt;
 use serde_json::{Value, json};

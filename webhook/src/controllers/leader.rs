@@ -9,7 +9,7 @@ use kube::Client;
 use kube_lease_manager::LeaseManagerBuilder;
 use tracing::{info, warn};
 
-use super::AbortOnDrop;
+use super::tasks::AbortOnDrop;
 use crate::metrics::ControllerMetrics;
 
 /// Name of the Lease.

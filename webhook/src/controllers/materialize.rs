@@ -1,12 +1,12 @@
 //! Materialize controller: an annotated source object (label `kubefed.io/federated=true`) ⇄ a
-//! Federated&lt;Kind&gt; of the same name, owned by the source.
+//! `Federated<Kind>` of the same name, owned by the source.
 //!
-//! - source with federation annotations → server-side apply of the Federated&lt;Kind&gt;
+//! - source with federation annotations → server-side apply of the `Federated<Kind>`
 //!   (template from the source, placement/overrides from the annotations, `kubefed.io/orphan`
 //!   copied, controller ownerReference to the source);
-//! - source without the annotations, or that lost the label → its Federated&lt;Kind&gt; is
+//! - source without the annotations, or that lost the label → its `Federated<Kind>` is
 //!   deleted (the sync finalizer then removes the member copies);
-//! - source deleted → garbage collection deletes the Federated&lt;Kind&gt; (ownerReference).
+//! - source deleted → garbage collection deletes the `Federated<Kind>` (ownerReference).
 //!
 //! A kube-runtime applier reconciles sources from the labelled-source store; a sweeper handles
 //! the sources that left that store (deleted or unlabelled) and federated objects whose owner is
@@ -16,8 +16,9 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use fed_core::annotations::{self, FederationAnnotations};
+use fed_core::annotations;
 use fed_core::api::Federated;
+use fed_core::source::{desired_federated, fed_namespace_of_source, source_owner, up_to_date};
 use fed_core::{keys, render};
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -28,14 +29,18 @@ use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::{debug, info, warn};
 
-use super::source::{SourceRecord, desired_spec, spec_digest};
-use super::types::{TypeHandle, fed_namespace_of_source, source_owner};
-use super::{AbortOnDrop, NameKey, Ready, Shared, same_live_incarnation, status};
-use crate::metrics::WriteTarget;
-use crate::record;
+use super::handle::TypeHandle;
+use super::live::same_live_incarnation;
+use super::retry::FailureCounts;
+use super::shared::Shared;
+use super::source::SourceRecord;
+use super::tasks::AbortOnDrop;
+use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
+use crate::ready::Ready;
+use crate::record::{self, NameKey};
 
 /// Why a materialize reconcile failed; retried with backoff.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +68,7 @@ pub struct MaterializeHandle {
 }
 
 impl MaterializeHandle {
-    /// A Federated&lt;Kind&gt; changed or was deleted: if a source owns it, re-check the source
+    /// A `Federated<Kind>` changed or was deleted: if a source owns it, re-check the source
     /// (restores hand edits, recreates a deleted one) and whether the source still exists.
     pub fn federated_changed(&self, fed: &Federated, r: &ObjectRef<Federated>) {
         let Some(owner) = source_owner(fed, &self.handle.spec.target) else { return };
@@ -94,7 +99,8 @@ struct MaterializeCtx {
     source_type: Arc<ApiResource>,
     sources: Store<SourceRecord>,
     sources_ready: Ready,
-    failures: status::FailureCounts<ObjectRef<SourceRecord>>,
+    failures: FailureCounts<ObjectRef<SourceRecord>>,
+    metrics: ReconcileMetrics,
 }
 
 /// Starts the source watch, the applier and the sweeper for one type.
@@ -104,12 +110,13 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle
     let source_type = Arc::new(handle.target_ar.clone());
     let writer = Writer::<SourceRecord>::new(source_type.clone());
     let ctx = Arc::new(MaterializeCtx {
-        shared,
         handle: handle.clone(),
         source_type: source_type.clone(),
         sources: writer.as_reader(),
         sources_ready: Ready::new(),
-        failures: status::FailureCounts::new(),
+        failures: FailureCounts::default(),
+        metrics: shared.metrics.reconciles(ControllerLabel::Materialize, &handle.spec.config_name),
+        shared,
     });
     let mat = MaterializeHandle { handle, source_type, queue: queue_tx, sweep: sweep_tx };
     let tasks = vec![
@@ -183,6 +190,7 @@ async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<Ob
 
 /// The one place that decides retries: exponential backoff per source, capped.
 fn error_policy(src: Arc<SourceRecord>, _err: &MaterializeError, ctx: Arc<MaterializeCtx>) -> Action {
+    ctx.metrics.failed();
     let r = ObjectRef::from_obj_with(&*src, ctx.source_type.clone());
     Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
@@ -192,48 +200,8 @@ pub fn namespace_terminating(status: &kube::core::Status) -> bool {
     status.details.iter().flat_map(|d| &d.causes).any(|c| c.reason == "NamespaceTerminating")
 }
 
-/// The Federated&lt;Kind&gt; (as an apply patch) that `source` with `ann` asks for.
-pub fn desired_federated(source: &DynamicObject, ann: &FederationAnnotations, handle: &TypeHandle) -> Value {
-    let mut metadata = json!({
-        "name": source.name_any(),
-        "ownerReferences": [{
-            "apiVersion": handle.target_ar.api_version,
-            "kind": handle.target_ar.kind,
-            "name": source.name_any(),
-            "uid": source.uid().unwrap_or_default(),
-            "controller": true,
-            "blockOwnerDeletion": true,
-        }],
-        // Sync's finalizer from the start saves it a write (and a round of admission).
-        "finalizers": [keys::FINALIZER],
-    });
-    if let Some(ns) = fed_namespace_of_source(&handle.spec.target, &source.metadata) {
-        metadata["namespace"] = ns.into();
-    }
-    if ann.orphan {
-        metadata["annotations"] = json!({ keys::ORPHAN: "true" });
-    }
-    let spec = desired_spec(source, ann);
-    json!({
-        "apiVersion": handle.fed_ar.api_version,
-        "kind": handle.fed_ar.kind,
-        "metadata": metadata,
-        "spec": spec,
-    })
-}
-
-/// True when `existing` already is what the source with uid `source_uid` asks for — a spec with
-/// [`spec_digest`] `desired`, orphaned or not —, so no write is needed.
-pub fn up_to_date(existing: &Federated, desired: u64, orphan_wanted: bool, source_uid: &str) -> bool {
-    let orphan_has = existing.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true");
-    let owned = existing
-        .owner_references()
-        .iter()
-        .any(|o| o.uid == source_uid && o.controller == Some(true) && o.block_owner_deletion == Some(true));
-    orphan_wanted == orphan_has && owned && spec_digest(&existing.spec) == desired
-}
-
 async fn reconcile(src: Arc<SourceRecord>, ctx: Arc<MaterializeCtx>) -> Result<Action, MaterializeError> {
+    let _timer = ctx.metrics.start();
     let r = ObjectRef::from_obj_with(&*src, ctx.source_type.clone());
     let result = ctx.reconcile(&src).await;
     if result.is_ok() {
@@ -273,7 +241,7 @@ impl MaterializeCtx {
         match annotations::from_annotations(&federation) {
             Ok(None) => {
                 if let (Some(fed), Some(true)) = (existing, owned) {
-                    let keep_orphan = federation.get(keys::ORPHAN).is_some_and(|v| v == "true");
+                    let keep_orphan = annotations::orphaned(&federation);
                     info!(source = %fed_ref, "source no longer carries placement annotations; deleting its federated object");
                     self.delete_federated(&fed, keep_orphan).await?;
                 }
@@ -304,7 +272,7 @@ impl MaterializeCtx {
                     debug!(source = %fed_ref, "source changed its annotations meanwhile; waiting for the watch");
                     return Ok(Action::await_change());
                 };
-                let desired = desired_federated(&live, &ann, &self.handle);
+                let desired = desired_federated(&live, &ann, &self.handle.spec.target, &self.handle.spec.federated);
                 self.shared.metrics.write(WriteTarget::Host);
                 let applied = self
                     .fed_api(fed_ns.as_deref())
@@ -382,7 +350,7 @@ impl MaterializeCtx {
                     debug!(federated = %r, "sweep: source still labelled; the watch will catch up");
                     return Ok(());
                 }
-                s.annotations().get(keys::ORPHAN).is_some_and(|v| v == "true")
+                annotations::orphaned(s.annotations())
             }
             // Source gone (or replaced): garbage collection deletes it too; keep the orphan choice.
             _ => true,
@@ -444,43 +412,6 @@ async fn sweeper(ctx: Arc<MaterializeCtx>, rx: mpsc::UnboundedReceiver<Sweep>, r
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fed_core::api::{ApiResourceRef, FederatedSpec, Placement, Scope};
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-
-    fn deployments() -> ApiResourceRef {
-        ApiResourceRef {
-            group: "apps".into(),
-            version: "v1".into(),
-            kind: "Deployment".into(),
-            plural_name: "deployments".into(),
-            scope: Scope::Namespaced,
-        }
-    }
-
-    #[test]
-    fn up_to_date_needs_same_spec_orphan_and_owner() {
-        let spec = FederatedSpec {
-            template: Some(json!({"spec": {"replicas": 2}})),
-            placement: Placement::clusters(["vulcan"]),
-            overrides: vec![],
-        };
-        let mut fed = Federated::new("web", &deployments().federated().api_resource(), spec.clone());
-        fed.metadata.owner_references = Some(vec![OwnerReference {
-            api_version: "apps/v1".into(),
-            kind: "Deployment".into(),
-            name: "web".into(),
-            uid: "u1".into(),
-            controller: Some(true),
-            block_owner_deletion: Some(true),
-        }]);
-        let desired = spec_digest(&spec);
-        assert!(up_to_date(&fed, desired, false, "u1"));
-        assert!(!up_to_date(&fed, desired, false, "u2"), "another source");
-        assert!(!up_to_date(&fed, desired, true, "u1"), "orphan wanted");
-        let mut other = spec.clone();
-        other.placement = Placement::clusters(["kronos"]);
-        assert!(!up_to_date(&fed, spec_digest(&other), false, "u1"));
-    }
 
     #[test]
     fn a_terminating_namespace_is_recognised_by_its_cause() {
@@ -496,44 +427,5 @@ mod tests {
             serde_json::from_value(json!({"status": "Failure", "code": 403, "reason": "Forbidden", "message": "no"}))
                 .unwrap();
         assert!(!namespace_terminating(&other));
-    }
-
-    #[test]
-    fn desired_federated_is_owned_by_the_source() {
-        let target = deployments();
-        let (tx, _rx) = mpsc::unbounded();
-        let handle = super::super::types::tests_support::handle(target.clone(), tx);
-        let source: DynamicObject = serde_json::from_value(json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {
-                "name": "web", "namespace": "ns", "uid": "u1",
-                "labels": { "kubefed.io/federated": "true", "app": "web" },
-                "annotations": { "kubefed.io/placement": "vulcan,kronos", "kubefed.io/orphan": "true" }
-            },
-            "spec": { "replicas": 2 },
-            "status": { "replicas": 2 }
-        }))
-        .unwrap();
-        let ann = annotations::from_annotations(source.annotations()).unwrap().unwrap();
-        let d = desired_federated(&source, &ann, &handle);
-        assert_eq!(d["apiVersion"], "types.kubefed.io/v1beta1");
-        assert_eq!(d["kind"], "FederatedDeployment");
-        assert_eq!(d["metadata"]["namespace"], "ns");
-        assert_eq!(d["metadata"]["annotations"]["kubefed.io/orphan"], "true");
-        let owner = &d["metadata"]["ownerReferences"][0];
-        assert_eq!(
-            (owner["apiVersion"].as_str(), owner["kind"].as_str(), owner["uid"].as_str()),
-            (Some("apps/v1"), Some("Deployment"), Some("u1"))
-        );
-        assert_eq!((owner["controller"].as_bool(), owner["blockOwnerDeletion"].as_bool()), (Some(true), Some(true)));
-        assert_eq!(d["spec"]["template"]["spec"]["replicas"], 2);
-        assert!(d["spec"]["template"].get("status").is_none());
-        let placed: Vec<String> = d["spec"]["placement"]["clusters"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["name"].as_str().unwrap().to_string())
-            .collect();
-        assert_eq!(placed, ["kronos", "vulcan"]);
     }
 }

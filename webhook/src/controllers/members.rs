@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, RwLock};
 
-use fed_core::admission::JoinedCluster;
 use fed_core::api::{Condition, KubeFedCluster};
 use fed_core::keys;
+use fed_core::placement::JoinedCluster;
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Secret;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -19,6 +19,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
+
+use crate::ready::Ready;
 
 /// One joined member cluster as the controllers see it.
 #[derive(Clone)]
@@ -65,17 +67,13 @@ pub struct MemberChanges {
 pub struct Members {
     inner: RwLock<BTreeMap<String, Member>>,
     changed: watch::Sender<u64>,
-    ready: watch::Sender<bool>,
+    ready: Ready,
 }
 
 impl Members {
     /// An empty registry.
     pub fn new() -> Arc<Self> {
-        Arc::new(Members {
-            inner: RwLock::new(BTreeMap::new()),
-            changed: watch::Sender::new(0),
-            ready: watch::Sender::new(false),
-        })
+        Arc::new(Members { inner: RwLock::new(BTreeMap::new()), changed: watch::Sender::new(0), ready: Ready::new() })
     }
 
     /// One member.
@@ -95,8 +93,7 @@ impl Members {
 
     /// Resolves once the clusters and secrets have been listed at least once.
     pub async fn wait_ready(&self) {
-        let mut rx = self.ready.subscribe();
-        let _ = rx.wait_for(|r| *r).await;
+        self.ready.wait().await;
     }
 
     /// Snapshot keyed by name, for [`diff`].
@@ -169,7 +166,7 @@ pub async fn run(members: Arc<Members>, host: Client, namespace: String) -> anyh
         if rebuild(&members, &clusters, &secrets, &namespace).await {
             members.changed.send_modify(|v| *v += 1);
         }
-        members.ready.send_replace(true);
+        members.ready.set();
     }
     anyhow::bail!("KubeFedCluster/Secret watch ended")
 }

@@ -2,7 +2,7 @@
 //!
 //! A type whose FederatedTypeConfig says `spec.propagation: Disabled` has no sync controller, so
 //! nothing would remove the sync finalizer (`kubefed.io/sync-controller`) from its
-//! Federated&lt;Kind&gt; objects: a deleted one would stay Terminating for ever. While a type is
+//! `Federated<Kind>` objects: a deleted one would stay Terminating for ever. While a type is
 //! disabled this controller removes that finalizer from each of its federated objects that is
 //! being deleted. Nothing is propagated while disabled, so their member copies stay where they
 //! are (`kubectl fed disable` says so, and asks for `--force`, before disabling a type that has
@@ -22,21 +22,25 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use crate::metrics::ReconcileMetrics;
+
 /// Retry delay after a failed finalizer removal.
 const RETRY: Duration = Duration::from_secs(5);
 
 struct ReleaseCtx {
     host: Client,
     federated: ApiResource,
+    metrics: ReconcileMetrics,
 }
 
-/// Releases the deleted federated objects of one disabled type until aborted.
-pub async fn run(host: Client, federated: ApiResource) {
+/// Releases the deleted federated objects of one disabled type until aborted; reconciles are
+/// recorded in `metrics`.
+pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics) {
     let api = Api::<DynamicObject>::all_with(host.clone(), &federated);
     let kind = federated.kind.clone();
-    let ctx = Arc::new(ReleaseCtx { host, federated: federated.clone() });
+    let ctx = Arc::new(ReleaseCtx { host, federated: federated.clone(), metrics });
     Controller::new_with(api, watcher::Config::default(), federated)
-        .run(reconcile, |_, _, _| Action::requeue(RETRY), ctx)
+        .run(reconcile, error_policy, ctx)
         .for_each(|r| {
             match r {
                 Ok(_) | Err(controller::Error::ObjectNotFound(_)) => {}
@@ -56,7 +60,14 @@ pub fn releasable(meta: &ObjectMeta) -> Option<usize> {
     meta.finalizers.as_ref()?.iter().position(|f| f == keys::FINALIZER)
 }
 
+/// The one place that decides retries: a fixed delay.
+fn error_policy(_obj: Arc<DynamicObject>, _err: &kube::Error, ctx: Arc<ReleaseCtx>) -> Action {
+    ctx.metrics.failed();
+    Action::requeue(RETRY)
+}
+
 async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<ReleaseCtx>) -> Result<Action, kube::Error> {
+    let _timer = ctx.metrics.start();
     let Some(index) = releasable(&obj.metadata) else { return Ok(Action::await_change()) };
     let api = match obj.namespace() {
         Some(ns) => Api::<DynamicObject>::namespaced_with(ctx.host.clone(), &ns, &ctx.federated),

@@ -1,7 +1,7 @@
 //! What the materialize controller keeps of each annotated source object.
 //!
 //! Not the object: its identity, its federation annotations, and a digest of the
-//! Federated&lt;Kind&gt; spec it asks for. That is enough to tell whether its federated object is
+//! `Federated<Kind>` spec it asks for. That is enough to tell whether its federated object is
 //! up to date; when it is not, materialize reads the source from the API server anyway (it must
 //! not write from a stale copy) and renders the federated object from what it read.
 
@@ -11,9 +11,9 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use fed_core::annotations::{self, FederationAnnotations};
-use fed_core::api::FederatedSpec;
-use fed_core::{keys, render};
+use fed_core::annotations;
+use fed_core::keys;
+use fed_core::source::{desired_spec, spec_digest};
 use kube::core::{ApiResource, DynamicObject, DynamicResourceScope, ObjectMeta};
 use kube::{Resource, ResourceExt};
 
@@ -68,24 +68,6 @@ impl SourceRecord {
     }
 }
 
-/// The Federated&lt;Kind&gt; spec `source` with `ann` asks for: its template (everything but
-/// status and server-set metadata), placement and overrides.
-pub fn desired_spec(source: &DynamicObject, ann: &FederationAnnotations) -> FederatedSpec {
-    let source_json = serde_json::to_value(source).unwrap_or_default();
-    FederatedSpec {
-        template: Some(render::template_from_source(&source_json)),
-        placement: ann.placement.clone(),
-        overrides: ann.overrides.clone(),
-    }
-}
-
-/// Digest of a federated spec: equal digests for equal specs (object keys are ordered).
-pub fn spec_digest(spec: &FederatedSpec) -> u64 {
-    let mut h = DefaultHasher::new();
-    serde_json::to_string(spec).unwrap_or_default().hash(&mut h);
-    h.finish()
-}
-
 /// The records are keyed by a shared [`ApiResource`]: one per type, not one per key.
 impl Resource for SourceRecord {
     type DynamicType = Arc<ApiResource>;
@@ -123,6 +105,7 @@ impl Resource for SourceRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fed_core::api::FederatedSpec;
     use serde_json::json;
 
     fn source(annotations: serde_json::Value, data: &str) -> DynamicObject {

@@ -1,9 +1,10 @@
-//! Pure helpers of the sync controller: per-cluster outcomes → `status.clusters[]` and the
-//! `Propagation` condition, origin annotation parsing, and the placed-vs-present diff.
+//! Sync outcomes → status: the per-cluster outcome of a sync, `status.clusters[]`, the
+//! `Propagation` condition, and which failures are new (worth an Event).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
-use fed_core::api::{CONDITION_PROPAGATION, ClusterStatus, Condition, FederatedStatus};
+use crate::api::{CONDITION_PROPAGATION, ClusterStatus, Condition, FederatedStatus};
 
 /// KubeFed status word: the member is Offline or could not be reached.
 pub const CLUSTER_NOT_READY: &str = "ClusterNotReady";
@@ -66,6 +67,18 @@ pub fn cluster_statuses(outcomes: &BTreeMap<String, Outcome>) -> Vec<ClusterStat
         .collect()
 }
 
+/// `cluster: Word` for every failed cluster, by cluster name: the `Propagation` message, and
+/// the error a sync with failures returns.
+pub fn failures(outcomes: &BTreeMap<String, Outcome>) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter_map(|(name, o)| match o {
+            Outcome::Failed { word, .. } => Some(format!("{name}: {word}")),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The status the sync controller wants on a federated object.
 ///
 /// Timestamps of the `Propagation` condition are carried over from `previous` unless its status
@@ -77,13 +90,7 @@ pub fn desired_status(
     previous: Option<&FederatedStatus>,
     now: &str,
 ) -> FederatedStatus {
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(name, o)| match o {
-            Outcome::Failed { word, .. } => Some(format!("{name}: {word}")),
-            _ => None,
-        })
-        .collect();
+    let failed = failures(outcomes);
     let (status, reason, message) = if failed.is_empty() {
         ("True", REASON_PROPAGATED, None)
     } else {
@@ -114,16 +121,6 @@ pub fn desired_status(
     FederatedStatus { observed_generation: generation, conditions, clusters: cluster_statuses(outcomes) }
 }
 
-/// Clusters that may still hold a copy but are no longer placed: those where a copy was seen
-/// plus those the previous status recorded, minus the placed ones.
-pub fn clusters_to_clean(
-    placed: &BTreeSet<String>,
-    present: &BTreeSet<String>,
-    recorded: &[ClusterStatus],
-) -> BTreeSet<String> {
-    present.iter().cloned().chain(recorded.iter().map(|c| c.name.clone())).filter(|c| !placed.contains(c)).collect()
-}
-
 /// Newly failing clusters: failures whose word differs from what the previous status recorded
 /// (so an Event is published once per transition, not on every retry).
 pub fn new_failures<'a>(
@@ -144,60 +141,9 @@ pub fn new_failures<'a>(
         .collect()
 }
 
-/// A parsed `kubefed.io/origin` annotation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Origin {
-    /// The federated kind, e.g. `FederatedDeployment`.
-    pub kind: String,
-    /// Namespace of the federated object (`None` when cluster-scoped).
-    pub namespace: Option<String>,
-    /// Name of the federated object.
-    pub name: String,
-}
-
-/// Parses `<FederatedKind>/<namespace>/<name>` or `<FederatedKind>/<name>` (the format of
-/// `fed_core::render::origin`).
-pub fn parse_origin(value: &str) -> Option<Origin> {
-    let parts: Vec<&str> = value.split('/').collect();
-    let nonempty = |s: &&str| !s.is_empty();
-    match parts.as_slice() {
-        [kind, ns, name] if [kind, ns, name].iter().all(|s| nonempty(s)) => {
-            Some(Origin { kind: kind.to_string(), namespace: Some(ns.to_string()), name: name.to_string() })
-        }
-        [kind, name] if nonempty(kind) && nonempty(name) => {
-            Some(Origin { kind: kind.to_string(), namespace: None, name: name.to_string() })
-        }
-        _ => None,
-    }
-}
-
-/// Consecutive failure counts per object: the state behind the controllers' error policies.
-pub struct FailureCounts<K>(std::sync::Mutex<std::collections::HashMap<K, u32>>);
-
-impl<K: std::hash::Hash + Eq> FailureCounts<K> {
-    /// No failures recorded.
-    pub fn new() -> Self {
-        FailureCounts(std::sync::Mutex::new(std::collections::HashMap::new()))
-    }
-
-    /// Records one more failure of `key` and returns how long to wait before retrying it.
-    pub fn next_retry(&self, key: K, cap: std::time::Duration) -> std::time::Duration {
-        let mut counts = self.0.lock().expect("failure counts lock");
-        let n = counts.entry(key).or_insert(0);
-        *n = n.saturating_add(1);
-        backoff(*n, cap)
-    }
-
-    /// Forgets the failures of `key` after a success.
-    pub fn clear(&self, key: &K) {
-        self.0.lock().expect("failure counts lock").remove(key);
-    }
-}
-
 /// What a status says, without its timestamps: two statuses with the same content are the
 /// same report even when written at different times.
 pub fn status_content(status: &FederatedStatus) -> u64 {
-    use std::hash::{Hash, Hasher};
     let mut h = std::collections::hash_map::DefaultHasher::new();
     status.observed_generation.hash(&mut h);
     for c in &status.conditions {
@@ -209,76 +155,37 @@ pub fn status_content(status: &FederatedStatus) -> u64 {
     h.finish()
 }
 
-/// Statuses sync wrote in the last `ttl`, by object uid.
-///
-/// The store the applier reads can lag behind sync's own status patch (under load the member
-/// watch that requeues an object is faster than the host watch that brings the patch back), and
-/// a reconcile from that stale copy would write the same status again: on the propagation
-/// benchmark, 1.99 status patches per object instead of one.
-pub struct RecentStatus {
-    ttl: std::time::Duration,
-    written: std::sync::Mutex<std::collections::HashMap<String, (u64, std::time::Instant)>>,
-}
-
-impl RecentStatus {
-    /// Remembers each write for `ttl`.
-    pub fn new(ttl: std::time::Duration) -> Self {
-        RecentStatus { ttl, written: Default::default() }
-    }
-
-    /// True when a status with the same content as `status` was written for `uid` within the TTL.
-    pub fn just_written(&self, uid: &str, status: &FederatedStatus) -> bool {
-        let written = self.written.lock().expect("recent status lock");
-        written.get(uid).is_some_and(|(content, at)| *content == status_content(status) && at.elapsed() < self.ttl)
-    }
-
-    /// Records that `status` was written for `uid` now (and forgets expired writes).
-    pub fn record(&self, uid: &str, status: &FederatedStatus) {
-        let mut written = self.written.lock().expect("recent status lock");
-        if written.len() >= 1024 {
-            written.retain(|_, (_, at)| at.elapsed() < self.ttl);
-        }
-        written.insert(uid.to_string(), (status_content(status), std::time::Instant::now()));
-    }
-}
-
-/// Exponential requeue delay after `failures` consecutive failed syncs: 1 s, 2 s, 4 s … capped.
-pub fn backoff(failures: u32, cap: std::time::Duration) -> std::time::Duration {
-    let secs = 1u64.checked_shl(failures.saturating_sub(1).min(16)).unwrap_or(u64::MAX);
-    std::time::Duration::from_secs(secs).min(cap)
+/// `t` as a condition timestamp: RFC 3339 with second precision.
+pub fn condition_time(t: k8s_openapi::jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn outcomes(items: &[(&str, Outcome)]) -> BTreeMap<String, Outcome> {
         items.iter().map(|(n, o)| (n.to_string(), o.clone())).collect()
     }
 
     #[test]
-    fn a_status_just_written_is_not_written_again_whatever_its_timestamps() {
+    fn condition_times_have_second_precision() {
+        let t: k8s_openapi::jiff::Timestamp = "2026-11-29T05:00:00.123456Z".parse().unwrap();
+        assert_eq!(condition_time(t), "2026-11-29T05:00:00Z");
+    }
+
+    #[test]
+    fn the_content_of_a_status_ignores_its_timestamps() {
         let ok = outcomes(&[("vulcan", Outcome::Propagated), ("kronos", Outcome::Propagated)]);
         let first = desired_status(Some(1), &ok, None, "2026-11-29T05:00:00Z");
         // The same report from a stale store (no status yet), built a second later.
         let again = desired_status(Some(1), &ok, None, "2026-11-29T05:00:01Z");
         assert_ne!(first, again);
         assert_eq!(status_content(&first), status_content(&again));
-
-        let recent = RecentStatus::new(Duration::from_secs(60));
-        assert!(!recent.just_written("u1", &first));
-        recent.record("u1", &first);
-        assert!(recent.just_written("u1", &again));
-        assert!(!recent.just_written("u2", &again), "another object");
         let failed =
             outcomes(&[("vulcan", Outcome::Propagated), ("kronos", Outcome::failed(CLUSTER_NOT_READY, "down"))]);
-        assert!(!recent.just_written("u1", &desired_status(Some(1), &failed, None, "t")), "another report");
-        assert!(!recent.just_written("u1", &desired_status(Some(2), &ok, None, "t")), "another generation");
-
-        let expired = RecentStatus::new(Duration::ZERO);
-        expired.record("u1", &first);
-        assert!(!expired.just_written("u1", &again), "past the TTL the store is trusted again");
+        assert_ne!(status_content(&first), status_content(&desired_status(Some(1), &failed, None, "t")));
+        assert_ne!(status_content(&first), status_content(&desired_status(Some(2), &ok, None, "t")));
     }
 
     #[test]
@@ -352,20 +259,6 @@ mod tests {
     }
 
     #[test]
-    fn clean_set_is_present_or_recorded_minus_placed() {
-        let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
-        let recorded = vec![
-            ClusterStatus { name: "vulcan".into(), status: None, message: None },
-            ClusterStatus { name: "earth".into(), status: None, message: None },
-        ];
-        assert_eq!(
-            clusters_to_clean(&set(&["earth"]), &set(&["kronos", "earth"]), &recorded),
-            set(&["kronos", "vulcan"])
-        );
-        assert!(clusters_to_clean(&set(&["earth", "vulcan"]), &set(&["earth"]), &recorded).is_empty());
-    }
-
-    #[test]
     fn new_failures_only_on_word_change() {
         let prev = FederatedStatus {
             clusters: vec![ClusterStatus {
@@ -382,37 +275,5 @@ mod tests {
         ]);
         assert_eq!(new_failures(&o, Some(&prev)), vec![("kronos", CREATION_FAILED, "denied")]);
         assert_eq!(new_failures(&o, None).len(), 2);
-    }
-
-    #[test]
-    fn origin_round_trips_core_format() {
-        let ns = fed_core::render::origin("FederatedDeployment", Some("fedtestns"), "fedhttp");
-        assert_eq!(
-            parse_origin(&ns),
-            Some(Origin {
-                kind: "FederatedDeployment".into(),
-                namespace: Some("fedtestns".into()),
-                name: "fedhttp".into()
-            })
-        );
-        let cluster = fed_core::render::origin("FederatedClusterRole", None, "reader");
-        assert_eq!(
-            parse_origin(&cluster),
-            Some(Origin { kind: "FederatedClusterRole".into(), namespace: None, name: "reader".into() })
-        );
-        for bad in ["", "x", "a//b", "/a/b", "a/b/", "a/b/c/d"] {
-            assert_eq!(parse_origin(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn backoff_doubles_and_caps() {
-        let cap = Duration::from_secs(60);
-        assert_eq!(backoff(0, cap), Duration::from_secs(1));
-        assert_eq!(backoff(1, cap), Duration::from_secs(1));
-        assert_eq!(backoff(2, cap), Duration::from_secs(2));
-        assert_eq!(backoff(4, cap), Duration::from_secs(8));
-        assert_eq!(backoff(10, cap), cap);
-        assert_eq!(backoff(u32::MAX, cap), cap);
     }
 }

@@ -1,5 +1,5 @@
 //! HTTP layer tests: routing, bad input, metrics, readiness, panics — in process and over real
-//! TLS on 127.0.0.1 with certificates from [`crate::certs`]; plus certificate reload, TLS
+//! TLS on 127.0.0.1 with certificates from [`crate::admission::certs`]; plus certificate reload, TLS
 //! version floor and a property test feeding random input to the handler.
 
 use std::net::SocketAddr;
@@ -7,8 +7,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use fed_core::admission::{Endpoint, FederationView, JoinedCluster};
+use fed_core::admission::{Endpoint, FederationView};
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig};
+use fed_core::placement::JoinedCluster;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Bytes, Frame};
 use hyper::{Request, StatusCode};
@@ -24,9 +25,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::*;
-use crate::certs::{self, CertPaths, Sans};
+use crate::admission::certs::{self, CertPaths, Sans};
+use crate::admission::tls::{self, ReloadingCert};
 use crate::metrics::Metrics;
-use crate::tls::{self, ReloadingCert};
 
 /// An in-memory federation: two clusters, nothing else; readiness switchable.
 #[derive(Default)]

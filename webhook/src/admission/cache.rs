@@ -17,13 +17,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::Hash;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
-use fed_core::admission::{FederationView, JoinedCluster};
+use fed_core::admission::FederationView;
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope, TYPES_GROUP};
 use fed_core::keys;
+use fed_core::placement::{self, JoinedCluster};
 use futures::{Stream, StreamExt, TryStreamExt};
 use kube::core::{DynamicObject, PartialObjectMeta};
 use kube::runtime::reflector::{self, Store};
@@ -34,11 +34,10 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
+use crate::admission::server::Backend;
+use crate::ready::Ready;
 use crate::record::{self, Named};
-use crate::server::Backend;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-
-type Flag = Arc<AtomicBool>;
 
 /// Key of a federated type cache: (group, kind) of the federated type.
 type TypeKey = (String, String);
@@ -63,7 +62,7 @@ struct TypeCache {
     resource: ApiResourceRef,
     api_resource: kube::core::ApiResource,
     store: TypeStore,
-    synced: Flag,
+    synced: Ready,
     task: Option<AbortHandle>,
 }
 
@@ -95,16 +94,16 @@ impl Drop for TypeCache {
 /// The caches; implements [`FederationView`] and [`Backend`].
 pub struct Caches {
     clusters: Store<KubeFedCluster>,
-    clusters_synced: Flag,
+    clusters_synced: Ready,
     type_configs: Store<FederatedTypeConfig>,
-    type_configs_synced: Flag,
+    type_configs_synced: Ready,
     types: RwLock<HashMap<TypeKey, TypeCache>>,
-    ready: AtomicBool,
+    ready: Ready,
 }
 
 impl std::fmt::Debug for Caches {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Caches").field("ready", &self.ready.load(Ordering::Relaxed)).finish_non_exhaustive()
+        f.debug_struct("Caches").field("ready", &self.ready.is_ready()).finish_non_exhaustive()
     }
 }
 
@@ -115,11 +114,11 @@ pub fn start(client: Client, namespace: &str) -> Arc<Caches> {
     let (type_configs, type_configs_writer) = reflector::store::<FederatedTypeConfig>();
     let caches = Arc::new(Caches {
         clusters,
-        clusters_synced: Flag::default(),
+        clusters_synced: Ready::new(),
         type_configs,
-        type_configs_synced: Flag::default(),
+        type_configs_synced: Ready::new(),
         types: RwLock::new(HashMap::new()),
-        ready: AtomicBool::new(false),
+        ready: Ready::new(),
     });
 
     let api: Api<KubeFedCluster> = Api::namespaced(client.clone(), namespace);
@@ -174,7 +173,7 @@ pub fn start(client: Client, namespace: &str) -> Arc<Caches> {
 async fn keep_reflecting<K, S>(
     stream: S,
     writer: Writer<K>,
-    synced: Flag,
+    synced: Ready,
     what: String,
     missing_is_empty: bool,
     mut after: impl FnMut(&Event<K>) + Send,
@@ -190,7 +189,7 @@ async fn keep_reflecting<K, S>(
         match item {
             Ok(event) => {
                 after(&event);
-                if matches!(event, Event::InitDone) && !synced.swap(true, Ordering::SeqCst) {
+                if matches!(event, Event::InitDone) && synced.set() {
                     tracing::info!(resource = %what, "cache synced");
                 }
                 if last_error.take().is_some() {
@@ -199,7 +198,7 @@ async fn keep_reflecting<K, S>(
             }
             Err(e) => {
                 let not_found = is_not_found(&e);
-                if missing_is_empty && not_found && !synced.swap(true, Ordering::SeqCst) {
+                if missing_is_empty && not_found && synced.set() {
                     tracing::info!(resource = %what, "resource not installed; treating it as empty until it appears");
                 }
                 let message = e.to_string();
@@ -332,13 +331,13 @@ impl Caches {
 
     /// True once the first lists are in (then stays true).
     pub fn synced(&self) -> bool {
-        if self.ready.load(Ordering::Acquire) {
+        if self.ready.is_ready() {
             return true;
         }
-        let ready = self.type_configs_synced.load(Ordering::SeqCst)
-            && self.clusters_synced.load(Ordering::SeqCst)
-            && self.types().values().all(|t| t.synced.load(Ordering::SeqCst));
-        if ready && !self.ready.swap(true, Ordering::AcqRel) {
+        let ready = self.type_configs_synced.is_ready()
+            && self.clusters_synced.is_ready()
+            && self.types().values().all(|t| t.synced.is_ready());
+        if ready && self.ready.set() {
             tracing::info!("all caches synced; ready");
         }
         ready
@@ -347,7 +346,7 @@ impl Caches {
 
 fn spawn_type_cache(client: &Client, resource: ApiResourceRef) -> TypeCache {
     let api_resource = resource.api_resource();
-    let synced = Flag::default();
+    let synced = Ready::new();
     let what = resource.qualified_plural();
     let config = watcher::Config::default();
     let (store, task) = if resource == namespace_federated_type() {
@@ -383,17 +382,14 @@ impl FederationView for Caches {
         let types = self.types();
         let cache = types.get(&type_key(&namespace_federated_type()))?;
         let TypeStore::Full(store) = &cache.store else { return None };
-        // The one named after its namespace; else (accepted with a warning) any other in it,
-        // the first by name so the answer is stable.
+        // The one named after its namespace governs it (placement::governing); looked up by key
+        // first, so the common case costs no scan.
         let exact = record::object_ref(Some(namespace), namespace, cache.api_resource.clone());
         if let Some(fns) = store.get(&exact) {
             return Some((*fns).clone());
         }
-        store
-            .state_filter(|o| o.metadata.namespace.as_deref() == Some(namespace))
-            .into_iter()
-            .min_by(|a, b| a.metadata.name.cmp(&b.metadata.name))
-            .map(|o| (*o).clone())
+        let candidates = store.state_filter(|o| o.metadata.namespace.as_deref() == Some(namespace));
+        placement::governing(namespace, candidates.iter().map(|o| &**o)).cloned()
     }
 
     fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated> {
@@ -449,13 +445,7 @@ mod tests {
     }
 
     fn deployments() -> ApiResourceRef {
-        ApiResourceRef {
-            group: "apps".into(),
-            version: "v1".into(),
-            kind: "Deployment".into(),
-            plural_name: "deployments".into(),
-            scope: Scope::Namespaced,
-        }
+        ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced)
     }
 
     fn federated(resource: &ApiResourceRef, ns: &str, name: &str, clusters: &[&str]) -> DynamicObject {
@@ -480,7 +470,15 @@ mod tests {
             objects.for_each(|f| writer.apply_watcher_event(&Event::Apply(f)));
             TypeStore::Owners(writer.as_reader())
         };
-        TypeCache { resource, api_resource, store, synced: Arc::new(AtomicBool::new(synced)), task: None }
+        TypeCache { resource, api_resource, store, synced: ready(synced), task: None }
+    }
+
+    fn ready(listed: bool) -> Ready {
+        let r = Ready::new();
+        if listed {
+            r.set();
+        }
+        r
     }
 
     /// Caches filled by hand, as the reflectors would fill them.
@@ -524,11 +522,11 @@ mod tests {
         );
         Caches {
             clusters,
-            clusters_synced: Arc::new(AtomicBool::new(true)),
+            clusters_synced: ready(true),
             type_configs,
-            type_configs_synced: Arc::new(AtomicBool::new(true)),
+            type_configs_synced: ready(true),
             types: RwLock::new(types),
-            ready: AtomicBool::new(false),
+            ready: Ready::new(),
         }
     }
 
@@ -576,12 +574,16 @@ mod tests {
     fn ready_needs_every_cache_and_then_latches() {
         let c = caches(false);
         assert!(!c.is_ready());
-        c.types.write().unwrap().values_mut().for_each(|t| t.synced.store(true, Ordering::SeqCst));
+        c.types.read().unwrap().values().for_each(|t| {
+            t.synced.set();
+        });
         assert!(c.is_ready());
-        c.clusters_synced.store(false, Ordering::SeqCst);
-        assert!(c.is_ready(), "readiness latches");
-        let fresh = caches(true);
-        fresh.type_configs_synced.store(false, Ordering::SeqCst);
+        let later = deployments().federated();
+        let later = ApiResourceRef { kind: "FederatedStatefulSet".into(), ..later };
+        c.types.write().unwrap().insert(type_key(&later), offline_type_cache(later, vec![], false));
+        assert!(c.is_ready(), "readiness latches: a type enabled later does not take admission down");
+        let mut fresh = caches(true);
+        fresh.type_configs_synced = ready(false);
         assert!(!fresh.is_ready());
     }
 

@@ -1,7 +1,7 @@
 //! A CA and a serving certificate for the webhook, made with rcgen.
 //!
-//! `fed-webhook certs --out-dir DIR` writes `ca.crt`/`ca.key` and `tls.crt`/`tls.key` (ECDSA
-//! P-256). Existing files are reused when they still verify — the serving certificate chains to
+//! `fed-webhook certs --out-dir DIR` writes `ca.crt`/`ca.key` and `tls.crt`/`tls.key`, made by
+//! [`fed_core::certs`] (ECDSA P-256). Existing files are reused when they still verify — the serving certificate chains to
 //! the CA, covers every requested name and is not close to expiry ([`renew_margin`]) — so
 //! the CA (and the caBundle registered with the apiserver) stays stable across runs; when only
 //! the serving certificate is stale it is re-issued by the existing CA. `--force` starts over.
@@ -13,22 +13,16 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType,
-};
+use fed_core::certs;
+use rcgen::{Issuer, KeyPair, SanType};
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::tls;
+use crate::admission::tls;
 
-/// Common name of the generated CA.
-pub const CA_COMMON_NAME: &str = "kubectl-fed webhook CA";
-/// Validity of a generated CA.
-pub const CA_DAYS: u32 = 3650;
 /// Existing certificates expiring within this many days (or within a third of the requested
 /// validity, when that is shorter) are replaced.
 pub const RENEW_BEFORE_DAYS: u32 = 30;
@@ -119,19 +113,15 @@ pub fn ensure(dir: &Path, sans: &Sans, days: u32, force: bool) -> Result<Outcome
             return Ok(Outcome::Reused);
         }
         if let Ok(ca_key) = read_ca(&paths) {
-            let issuer = Issuer::new(ca_params(), ca_key);
-            issue_serving(&paths, &issuer, sans, days)?;
+            issue_serving(&paths, &certs::ca_issuer(ca_key), sans, days)?;
             if verify(&paths, &names, margin).is_ok() {
                 return Ok(Outcome::Reissued);
             }
         }
     }
-    let ca_key = KeyPair::generate().context("generating the CA key")?;
-    let ca_params = ca_params();
-    let ca_cert = ca_params.self_signed(&ca_key).context("self-signing the CA")?;
-    write_file(&paths.ca_key, ca_key.serialize_pem().as_bytes(), true)?;
-    write_file(&paths.ca_cert, ca_cert.pem().as_bytes(), false)?;
-    let issuer = Issuer::new(ca_params, ca_key);
+    let (ca, issuer) = certs::new_ca().context("generating the CA")?;
+    write_file(&paths.ca_key, ca.key.as_bytes(), true)?;
+    write_file(&paths.ca_cert, ca.cert.as_bytes(), false)?;
     issue_serving(&paths, &issuer, sans, days)?;
     verify(&paths, &names, margin).context("the generated certificate does not verify")?;
     Ok(Outcome::Generated)
@@ -175,62 +165,14 @@ pub fn verify(paths: &CertPaths, names: &[ServerName<'static>], margin: Duration
     Ok(())
 }
 
-/// The CA's parameters. Re-creating them for an existing CA key yields an issuer with the same
-/// subject and key identifier, so certificates it signs chain to the CA on disk.
-fn ca_params() -> CertificateParams {
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, CA_COMMON_NAME);
-    params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    set_validity(&mut params, CA_DAYS);
-    params
-}
-
+/// Issues a serving certificate for `sans` with `issuer` and writes it with its key.
 fn issue_serving(paths: &CertPaths, issuer: &Issuer<'_, KeyPair>, sans: &Sans, days: u32) -> Result<()> {
-    let key = KeyPair::generate().context("generating the serving key")?;
-    let mut params = CertificateParams::default();
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "fed-webhook");
-    params.distinguished_name = dn;
-    params.subject_alt_names = sans.san_types()?;
-    params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.use_authority_key_identifier_extension = true;
-    set_validity(&mut params, days);
-    let cert = params.signed_by(&key, issuer).context("signing the serving certificate")?;
+    let leaf = certs::issue_serving(issuer, sans.san_types()?, days).context("issuing the serving certificate")?;
     // Key first: a reloading server that sees a new certificate with the old key keeps serving
     // the old pair until both fit.
-    write_file(&paths.tls_key, key.serialize_pem().as_bytes(), true)?;
-    write_file(&paths.tls_cert, cert.pem().as_bytes(), false)?;
+    write_file(&paths.tls_key, leaf.key.as_bytes(), true)?;
+    write_file(&paths.tls_cert, leaf.cert.as_bytes(), false)?;
     Ok(())
-}
-
-/// Valid from midnight UTC yesterday (clock skew) until midnight UTC `days` days from today.
-fn set_validity(params: &mut CertificateParams, days: u32) {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let today = i64::try_from(secs / 86_400).unwrap_or(0);
-    let (y, m, d) = civil_from_days(today - 1);
-    params.not_before = rcgen::date_time_ymd(y, m, d);
-    let (y, m, d) = civil_from_days(today + i64::from(days));
-    params.not_after = rcgen::date_time_ymd(y, m, d);
-}
-
-/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
-/// (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (i32::try_from(y).unwrap_or(i32::MAX), m as u8, d as u8)
 }
 
 /// Write atomically (temp file + rename); private keys get mode 0600.
@@ -257,14 +199,6 @@ mod tests {
 
     fn loopback() -> Sans {
         Sans::default().or_loopback()
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(20_000), (2024, 10, 4));
     }
 
     #[test]

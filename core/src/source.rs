@@ -1,0 +1,207 @@
+//! Annotated sources and their federated objects: the `Federated<Kind>` a source with
+//! `kubefed.io/` annotations asks for, whether an existing one already is that, and which
+//! federated objects belong to a source.
+//!
+//! The materialize controller writes what [`desired_federated`] returns; sync asks
+//! [`owned_by_source`] whether the host's copy is the source itself.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::ResourceExt;
+use kube::core::{DynamicObject, ObjectMeta};
+use serde_json::{Value, json};
+
+use crate::annotations::{self, FederationAnnotations};
+use crate::api::{ApiResourceRef, Federated, FederatedSpec, TYPES_GROUP};
+use crate::{keys, render};
+
+/// The `Federated<Kind>` spec `source` with `ann` asks for: its template (everything but status
+/// and server-set metadata), placement and overrides.
+pub fn desired_spec(source: &DynamicObject, ann: &FederationAnnotations) -> FederatedSpec {
+    let source_json = serde_json::to_value(source).unwrap_or_default();
+    FederatedSpec {
+        template: Some(render::template_from_source(&source_json)),
+        placement: ann.placement.clone(),
+        overrides: ann.overrides.clone(),
+    }
+}
+
+/// Digest of a federated spec: equal digests for equal specs (object keys are ordered).
+pub fn spec_digest(spec: &FederatedSpec) -> u64 {
+    let mut h = DefaultHasher::new();
+    serde_json::to_string(spec).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
+
+/// The `Federated<Kind>` (as a server-side apply body) that `source` of type `target` with `ann`
+/// asks for: same name, namespace per [`fed_namespace_of_source`], controller-owned by the
+/// source, born with sync's finalizer, `kubefed.io/orphan` copied, spec per [`desired_spec`].
+pub fn desired_federated(
+    source: &DynamicObject,
+    ann: &FederationAnnotations,
+    target: &ApiResourceRef,
+    federated: &ApiResourceRef,
+) -> Value {
+    let mut metadata = json!({
+        "name": source.name_any(),
+        "ownerReferences": [{
+            "apiVersion": target.api_version(),
+            "kind": target.kind,
+            "name": source.name_any(),
+            "uid": source.uid().unwrap_or_default(),
+            "controller": true,
+            "blockOwnerDeletion": true,
+        }],
+        // Sync's finalizer from the start saves it a write (and a round of admission).
+        "finalizers": [keys::FINALIZER],
+    });
+    if let Some(ns) = fed_namespace_of_source(target, &source.metadata) {
+        metadata["namespace"] = ns.into();
+    }
+    if ann.orphan {
+        metadata["annotations"] = json!({ keys::ORPHAN: "true" });
+    }
+    json!({
+        "apiVersion": federated.api_version(),
+        "kind": federated.kind,
+        "metadata": metadata,
+        "spec": desired_spec(source, ann),
+    })
+}
+
+/// True when `existing` already is what the source with uid `source_uid` asks for (a spec with
+/// [`spec_digest`] `desired`, orphaned or not), so no write is needed.
+pub fn up_to_date(existing: &Federated, desired: u64, orphan_wanted: bool, source_uid: &str) -> bool {
+    let orphan_has = annotations::orphaned(existing.annotations());
+    let owned = existing
+        .owner_references()
+        .iter()
+        .any(|o| o.uid == source_uid && o.controller == Some(true) && o.block_owner_deletion == Some(true));
+    orphan_wanted == orphan_has && owned && spec_digest(&existing.spec) == desired
+}
+
+/// The controller owner reference of `fed` when it is the federated object of an annotated
+/// source of `target` (same apiVersion and kind).
+pub fn source_owner<'a>(fed: &'a Federated, target: &ApiResourceRef) -> Option<&'a OwnerReference> {
+    fed.owner_references()
+        .iter()
+        .find(|o| o.controller == Some(true) && o.api_version == target.api_version() && o.kind == target.kind)
+}
+
+/// True when `fed` has a controller owner outside the federation's own API groups (a source):
+/// then the source is the host's copy.
+pub fn owned_by_source(fed: &Federated) -> bool {
+    fed.owner_references()
+        .iter()
+        .any(|o| o.controller == Some(true) && !o.api_version.starts_with(&format!("{TYPES_GROUP}/")))
+}
+
+/// The namespace of a source's federated object: the source's own, or for a Namespace source
+/// the namespace itself (a FederatedNamespace lives in the namespace it federates).
+pub fn fed_namespace_of_source(target: &ApiResourceRef, source: &ObjectMeta) -> Option<String> {
+    if target.is_namespace() { source.name.clone() } else { source.namespace.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Placement, Scope};
+
+    fn deployments() -> ApiResourceRef {
+        ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced)
+    }
+
+    fn fed_with_owner(api_version: &str, kind: &str, controller: bool) -> Federated {
+        let mut f = Federated::new("web", &deployments().federated().api_resource(), FederatedSpec::default());
+        f.metadata.namespace = Some("ns".into());
+        f.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: api_version.into(),
+            kind: kind.into(),
+            name: "web".into(),
+            uid: "u1".into(),
+            controller: Some(controller),
+            block_owner_deletion: Some(true),
+        }]);
+        f
+    }
+
+    #[test]
+    fn source_owner_matches_target_kind_only() {
+        let f = fed_with_owner("apps/v1", "Deployment", true);
+        assert!(source_owner(&f, &deployments()).is_some());
+        assert!(owned_by_source(&f));
+        let f = fed_with_owner("apps/v1", "Deployment", false);
+        assert!(source_owner(&f, &deployments()).is_none());
+        assert!(!owned_by_source(&f));
+        let f = fed_with_owner("types.kubefed.io/v1beta1", "FederatedDeployment", true);
+        assert!(source_owner(&f, &deployments()).is_none());
+        assert!(!owned_by_source(&f));
+    }
+
+    #[test]
+    fn up_to_date_needs_same_spec_orphan_and_owner() {
+        let spec = FederatedSpec {
+            template: Some(json!({"spec": {"replicas": 2}})),
+            placement: Placement::clusters(["vulcan"]),
+            overrides: vec![],
+        };
+        let mut fed = fed_with_owner("apps/v1", "Deployment", true);
+        fed.spec = spec.clone();
+        let desired = spec_digest(&spec);
+        assert!(up_to_date(&fed, desired, false, "u1"));
+        assert!(!up_to_date(&fed, desired, false, "u2"), "another source");
+        assert!(!up_to_date(&fed, desired, true, "u1"), "orphan wanted");
+        let mut other = spec.clone();
+        other.placement = Placement::clusters(["kronos"]);
+        assert!(!up_to_date(&fed, spec_digest(&other), false, "u1"));
+    }
+
+    #[test]
+    fn desired_federated_is_owned_by_the_source() {
+        let target = deployments();
+        let source: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {
+                "name": "web", "namespace": "ns", "uid": "u1",
+                "labels": { "kubefed.io/federated": "true", "app": "web" },
+                "annotations": { "kubefed.io/placement": "vulcan,kronos", "kubefed.io/orphan": "true" }
+            },
+            "spec": { "replicas": 2 },
+            "status": { "replicas": 2 }
+        }))
+        .unwrap();
+        let ann = annotations::from_annotations(source.annotations()).unwrap().unwrap();
+        let d = desired_federated(&source, &ann, &target, &target.federated());
+        assert_eq!(d["apiVersion"], "types.kubefed.io/v1beta1");
+        assert_eq!(d["kind"], "FederatedDeployment");
+        assert_eq!(d["metadata"]["namespace"], "ns");
+        assert_eq!(d["metadata"]["annotations"]["kubefed.io/orphan"], "true");
+        assert_eq!(d["metadata"]["finalizers"], json!([keys::FINALIZER]));
+        let owner = &d["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (owner["apiVersion"].as_str(), owner["kind"].as_str(), owner["uid"].as_str()),
+            (Some("apps/v1"), Some("Deployment"), Some("u1"))
+        );
+        assert_eq!((owner["controller"].as_bool(), owner["blockOwnerDeletion"].as_bool()), (Some(true), Some(true)));
+        assert_eq!(d["spec"]["template"]["spec"]["replicas"], 2);
+        assert!(d["spec"]["template"].get("status").is_none());
+        let placed: Vec<String> = d["spec"]["placement"]["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(placed, ["kronos", "vulcan"]);
+    }
+
+    #[test]
+    fn a_namespace_source_federates_into_itself() {
+        let ns = ApiResourceRef::v1("", "Namespace", "namespaces", Scope::Cluster);
+        let meta = ObjectMeta { name: Some("shop".into()), ..Default::default() };
+        assert_eq!(fed_namespace_of_source(&ns, &meta).as_deref(), Some("shop"));
+        let meta = ObjectMeta { name: Some("web".into()), namespace: Some("shop".into()), ..Default::default() };
+        assert_eq!(fed_namespace_of_source(&deployments(), &meta).as_deref(), Some("shop"));
+    }
+}

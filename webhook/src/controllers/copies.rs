@@ -1,0 +1,215 @@
+//! What the member watches know about member copies, and what sync last wrote to them.
+//!
+//! One [`CopyRecord`] is kept per copy per member (from a metadata-only watch on the managed
+//! copies, see [`super::triggers`]); together with the fingerprints of sync's own writes it
+//! lets sync skip an apply that would change nothing.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, RwLock};
+
+use fed_core::keys;
+use fed_core::plan::CopyState;
+use kube::api::DynamicObject;
+use kube::core::ObjectMeta;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use crate::ready::Ready;
+use crate::record::{self, NameKey, Named};
+
+/// What sync needs of one member copy, from the member watch: where it is (the record's
+/// namespace and name), the federated object it came from, and whether it changed. One is kept
+/// per copy per member, so it is these few fields rather than the copy's metadata.
+pub type CopyRecord = Named<CopyInfo>;
+
+/// The fields of a [`CopyRecord`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyInfo {
+    /// [`copy_fingerprint`] of the copy.
+    pub fingerprint: u64,
+    /// The copy's `kubefed.io/origin` annotation.
+    pub origin: Option<String>,
+}
+
+/// The record of a member copy with this metadata.
+pub fn copy_record(meta: &ObjectMeta) -> CopyRecord {
+    let origin = meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned();
+    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin })
+}
+
+/// A change of a member copy worth a re-sync: its generation (spec edits, scale), or its
+/// resourceVersion for kinds without generation.
+pub fn copy_fingerprint(meta: &ObjectMeta) -> u64 {
+    let mut h = DefaultHasher::new();
+    match meta.generation {
+        Some(g) => g.hash(&mut h),
+        None => meta.resource_version.hash(&mut h),
+    }
+    h.finish()
+}
+
+/// Fingerprint of a rendered member object.
+pub fn render_fingerprint(obj: &serde_json::Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    obj.to_string().hash(&mut h);
+    h.finish()
+}
+
+/// One write of sync to a member copy: a fingerprint of the rendered object sent, and the
+/// copy's [`copy_fingerprint`] in the answer. While both still hold, the copy is as sync left
+/// it and another write would change nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Applied {
+    render: u64,
+    copy: u64,
+}
+
+/// The member-copy stores of one type (one per member cluster) and sync's writes to them.
+#[derive(Default)]
+pub struct MemberCopies {
+    stores: RwLock<HashMap<String, (Store<CopyRecord>, Ready)>>,
+    /// What sync last wrote to each member copy, by cluster and copy.
+    applied: Mutex<HashMap<String, HashMap<NameKey, Applied>>>,
+}
+
+fn copy_ref(namespace: Option<&str>, name: &str) -> ObjectRef<CopyRecord> {
+    record::object_ref(namespace, name, ())
+}
+
+impl MemberCopies {
+    /// Registers the store of `cluster`'s watch (replacing an earlier one).
+    pub fn insert(&self, cluster: &str, store: Store<CopyRecord>, ready: Ready) {
+        self.stores.write().expect("member copies lock").insert(cluster.to_string(), (store, ready));
+    }
+
+    /// Drops the stores of clusters for which `keep` is false.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.stores.write().expect("member copies lock").retain(|name, _| keep(name));
+    }
+
+    /// What the member watch on `cluster` knows about the copy `namespace/name`.
+    pub fn copy_on(&self, cluster: &str, namespace: Option<&str>, name: &str) -> CopyState {
+        let stores = self.stores.read().expect("member copies lock");
+        let Some((store, ready)) = stores.get(cluster) else { return CopyState::Unknown };
+        if !ready.is_ready() {
+            return CopyState::Unknown;
+        }
+        match store.get(&copy_ref(namespace, name)) {
+            Some(copy) => CopyState::Present(copy.value.origin.clone()),
+            None => CopyState::Absent,
+        }
+    }
+
+    /// True when the member watch shows the copy exactly as sync's last write of `render` left
+    /// it (nobody edited it since), so applying `render` again can be skipped.
+    pub fn unchanged_since_apply(&self, cluster: &str, namespace: Option<&str>, name: &str, render: u64) -> bool {
+        let copy = {
+            let stores = self.stores.read().expect("member copies lock");
+            match stores.get(cluster) {
+                Some((store, ready)) if ready.is_ready() => {
+                    store.get(&copy_ref(namespace, name)).map(|c| c.value.fingerprint)
+                }
+                _ => None,
+            }
+        };
+        let Some(copy) = copy else { return false };
+        let applied = self.applied.lock().expect("applied lock");
+        applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)))
+            == Some(&Applied { render, copy })
+    }
+
+    /// Records a write of `render` to a member copy and the copy the member answered with.
+    pub fn record_apply(&self, cluster: &str, render: u64, answer: &DynamicObject) {
+        let copy = copy_fingerprint(&answer.metadata);
+        let mut applied = self.applied.lock().expect("applied lock");
+        applied.entry(cluster.to_string()).or_default().insert(NameKey::of(&answer.metadata), Applied { render, copy });
+    }
+
+    /// Forgets sync's writes to a member copy (deleted, or the write failed).
+    pub fn forget_apply(&self, cluster: &str, namespace: Option<&str>, name: &str) {
+        let mut applied = self.applied.lock().expect("applied lock");
+        if let Some(copies) = applied.get_mut(cluster) {
+            copies.remove(&NameKey::new(namespace, name));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher;
+
+    use super::*;
+
+    /// A member copy as the member's watch (or an apply answer) reports it.
+    fn copy(generation: i64) -> DynamicObject {
+        let ar = kube::core::ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&());
+        let mut o = DynamicObject::new("web", &ar).within("ns");
+        o.metadata.generation = Some(generation);
+        o
+    }
+
+    #[test]
+    fn a_copy_record_keeps_where_the_copy_is_where_it_came_from_and_its_generation() {
+        let mut o = copy(4);
+        o.metadata.resource_version = Some("17".into());
+        o.metadata.annotations = Some(
+            [(keys::ORIGIN.to_string(), "FederatedDeployment/ns/web".to_string()), ("x".into(), "y".into())].into(),
+        );
+        let r = copy_record(&o.metadata);
+        assert_eq!((r.name.as_str(), r.namespace.as_deref()), ("web", Some("ns")));
+        assert_eq!(r.value.origin.as_deref(), Some("FederatedDeployment/ns/web"));
+        assert_eq!(r.value.fingerprint, copy_fingerprint(&o.metadata));
+        o.metadata.resource_version = Some("18".into());
+        assert_eq!(copy_record(&o.metadata).value.fingerprint, r.value.fingerprint, "status writes do not count");
+        o.metadata.generation = Some(5);
+        assert_ne!(copy_record(&o.metadata).value.fingerprint, r.value.fingerprint, "spec edits do");
+        assert_eq!(copy_record(&copy(1).metadata).value.origin, None);
+        let key = kube::runtime::reflector::Lookup::to_object_ref(&r, ());
+        assert_eq!(key, copy_ref(Some("ns"), "web"));
+    }
+
+    #[test]
+    fn an_unwatched_cluster_is_unknown() {
+        let copies = MemberCopies::default();
+        assert_eq!(copies.copy_on("vulcan", Some("ns"), "web"), CopyState::Unknown);
+        let mut writer = Writer::<CopyRecord>::new(());
+        let ready = Ready::new();
+        copies.insert("vulcan", writer.as_reader(), ready.clone());
+        assert_eq!(copies.copy_on("vulcan", Some("ns"), "web"), CopyState::Unknown, "not listed yet");
+        ready.set();
+        assert_eq!(copies.copy_on("vulcan", Some("ns"), "web"), CopyState::Absent);
+        writer.apply_watcher_event(&watcher::Event::Apply(copy_record(&copy(1).metadata)));
+        assert_eq!(copies.copy_on("vulcan", Some("ns"), "web"), CopyState::Present(None));
+        copies.retain(|c| c != "vulcan");
+        assert_eq!(copies.copy_on("vulcan", Some("ns"), "web"), CopyState::Unknown);
+    }
+
+    #[test]
+    fn an_untouched_copy_needs_no_second_apply_but_an_edited_one_does() {
+        let h = MemberCopies::default();
+        let mut writer = Writer::<CopyRecord>::new(());
+        let ready = Ready::new();
+        h.insert("vulcan", writer.as_reader(), ready.clone());
+        let seen = |w: &mut Writer<CopyRecord>, generation| {
+            w.apply_watcher_event(&watcher::Event::Apply(copy_record(&copy(generation).metadata)))
+        };
+
+        h.record_apply("vulcan", 7, &copy(1));
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "the watch has not listed vulcan yet");
+        ready.set();
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "the watch has not seen the copy yet");
+        seen(&mut writer, 1);
+        assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7));
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 8), "a new render must be written");
+        assert!(!h.unchanged_since_apply("kronos", Some("ns"), "web", 7), "another cluster");
+        seen(&mut writer, 2);
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "edited on the member: revert it");
+        h.record_apply("vulcan", 7, &copy(3));
+        seen(&mut writer, 3);
+        assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7));
+        h.forget_apply("vulcan", Some("ns"), "web");
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "forgotten after a delete");
+    }
+}

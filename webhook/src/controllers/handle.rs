@@ -1,0 +1,135 @@
+//! What the controllers of one enabled type share: the type, its `Federated<Kind>` store, the
+//! sync queue and the member copies.
+
+use fed_core::api::{ApiResourceRef, Federated};
+use fed_core::placement::{self, JoinedCluster};
+use fed_core::render;
+use futures::channel::mpsc;
+use kube::core::ApiResource;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::copies::MemberCopies;
+use crate::ready::Ready;
+use crate::record;
+
+/// The API types one type config federates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeSpec {
+    /// FederatedTypeConfig name (`deployments.apps`).
+    pub config_name: String,
+    /// The member-side type.
+    pub target: ApiResourceRef,
+    /// The `Federated<Kind>` type on the host.
+    pub federated: ApiResourceRef,
+}
+
+/// Everything the controllers of one enabled type share.
+pub struct TypeHandle {
+    /// Which types.
+    pub spec: TypeSpec,
+    /// Dynamic descriptor of the target type.
+    pub target_ar: ApiResource,
+    /// Dynamic descriptor of the `Federated<Kind>`.
+    pub fed_ar: ApiResource,
+    /// Every `Federated<Kind>` on the host (managedFields stripped).
+    pub fed_store: Store<Federated>,
+    /// Set once `fed_store` has been listed.
+    pub fed_ready: Ready,
+    /// What the member watches know about the copies, and sync's writes to them.
+    pub copies: MemberCopies,
+    sync_queue: mpsc::UnboundedSender<ObjectRef<Federated>>,
+}
+
+impl TypeHandle {
+    /// The handle of `spec`, reading federated objects from `fed_store` and queueing syncs on
+    /// `sync_queue`.
+    pub fn new(
+        spec: TypeSpec,
+        fed_store: Store<Federated>,
+        sync_queue: mpsc::UnboundedSender<ObjectRef<Federated>>,
+    ) -> Self {
+        TypeHandle {
+            target_ar: spec.target.api_resource(),
+            fed_ar: spec.federated.api_resource(),
+            spec,
+            fed_store,
+            fed_ready: Ready::new(),
+            copies: MemberCopies::default(),
+            sync_queue,
+        }
+    }
+
+    /// True for the Namespace type (FederatedNamespace).
+    pub fn is_namespace(&self) -> bool {
+        self.spec.target.is_namespace()
+    }
+
+    /// Reference of a federated object in the store.
+    pub fn fed_ref(&self, namespace: Option<&str>, name: &str) -> ObjectRef<Federated> {
+        record::object_ref(namespace, name, self.fed_ar.clone())
+    }
+
+    /// Schedules a sync of one federated object.
+    pub fn requeue(&self, r: ObjectRef<Federated>) {
+        let _ = self.sync_queue.unbounded_send(r);
+    }
+
+    /// Schedules a sync of every federated object of this type.
+    pub fn requeue_all(&self) {
+        for f in self.fed_store.state() {
+            self.requeue(ObjectRef::from_obj_with(&*f, self.fed_ar.clone()));
+        }
+    }
+
+    /// Schedules a sync of every object placed on (or recorded for) `cluster`.
+    pub fn requeue_cluster(&self, cluster: &str, joined: &[JoinedCluster]) {
+        for f in self.fed_store.state() {
+            let recorded = f.status.as_ref().is_some_and(|s| s.clusters.iter().any(|c| c.name == cluster));
+            if recorded || placement::resolve(&f.spec.placement, joined).contains(cluster) {
+                self.requeue(ObjectRef::from_obj_with(&*f, self.fed_ar.clone()));
+            }
+        }
+    }
+
+    /// The `kubefed.io/origin` of the member copies of a federated object.
+    pub fn origin(&self, fed: &Federated) -> String {
+        render::origin_of(fed, &self.spec.target)
+    }
+
+    /// Namespace and name of the member copy of `fed` ([`render::member_key`]).
+    pub fn member_key(&self, fed: &Federated) -> (Option<String>, String) {
+        render::member_key(fed, &self.spec.target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fed_core::api::Scope;
+    use futures::StreamExt;
+    use kube::runtime::reflector::store::Writer;
+    use kube::runtime::watcher;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_handle_names_copies_and_queues_syncs() {
+        let target = ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced);
+        let spec = TypeSpec { config_name: target.qualified_plural(), federated: target.federated(), target };
+        let mut writer = Writer::<Federated>::new(spec.federated.api_resource());
+        let (tx, mut rx) = mpsc::unbounded();
+        let handle = TypeHandle::new(spec, writer.as_reader(), tx);
+        let mut f = Federated::new("web", &handle.fed_ar, Default::default());
+        f.metadata.namespace = Some("ns".into());
+        f.spec.placement = fed_core::api::Placement::clusters(["vulcan"]);
+        assert_eq!(handle.origin(&f), "FederatedDeployment/ns/web");
+        assert_eq!(handle.member_key(&f), (Some("ns".into()), "web".into()));
+        writer.apply_watcher_event(&watcher::Event::Apply(f));
+        let vulcan = JoinedCluster { name: "vulcan".into(), ..Default::default() };
+        handle.requeue_cluster("kronos", std::slice::from_ref(&vulcan));
+        handle.requeue_cluster("vulcan", &[vulcan]);
+        assert_eq!(rx.next().await, Some(handle.fed_ref(Some("ns"), "web")), "placed on vulcan only");
+        handle.requeue_all();
+        assert_eq!(rx.next().await, Some(handle.fed_ref(Some("ns"), "web")));
+        assert!(rx.try_recv().is_err(), "nothing else queued");
+    }
+}

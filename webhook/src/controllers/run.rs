@@ -1,0 +1,75 @@
+//! Wiring of the controllers: leader election around the member registry, cluster health and
+//! the type config supervisor.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+use tokio::task::JoinError;
+use tracing::info;
+
+use super::members::{self, Members};
+use super::options::ControllerOptions;
+use super::registry::TypeRegistry;
+use super::shared::Shared;
+use super::tasks::AbortOnDrop;
+use super::{health, leader, supervisor};
+use crate::metrics::ControllerMetrics;
+
+/// Runs the controllers until `shutdown` resolves, only while this process holds the Lease
+/// (released on shutdown). Leadership, writes and reconciles are recorded in `metrics`.
+pub async fn run_until(
+    client: Client,
+    opts: ControllerOptions,
+    metrics: ControllerMetrics,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let identity = leader::identity();
+    let opts = Arc::new(opts);
+    let ns = opts.federation_namespace.clone();
+    let start = || federation(client.clone(), opts.clone(), identity.clone(), metrics.clone());
+    leader::run_while_leader(client.clone(), &ns, &identity, &metrics, start, shutdown).await
+}
+
+/// Every controller; dropping the future aborts them all.
+async fn federation(
+    client: Client,
+    opts: Arc<ControllerOptions>,
+    identity: String,
+    metrics: ControllerMetrics,
+) -> anyhow::Result<()> {
+    info!(namespace = %opts.federation_namespace, "starting federation controllers");
+    let reporter = Reporter { controller: "kubectl-fed".into(), instance: Some(identity) };
+    let shared = Arc::new(Shared {
+        host: client.clone(),
+        opts: opts.clone(),
+        members: Members::new(),
+        recorder: Recorder::new(client.clone(), reporter),
+        types: TypeRegistry::default(),
+        metrics: metrics.clone(),
+    });
+    let members_task =
+        AbortOnDrop::spawn(members::run(shared.members.clone(), client.clone(), opts.federation_namespace.clone()));
+    let health_task = AbortOnDrop::spawn(health::run(
+        shared.members.clone(),
+        client.clone(),
+        opts.clone(),
+        shared.recorder.clone(),
+        metrics,
+    ));
+    let types_task = AbortOnDrop::spawn(supervisor::run(shared.clone()));
+    tokio::select! {
+        r = members_task => flatten(r, "member registry"),
+        r = health_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("cluster health stopped")),
+        r = types_task => flatten(r, "type config supervisor"),
+    }
+}
+
+fn flatten(r: Result<anyhow::Result<()>, JoinError>, what: &str) -> anyhow::Result<()> {
+    match r {
+        Ok(Ok(())) => anyhow::bail!("{what} stopped"),
+        Ok(Err(e)) => Err(e.context(format!("{what} failed"))),
+        Err(e) => Err(anyhow::anyhow!("{what} panicked: {e}")),
+    }
+}

@@ -1,0 +1,27 @@
+//! State shared by every controller of this process.
+
+use std::sync::Arc;
+
+use kube::Client;
+use kube::runtime::events::Recorder;
+
+use super::members::Members;
+use super::options::ControllerOptions;
+use super::registry::TypeRegistry;
+use crate::metrics::ControllerMetrics;
+
+/// State shared by every controller of this process.
+pub struct Shared {
+    /// Host cluster client.
+    pub host: Client,
+    /// Options.
+    pub opts: Arc<ControllerOptions>,
+    /// Member clients and health.
+    pub members: Arc<Members>,
+    /// Events on host objects.
+    pub recorder: Recorder,
+    /// Running per-type controllers (for cross-type lookups such as namespace placement).
+    pub types: TypeRegistry,
+    /// Writes and reconciles of the controllers.
+    pub metrics: ControllerMetrics,
+}
