@@ -6,9 +6,13 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use fed_e2e::{Bed, TestNamespace, federation, kubectl, kubectl_fed, succeeded, wait_until, webhook_log};
+use fed_e2e::{
+    Bed, TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, kubectl_fed,
+    succeeded, wait_until, webhook_log,
+};
 use k8s_openapi::api::apps::v1::Deployment;
-use kube::api::Api;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use kube::api::{Api, DeleteParams};
 use serde_json::Value;
 
 const CONVERGE: Duration = Duration::from_secs(90);
@@ -155,4 +159,82 @@ async fn placement_form_and_override_changes_update_copies_in_place() {
     wait_federated(&ns.name, "w", "placed by list again", by_list).await;
     assert_not_recreated(&bed, &ns.name, "w", &before, "selector → list").await;
     ns.delete().await;
+}
+
+/// Annotated ConfigMaps in the federated namespace of the deletion race.
+const CONFIG_MAPS: usize = 5;
+
+/// A federated namespace placed on both members, holding [`CONFIG_MAPS`] ConfigMaps placed
+/// there too; returns once every copy has landed.
+async fn federated_namespace_with_contents(bed: &Bed) -> String {
+    let ns = TestNamespace::create(&bed.earth, "churn-nsdel").await.name;
+    succeeded(kubectl(&["--context", "earth", "annotate", "namespace", &ns, "kubefed.io/placement=vulcan,kronos"]));
+    let names: Vec<String> = (0..CONFIG_MAPS).map(|i| format!("cm{i}")).collect();
+    for name in &names {
+        let manifest = annotated_config_map(name, serde_json::json!({"kubefed.io/placement": "vulcan,kronos"}));
+        succeeded(apply_on_earth(&ns, &manifest, &[]));
+    }
+    for cluster in MEMBERS {
+        let api = Api::<ConfigMap>::namespaced(bed.cluster(cluster).clone(), &ns);
+        for name in &names {
+            wait_until(CONVERGE, &format!("{ns}/{name} on {cluster}"), || async {
+                api.get_opt(name).await.ok()?.map(|_| ())
+            })
+            .await;
+        }
+    }
+    ns
+}
+
+/// Waits until namespace `ns` is gone from `cluster`; fails as soon as it is there and not
+/// being deleted (created again after the test deleted it).
+async fn wait_namespace_gone(bed: &Bed, cluster: &str, ns: &str) {
+    let api = Api::<Namespace>::all(bed.cluster(cluster).clone());
+    wait_until(CONVERGE, &format!("namespace {ns} gone from {cluster}"), || async {
+        match api.get_opt(ns).await.ok()? {
+            None => Some(()),
+            Some(n) if n.metadata.deletion_timestamp.is_none() => {
+                panic!(
+                    "namespace {ns} was created again on {cluster} after it was deleted everywhere: {:?}",
+                    n.metadata.labels
+                )
+            }
+            Some(_) => None,
+        }
+    })
+    .await;
+}
+
+/// A namespace deleted on the host and on the members at once stays deleted. The host is
+/// made slow to delete what the namespace holds, as a busy one is: its
+/// kube-controller-manager (whose namespace controller does that) is stopped meanwhile, so
+/// every federated object in it stays undeleted in a Terminating namespace while the members
+/// remove theirs. Sync sees the member copies go and must not bring the namespace back.
+#[tokio::test]
+async fn a_namespace_deleted_everywhere_at_once_stays_deleted() {
+    let bed = federation().await;
+    let ns = federated_namespace_with_contents(&bed).await;
+    hack("cluster-ctl.sh", &["stop", "kube-controller-manager", "earth"]);
+    let restart = hack_later("cluster-ctl.sh", &["start", "kube-controller-manager", "earth"]);
+    let delete = |cluster: &'static str| {
+        let api = Api::<Namespace>::all(bed.cluster(cluster).clone());
+        let ns = ns.clone();
+        async move { api.delete(&ns, &DeleteParams::default()).await.map(|_| ()) }
+    };
+    let (earth, vulcan, kronos) = tokio::join!(delete("earth"), delete("vulcan"), delete("kronos"));
+    earth.expect("delete on earth");
+    vulcan.expect("delete on vulcan");
+    kronos.expect("delete on kronos");
+    for cluster in MEMBERS {
+        wait_namespace_gone(&bed, cluster, &ns).await;
+    }
+    // The host deletes the namespace's contents again: the FederatedNamespace, the federated
+    // ConfigMaps, and then the namespace itself. Once it is gone, so is every federated object
+    // that was in it: nothing writes to the members for them any more, and what the members
+    // hold is final.
+    drop(restart);
+    wait_namespace_gone(&bed, "earth", &ns).await;
+    for cluster in MEMBERS {
+        wait_namespace_gone(&bed, cluster, &ns).await;
+    }
 }
