@@ -212,8 +212,10 @@ async fn deleting_the_leading_webhook_pod_under_creates_admits_nothing_unchecked
     const CREATES: usize = 300;
     let sent = Arc::new(AtomicUsize::new(0));
     let load = tokio::spawn(annotated_creates(bed.earth.clone(), ns.name.clone(), CREATES, 20, sent.clone()));
-    wait_until(Duration::from_secs(30), "60 creates sent", || async { (sent.load(Ordering::Relaxed) >= 60).then_some(()) })
-        .await;
+    wait_until(Duration::from_secs(30), "60 creates sent", || async {
+        (sent.load(Ordering::Relaxed) >= 60).then_some(())
+    })
+    .await;
     let deleted_at = Instant::now();
     pods.delete(&leader, &DeleteParams::default()).await.expect("the leading pod is deleted");
     let new_leader = wait_until(Duration::from_secs(60), "the Lease to move to another pod", || async {

@@ -9,8 +9,8 @@ use std::time::Duration;
 use fed_core::keys::FEDERATION_NAMESPACE;
 use fed_e2e::kubectl_fed as fed;
 use fed_e2e::{
-    TestNamespace, annotated_config_map, apply_on_earth as apply, assert_denied, federation, kubectl,
-    output_text, plugin_dir, wait_until, webhook_port,
+    TestNamespace, annotated_config_map, apply_on_earth as apply, assert_denied, federation, kubectl, output_text,
+    plugin_dir, wait_until, webhook_port,
 };
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use fed_e2e::{
-    TestNamespace, federation, images, hack_later, kubectl, kubectl_with_stdin, output_text, succeeded, wait_until,
+    TestNamespace, federation, hack_later, images, kubectl, kubectl_with_stdin, output_text, succeeded, wait_until,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
@@ -82,9 +82,13 @@ async fn the_seed_walkthrough_serves_http_on_both_clusters_and_unjoin_leaves_not
         let client = bed.cluster(name);
         let slices = Api::<EndpointSlice>::namespaced(client.clone(), &ns.name);
         wait_until(RUNNING, &format!("fed-service's endpoints on {name} to be its own pod"), || async {
-            let list = slices.list(&ListParams::default().labels("kubernetes.io/service-name=fed-service")).await.ok()?;
-            let addresses: Vec<String> =
-                list.items.iter().flat_map(|s| s.endpoints.iter().flatten().flat_map(|e| e.addresses.clone())).collect();
+            let list =
+                slices.list(&ListParams::default().labels("kubernetes.io/service-name=fed-service")).await.ok()?;
+            let addresses: Vec<String> = list
+                .items
+                .iter()
+                .flat_map(|s| s.endpoints.iter().flatten().flat_map(|e| e.addresses.clone()))
+                .collect();
             (addresses == vec![ip.clone()]).then_some(())
         })
         .await;
@@ -132,7 +136,8 @@ async fn the_seed_walkthrough_serves_http_on_both_clusters_and_unjoin_leaves_not
     let rejoin = hack_later("federation-up.sh", &[]);
     let out = kubectl(&["fed", "unjoin", "vulcan", "--host-cluster-context", "earth", "--force"]);
     assert!(out.status.success(), "{}", output_text(&out));
-    let ours = kubectl(&["--context", "vulcan", "get", "all,configmaps,namespaces", "-A", "-l", "kubefed.io/managed=true"]);
+    let ours =
+        kubectl(&["--context", "vulcan", "get", "all,configmaps,namespaces", "-A", "-l", "kubefed.io/managed=true"]);
     assert_eq!(String::from_utf8_lossy(&ours.stdout).trim(), "", "managed objects left on vulcan");
     wait_until(RUNNING, "no pod of the seed left on vulcan", || async {
         let pods = Api::<Pod>::all(bed.vulcan.clone()).list(&ListParams::default()).await.ok()?;
