@@ -12,6 +12,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
 use crate::annotations;
@@ -195,6 +197,24 @@ fn apply_step(input: &Input, m: &MemberCluster, host_is_source: bool) -> Step {
         Err(e @ RenderError::Override { .. }) => Step::Settled(Outcome::failed(APPLY_OVERRIDES_FAILED, e.to_string())),
         Err(e) => Step::Settled(Outcome::failed(CREATION_FAILED, e.to_string())),
     }
+}
+
+/// True when a host namespace, as the API server has it now (`None`: not found), is gone or
+/// being deleted (deletionTimestamp set, or phase Terminating): sync then creates nothing on
+/// the members for the federated objects in it, whose deletion is coming.
+pub fn namespace_ending(namespace: Option<&Namespace>) -> bool {
+    namespace.is_none_or(|ns| {
+        ns.metadata.deletion_timestamp.is_some()
+            || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating")
+    })
+}
+
+/// Whether sync may create a missing member namespace for a copy of the federated object
+/// `fed`, given it and its host namespace as the API server has them now: only while both
+/// exist and neither is being deleted. A namespace created for an object on its way out would
+/// outlive it: nothing deletes it again.
+pub fn may_create_member_namespace(fed: Option<&ObjectMeta>, host_namespace: Option<&Namespace>) -> bool {
+    fed.is_some_and(|f| f.deletion_timestamp.is_none()) && !namespace_ending(host_namespace)
 }
 
 /// Clusters that may still hold a copy but are no longer placed: those where a copy was seen

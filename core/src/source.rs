@@ -90,6 +90,43 @@ pub fn source_owner<'a>(fed: &'a Federated, target: &ApiResourceRef) -> Option<&
         .find(|o| o.controller == Some(true) && o.api_version == target.api_version() && o.kind == target.kind)
 }
 
+/// What the materialize sweep does with a source-owned federated object whose source is not
+/// (or no longer) in the labelled-source store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SweepVerdict {
+    /// Leave it: its source is still federated (the watch is behind), or has adopted it and
+    /// is about to be annotated.
+    Keep,
+    /// Delete it; keep its member copies when `keep_orphan`.
+    Delete {
+        /// The source's `kubefed.io/orphan` choice (or `true` when the source is gone).
+        keep_orphan: bool,
+    },
+}
+
+/// The sweep's decision for a federated object controller-owned by `owner` (see
+/// [`source_owner`]), given its source as the API server has it now (`None`: not found).
+///
+/// Only an object the materialize controller wrote is deleted for a source that is no longer
+/// federated. That one carries [`desired_federated`]'s owner reference, with
+/// `blockOwnerDeletion`. `kubectl fed place` adopts an existing federated object with a plain
+/// controller reference *before* it annotates the source: in between, the source is not
+/// labelled yet, and deleting the object there would delete and re-create every member copy.
+/// A source that is gone (or replaced) loses its object either way; garbage collection
+/// would delete it too, so the orphan choice made on it is kept.
+pub fn sweep_verdict(owner: &OwnerReference, source: Option<&ObjectMeta>) -> SweepVerdict {
+    let Some(source) = source.filter(|s| s.uid.as_deref() == Some(owner.uid.as_str())) else {
+        return SweepVerdict::Delete { keep_orphan: true };
+    };
+    let labelled = source.labels.as_ref().and_then(|l| l.get(keys::FEDERATED_LABEL)).is_some_and(|v| v == "true");
+    let materialized = owner.block_owner_deletion == Some(true);
+    if labelled || !materialized {
+        return SweepVerdict::Keep;
+    }
+    let keep_orphan = source.annotations.as_ref().is_some_and(annotations::orphaned);
+    SweepVerdict::Delete { keep_orphan }
+}
+
 /// True when `fed` has a controller owner outside the federation's own API groups (a source):
 /// then the source is the host's copy.
 pub fn owned_by_source(fed: &Federated) -> bool {
@@ -194,6 +231,37 @@ mod tests {
             .map(|c| c["name"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(placed, ["kronos", "vulcan"]);
+    }
+
+    #[test]
+    fn the_sweep_deletes_only_what_materialize_wrote_for_a_source_no_longer_federated() {
+        let owner = |materialized: bool| OwnerReference {
+            api_version: "apps/v1".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            uid: "u1".into(),
+            controller: Some(true),
+            block_owner_deletion: materialized.then_some(true),
+        };
+        let source = |uid: &str, labelled: bool, orphan: bool| ObjectMeta {
+            uid: Some(uid.into()),
+            labels: labelled.then(|| [(keys::FEDERATED_LABEL.to_string(), "true".to_string())].into()),
+            annotations: orphan.then(|| [(keys::ORPHAN.to_string(), "true".to_string())].into()),
+            ..Default::default()
+        };
+        let keep = SweepVerdict::Keep;
+        let delete = |keep_orphan| SweepVerdict::Delete { keep_orphan };
+        // Adopted by `kubectl fed place`, whose annotations have not landed yet.
+        assert_eq!(sweep_verdict(&owner(false), Some(&source("u1", false, false))), keep);
+        // Unplaced after it was materialized.
+        assert_eq!(sweep_verdict(&owner(true), Some(&source("u1", false, false))), delete(false));
+        assert_eq!(sweep_verdict(&owner(true), Some(&source("u1", false, true))), delete(true));
+        // Still federated: the store is behind.
+        assert_eq!(sweep_verdict(&owner(true), Some(&source("u1", true, false))), keep);
+        // Gone, or replaced by another object of the same name.
+        assert_eq!(sweep_verdict(&owner(true), None), delete(true));
+        assert_eq!(sweep_verdict(&owner(false), None), delete(true));
+        assert_eq!(sweep_verdict(&owner(true), Some(&source("u2", true, false))), delete(true));
     }
 
     #[test]

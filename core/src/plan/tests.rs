@@ -209,3 +209,39 @@ fn member_copies_sit_where_the_target_scope_says() {
     let cluster_scoped = ApiResourceRef { scope: Scope::Cluster, ..deployments() };
     assert_eq!(render::member_key(&f, &cluster_scoped), (None, "web".into()));
 }
+
+fn deleting() -> Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time> {
+    Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()))
+}
+
+fn host_namespace(deleted: bool, phase: &str) -> Namespace {
+    let mut ns: Namespace = serde_json::from_value(json!({
+        "metadata": { "name": "shop" }, "status": { "phase": phase }
+    }))
+    .unwrap();
+    if deleted {
+        ns.metadata.deletion_timestamp = deleting();
+    }
+    ns
+}
+
+#[test]
+fn a_namespace_gone_or_terminating_is_ending() {
+    assert!(!namespace_ending(Some(&host_namespace(false, "Active"))));
+    assert!(namespace_ending(Some(&host_namespace(true, "Active"))), "deleted, phase not updated yet");
+    assert!(namespace_ending(Some(&host_namespace(false, "Terminating"))));
+    assert!(namespace_ending(None), "gone");
+}
+
+#[test]
+fn no_member_namespace_is_created_for_an_object_or_namespace_being_deleted() {
+    let live = ObjectMeta { name: Some("web".into()), ..Default::default() };
+    let dying = ObjectMeta { deletion_timestamp: deleting(), ..live.clone() };
+    let active = host_namespace(false, "Active");
+    let terminating = host_namespace(true, "Terminating");
+    assert!(may_create_member_namespace(Some(&live), Some(&active)));
+    assert!(!may_create_member_namespace(Some(&dying), Some(&active)), "the federated object is being deleted");
+    assert!(!may_create_member_namespace(None, Some(&active)), "the federated object is gone");
+    assert!(!may_create_member_namespace(Some(&live), Some(&terminating)), "its namespace is being deleted");
+    assert!(!may_create_member_namespace(Some(&live), None), "its namespace is gone");
+}

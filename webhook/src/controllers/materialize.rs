@@ -5,7 +5,9 @@
 //!   (template from the source, placement/overrides from the annotations, `kubefed.io/orphan`
 //!   copied, controller ownerReference to the source);
 //! - source without the annotations, or that lost the label → its `Federated<Kind>` is
-//!   deleted (the sync finalizer then removes the member copies);
+//!   deleted (the sync finalizer then removes the member copies), if this controller wrote it:
+//!   one that `kubectl fed place` has just adopted, before annotating the source, is kept
+//!   ([`fed_core::source::sweep_verdict`]) and then updated in place;
 //! - source deleted → garbage collection deletes the `Federated<Kind>` (ownerReference).
 //!
 //! A kube-runtime applier reconciles sources from the labelled-source store; a sweeper handles
@@ -18,7 +20,9 @@ use std::sync::Arc;
 
 use fed_core::annotations;
 use fed_core::api::Federated;
-use fed_core::source::{desired_federated, fed_namespace_of_source, source_owner, up_to_date};
+use fed_core::source::{
+    SweepVerdict, desired_federated, fed_namespace_of_source, source_owner, sweep_verdict, up_to_date,
+};
 use fed_core::{keys, render};
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -332,7 +336,8 @@ impl MaterializeCtx {
         }))
     }
 
-    /// A source-owned federated object whose source is no longer a labelled source: delete it.
+    /// A source-owned federated object whose source is no longer a labelled source: delete it,
+    /// as [`sweep_verdict`] decides.
     async fn sweep_one(&self, r: &ObjectRef<Federated>) -> Result<(), kube::Error> {
         let Some(fed) = self.handle.fed_store.get(r) else { return Ok(()) };
         if fed.metadata.deletion_timestamp.is_some() {
@@ -344,16 +349,9 @@ impl MaterializeCtx {
             return Ok(());
         }
         let current = self.source_api(fed.metadata.namespace.as_deref()).get_opt(&owner.name).await?;
-        let keep_orphan = match &current {
-            Some(s) if s.uid().as_deref() == Some(owner.uid.as_str()) => {
-                if s.labels().get(keys::FEDERATED_LABEL).is_some_and(|v| v == "true") {
-                    debug!(federated = %r, "sweep: source still labelled; the watch will catch up");
-                    return Ok(());
-                }
-                annotations::orphaned(s.annotations())
-            }
-            // Source gone (or replaced): garbage collection deletes it too; keep the orphan choice.
-            _ => true,
+        let SweepVerdict::Delete { keep_orphan } = sweep_verdict(owner, current.as_ref().map(|s| &s.metadata)) else {
+            debug!(federated = %r, "sweep: its source is still federated, or adopted it and is being annotated");
+            return Ok(());
         };
         info!(federated = %r, "source is gone or no longer federated; deleting its federated object");
         self.delete_federated(&fed, keep_orphan).await

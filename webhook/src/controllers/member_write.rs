@@ -2,7 +2,8 @@
 //! timeout, and what the members' answers mean for the status.
 //!
 //! What to send where comes from [`fed_core::plan`]; this module only sends it, skips applies
-//! the member already holds untouched ([`super::copies`]), creates a missing namespace, and
+//! the member already holds untouched ([`super::copies`]), creates a missing namespace (unless
+//! it is being deleted on the host), and
 //! never deletes a copy that is not ours (its origin annotation differs).
 
 use std::collections::BTreeMap;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use fed_core::api::ApiResourceRef;
 use fed_core::keys;
-use fed_core::plan::{Plan, Step};
+use fed_core::plan::{self, Plan, Step};
 use fed_core::status::{CLUSTER_NOT_READY, Outcome};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
@@ -21,6 +22,7 @@ use tracing::{debug, info};
 
 use super::copies::render_fingerprint;
 use super::handle::TypeHandle;
+use super::live::host_namespace;
 use super::shared::Shared;
 use crate::metrics::WriteTarget;
 
@@ -147,6 +149,17 @@ impl<'a> MemberWriter<'a> {
         let params = PatchParams::apply(keys::FIELD_MANAGER).force();
         let mut result = self.write(api.patch(name, &params, &Patch::Apply(object))).await;
         if let (Some(ns), Some(404)) = (ns, result.as_ref().err().and_then(CallError::code)) {
+            match self.namespace_wanted(ns, name).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    info!(%cluster, namespace = %ns, copy = %plan.origin, "not re-creating a namespace being deleted on the host");
+                    return Outcome::failed(
+                        word,
+                        format!("namespace {ns} (or {name} in it) is being deleted on the host"),
+                    );
+                }
+                Err(e) => return Outcome::failed(word, format!("reading namespace {ns} on the host: {e}")),
+            }
             if let Err(e) = self.ensure_namespace(client, ns).await {
                 return e.outcome(word, self.shared.opts.member_timeout);
             }
@@ -166,6 +179,19 @@ impl<'a> MemberWriter<'a> {
                 }
             }
         }
+    }
+
+    /// Whether `namespace` may be created on a member for the copy `name`: its federated object
+    /// and the host's namespace, read now, both exist and neither is being deleted
+    /// ([`fed_core::plan::may_create_member_namespace`]). Read here again, not only before the
+    /// plan ran: a member's 404 can come seconds later, and a namespace deleted on the host and
+    /// the members together must stay deleted.
+    async fn namespace_wanted(&self, namespace: &str, name: &str) -> Result<bool, kube::Error> {
+        let host = &self.shared.host;
+        let fed =
+            Api::<DynamicObject>::namespaced_with(host.clone(), namespace, &self.handle.fed_ar).get_opt(name).await?;
+        let host_namespace = host_namespace(host, namespace).await?;
+        Ok(plan::may_create_member_namespace(fed.as_ref().map(|f| &f.metadata), host_namespace.as_ref()))
     }
 
     /// Creates `namespace` on a member (labelled managed, so unjoin can remove it).

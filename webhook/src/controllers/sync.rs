@@ -33,7 +33,7 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::handle::TypeHandle;
-use super::live::same_live_incarnation;
+use super::live::{host_namespace_ending, same_live_incarnation};
 use super::member_write::MemberWriter;
 use super::recent_status::RecentStatus;
 use super::retry::FailureCounts;
@@ -199,14 +199,25 @@ impl SyncCtx {
     }
 
     /// The object as the API server has it now, if that is still the incarnation `cached` is a
-    /// copy of, not being deleted and finalized by us; `None` otherwise.
+    /// copy of, not being deleted and finalized by us, in a namespace that is not being deleted
+    /// either; `None` otherwise.
     ///
     /// The store the applier reads can lag behind a busy watch by seconds. Applying from a
     /// stale copy of an object that was deleted (or deleted and re-created) meanwhile would
-    /// write member copies that no finalizer guards, and nothing would ever remove them.
+    /// write member copies that no finalizer guards, and nothing would ever remove them. In a
+    /// namespace being deleted, the object's own deletion is coming: writing would re-create
+    /// what a user is tearing down on the members (a FederatedNamespace's namespace, say).
     async fn live(&self, cached: &Federated) -> Result<Option<Federated>, kube::Error> {
-        let current = self.fed_api(cached.metadata.namespace.as_deref()).get_opt(&cached.name_any()).await?;
-        Ok(current.filter(|c| still_live(cached, c)))
+        let namespace = cached.metadata.namespace.as_deref();
+        let current = self.fed_api(namespace).get_opt(&cached.name_any()).await?;
+        let Some(current) = current.filter(|c| still_live(cached, c)) else { return Ok(None) };
+        if let Some(ns) = namespace
+            && host_namespace_ending(&self.shared.host, ns).await?
+        {
+            debug!(object = %self.handle.origin(cached), "its namespace is being deleted; not writing copies");
+            return Ok(None);
+        }
+        Ok(Some(current))
     }
 
     async fn apply(&self, cached: &Federated) -> Result<Action, SyncError> {
