@@ -92,7 +92,9 @@ start_local() {
 start_in_cluster() {
   # A local process from an earlier FED_HOST_MODE=local run would hold the webhook port.
   FED_HOST_MODE=local "$HACK_DIR/federation-down.sh"
-  "$HACK_DIR/images.sh" >/dev/null
+  # The workspace build above may have made a new fed-webhook binary: build its image and load it
+  # into every node (a tag the nodes lack would never be pulled).
+  "$HACK_DIR/images.sh" --no-build --import >/dev/null
   # shellcheck source=/dev/null
   source "$LOCAL_DIR/images.env"
   "$fed" install --image "$FED_WEBHOOK_IMAGE" --replicas "${FED_HOST_REPLICAS:-2}" --host-network --port "$WEBHOOK_PORT" \

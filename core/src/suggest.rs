@@ -1,4 +1,4 @@
-//! "Did you mean …?" suggestions for mistyped names.
+//! Message helpers: "did you mean …?" suggestions for mistyped names, and what a JSON value is.
 
 /// The candidate closest to `name` by Levenshtein distance, when it is close enough to be a
 /// plausible typo: distance at most `max(1, len(name) / 3)`. Ties go to the first candidate;
@@ -23,6 +23,20 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
 /// `; did you mean "x"?` for an already chosen suggestion, else empty.
 pub fn suffix(suggestion: Option<&str>) -> String {
     suggestion.map(|s| format!("; did you mean {s:?}?")).unwrap_or_default()
+}
+
+/// What a JSON value is, for messages: `null`, `a boolean`, `a number`, `a string`, `an array`
+/// or `an object`.
+pub fn json_type(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 #[cfg(test)]

@@ -265,6 +265,11 @@ pub fn apply_on_earth(ns: &str, manifest: &str, extra: &[&str]) -> Output {
     kubectl_with_stdin(&args, Some(manifest))
 }
 
+/// `kubectl --context earth -n NS patch RESOURCE NAME --type=merge -p PATCH`.
+pub fn merge_patch_on_earth(ns: &str, resource: &str, name: &str, patch: &str) -> Output {
+    kubectl(&["--context", "earth", "-n", ns, "patch", resource, name, "--type=merge", "-p", patch])
+}
+
 /// Asserts that `out` is an admission denial mentioning every one of `needles`.
 pub fn assert_denied(out: &Output, needles: &[&str]) {
     let text = output_text(out);

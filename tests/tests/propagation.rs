@@ -93,18 +93,7 @@ async fn seed_walkthrough_listings_land_on_earth_and_vulcan_only() {
 
     // Removing vulcan from the placement deletes the copy there.
     let patch = r#"{"spec":{"placement":{"clusters":[{"name":"earth"}]}}}"#;
-    let out = kubectl(&[
-        "--context",
-        "earth",
-        "-n",
-        ns,
-        "patch",
-        "federateddeployment",
-        "fedhttp",
-        "--type=merge",
-        "-p",
-        patch,
-    ]);
+    let out = fed_e2e::merge_patch_on_earth(ns, "federateddeployment", "fedhttp", patch);
     assert!(out.status.success(), "{}", output_text(&out));
     wait_absent::<Deployment>(&bed, &["vulcan"], ns, "fedhttp").await;
 

@@ -110,18 +110,7 @@ async fn the_seed_walkthrough_serves_http_on_both_clusters_and_unjoin_leaves_not
     let earth_deploys = Api::<Deployment>::namespaced(bed.earth.clone(), &ns.name);
     let earth_uid = earth_deploys.get("fedhttp").await.unwrap().metadata.uid;
     let patch = r#"{"spec":{"placement":{"clusters":[{"name":"earth"}]}}}"#;
-    succeeded(kubectl(&[
-        "--context",
-        "earth",
-        "-n",
-        &ns.name,
-        "patch",
-        "federateddeployment",
-        "fedhttp",
-        "--type=merge",
-        "-p",
-        patch,
-    ]));
+    succeeded(fed_e2e::merge_patch_on_earth(&ns.name, "federateddeployment", "fedhttp", patch));
     let vulcan_pods = Api::<Pod>::namespaced(bed.vulcan.clone(), &ns.name);
     wait_until(RUNNING, "vulcan's web server pods to be gone", || async {
         let list = vulcan_pods.list(&ListParams::default().labels("app=httpbin")).await.ok()?;

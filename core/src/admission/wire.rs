@@ -130,14 +130,7 @@ fn explain(body: &[u8], err: &serde_json::Error) -> (&'static str, String) {
             }
         }
         Ok(other) => {
-            let what = match other {
-                Value::Null => "null",
-                Value::Bool(_) => "a boolean",
-                Value::Number(_) => "a number",
-                Value::String(_) => "a string",
-                Value::Array(_) => "an array",
-                Value::Object(_) => "an object",
-            };
+            let what = crate::suggest::json_type(&other);
             ("wrong-type", format!("expected an {META_API_VERSION_V1} {META_KIND} object, got {what}"))
         }
     }

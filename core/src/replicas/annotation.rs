@@ -39,7 +39,7 @@ pub enum SchedulingAnnotationError {
         found: &'static str,
     },
     /// A field other than minReplicas, maxReplicas and weight.
-    #[error("{REPLICA_SCHEDULING}: {key:?} has unknown field {field:?}{}; the fields are minReplicas, maxReplicas and weight", did_you_mean(.suggestion))]
+    #[error("{REPLICA_SCHEDULING}: {key:?} has unknown field {field:?}{}; the fields are minReplicas, maxReplicas and weight", crate::suggest::suffix(.suggestion.as_deref()))]
     UnknownField {
         /// The cluster key.
         key: String,
@@ -67,7 +67,7 @@ pub fn parse_annotation(value: &str) -> Result<ClusterPreferencesMap, Scheduling
     let shape = |reason: String| SchedulingAnnotationError::Shape { reason };
     let json: Value = serde_json::from_str(value.trim()).map_err(|e| shape(format!("not valid JSON ({e})")))?;
     let Value::Object(map) = json else {
-        return Err(shape(format!("the value is {}", type_name(&json))));
+        return Err(shape(format!("the value is {}", crate::suggest::json_type(&json))));
     };
     map.iter().map(|(key, v)| Ok((key.clone(), cluster_preferences(key, v)?))).collect()
 }
@@ -83,7 +83,10 @@ fn cluster_preferences(key: &str, value: &Value) -> Result<ClusterPreferences, S
             .map_err(|reason| SchedulingAnnotationError::ClusterName { key: key.to_string(), reason })?;
     }
     let Value::Object(fields) = value else {
-        return Err(SchedulingAnnotationError::NotAnObject { key: key.to_string(), found: type_name(value) });
+        return Err(SchedulingAnnotationError::NotAnObject {
+            key: key.to_string(),
+            found: crate::suggest::json_type(value),
+        });
     };
     if let Some(field) = fields.keys().find(|f| !FIELDS.contains(&f.as_str())) {
         let suggestion = suggest::nearest(field, FIELDS).map(str::to_string);
@@ -108,21 +111,6 @@ fn integer(
             Err(SchedulingAnnotationError::NotAnInteger { key: key.to_string(), field, found: other.to_string() })
         }
     }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn did_you_mean(suggestion: &Option<String>) -> String {
-    suggestion.as_ref().map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -157,7 +145,7 @@ mod tests {
             (r#"{"Vulcan":{"weight":1}}"#, r#"key "Vulcan" is not a valid cluster name"#),
             (r#"{"":{"weight":1}}"#, "must not be empty"),
             (r#"{"a":3}"#, r#""a" must map to an object such as {"weight":1}, not a number"#),
-            (r#"{"a":{"maxReplica":3}}"#, r#"unknown field "maxReplica" (did you mean "maxReplicas"?)"#),
+            (r#"{"a":{"maxReplica":3}}"#, r#"unknown field "maxReplica"; did you mean "maxReplicas"?"#),
             (r#"{"a":{"replicas":3}}"#, r#"unknown field "replicas"; the fields are"#),
             (r#"{"a":{"weight":"2"}}"#, r#""a" weight must be a whole number, not "2""#),
             (r#"{"a":{"minReplicas":1.5}}"#, "minReplicas must be a whole number, not 1.5"),

@@ -45,7 +45,7 @@ pub enum PreferenceError {
         max: i64,
     },
     /// A named cluster that is not joined.
-    #[error("cluster {cluster:?} is not joined to the federation (joined: {}){}", list(.joined), did_you_mean(.suggestion))]
+    #[error("cluster {cluster:?} is not joined to the federation (joined: {}){}", list(.joined), crate::suggest::suffix(.suggestion.as_deref()))]
     NotJoined {
         /// The unknown name.
         cluster: String,
@@ -55,7 +55,7 @@ pub enum PreferenceError {
         suggestion: Option<String>,
     },
     /// A named cluster that is joined but not in the object's placement.
-    #[error("cluster {cluster:?} is not in the placement (placed: {}){}", list(.placed), did_you_mean(.suggestion))]
+    #[error("cluster {cluster:?} is not in the placement (placed: {}){}", list(.placed), crate::suggest::suffix(.suggestion.as_deref()))]
     NotPlaced {
         /// The name.
         cluster: String,
@@ -216,10 +216,6 @@ fn capacity_warnings(total: i64, prefs: &ClusterPreferencesMap, clusters: &BTree
 
 fn list(names: &[String]) -> String {
     if names.is_empty() { "none".to_string() } else { names.join(", ") }
-}
-
-fn did_you_mean(suggestion: &Option<String>) -> String {
-    suggestion.as_ref().map(|s| format!("; did you mean {s:?}?")).unwrap_or_default()
 }
 
 #[cfg(test)]
