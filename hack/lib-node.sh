@@ -225,25 +225,13 @@ _ensure_cert() {
 ensure_node_pki() { # KEY
   node_vars "$1"
   local node="$N_NAME"
-  cat >"$C_PKI/node-openssl.cnf" <<EOF
-[req]
-distinguished_name = dn
-prompt = no
-[dn]
-[v3_kubelet_server]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = serverAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-subjectAltName = DNS:$node, DNS:localhost, IP:$N_NODE_IP, IP:127.0.0.1
-[v3_client]
-basicConstraints = critical, CA:FALSE
-keyUsage = critical, digitalSignature
-extendedKeyUsage = clientAuth
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-EOF
+  # The cluster's openssl.cnf (gen_pki: [req], [v3_client], …) plus the kubelet's serving profile.
+  {
+    cat "$C_PKI/openssl.cnf"
+    sed -n '/^\[v3_server\]/,/^subjectAltName/p' "$C_PKI/openssl.cnf" |
+      sed -e 's/^\[v3_server\]/[v3_kubelet_server]/' \
+        -e "s/^subjectAltName = .*/subjectAltName = DNS:$node, DNS:localhost, IP:$N_NODE_IP, IP:127.0.0.1/"
+  } >"$C_PKI/node-openssl.cnf"
   _ensure_cert "$N_CERT-client" "/O=system:nodes/CN=system:node:$node" v3_client
   _ensure_cert "$N_CERT-serving" "/CN=$node" v3_kubelet_server "IP Address:$N_NODE_IP,"
   _ensure_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" v3_client
