@@ -154,6 +154,6 @@ log "images ready in $((SECONDS - start))s; refs in $IMAGES_ENV"
 if ((import)); then
   FED_IMAGE_ARCHIVES="$pause_tar $demo_tar $webhook_tar"
   for name in "${CLUSTERS[@]}" "${CLUSTERS[@]/%/-2}"; do # every node key (hack/lib-node.sh)
-    is_running containerd "$name" && node_import_images "$name"
+    if is_running containerd "$name"; then node_import_images "$name"; fi
   done
 fi
