@@ -20,6 +20,7 @@ mod context;
 mod discovery;
 mod errors;
 mod fedapi;
+mod host_manifests;
 mod kubeconfig;
 mod member_rbac;
 mod output;
