@@ -265,6 +265,23 @@ pub fn apply_on_earth(ns: &str, manifest: &str, extra: &[&str]) -> Output {
     kubectl_with_stdin(&args, Some(manifest))
 }
 
+/// The holder of the controllers' Lease (`kubectl-fed-controllers` in the federation
+/// namespace): a pod's name in the cluster form, `hostname-pid` of the local process.
+pub async fn lease_holder(bed: &Bed) -> Option<String> {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let api: Api<Lease> = Api::namespaced(bed.earth.clone(), "kube-federation-system");
+    api.get_opt("kubectl-fed-controllers").await.ok()??.spec?.holder_identity
+}
+
+/// Names of the host component's pods in earth that are not being deleted.
+pub async fn webhook_pods(bed: &Bed) -> Vec<String> {
+    use k8s_openapi::api::core::v1::Pod;
+    let pods: Api<Pod> = Api::namespaced(bed.earth.clone(), "kube-federation-system");
+    let list = pods.list(&kube::api::ListParams::default().labels("app.kubernetes.io/component=webhook")).await;
+    let items = list.map(|l| l.items).unwrap_or_default();
+    items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).filter_map(|p| p.metadata.name).collect()
+}
+
 /// `kubectl --context earth -n NS patch RESOURCE NAME --type=merge -p PATCH`.
 pub fn merge_patch_on_earth(ns: &str, resource: &str, name: &str, patch: &str) -> Output {
     kubectl(&["--context", "earth", "-n", ns, "patch", resource, name, "--type=merge", "-p", patch])

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use fed_core::keys::{FEDERATED_LABEL, FEDERATION_NAMESPACE};
 use fed_e2e::{
     TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, kubectl_federation_ns,
-    output_text, wait_until,
+    lease_holder, output_text, wait_until, webhook_pods,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::Mutex;
@@ -188,24 +187,15 @@ async fn annotated_creates(
     outcomes
 }
 
-async fn lease_holder(client: &kube::Client) -> Option<String> {
-    let lease = Api::<Lease>::namespaced(client.clone(), FEDERATION_NAMESPACE).get_opt("kubectl-fed-controllers").await;
-    lease.ok()??.spec?.holder_identity
-}
-
 #[tokio::test]
 async fn deleting_the_leading_webhook_pod_under_creates_admits_nothing_unchecked() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "dis-podkill").await;
     let pods = Api::<Pod>::namespaced(bed.earth.clone(), FEDERATION_NAMESPACE);
-    let running = || async {
-        let list = pods.list(&ListParams::default().labels("app.kubernetes.io/component=webhook")).await.ok()?;
-        Some(list.items.into_iter().filter_map(|p| p.metadata.name).collect::<Vec<_>>())
-    };
     let leader = wait_until(Duration::from_secs(60), "a webhook pod holding the Lease", || async {
-        let holder = lease_holder(&bed.earth).await?;
-        running().await?.contains(&holder).then_some(holder)
+        let holder = lease_holder(&bed).await?;
+        webhook_pods(&bed).await.contains(&holder).then_some(holder)
     })
     .await;
 
@@ -219,7 +209,7 @@ async fn deleting_the_leading_webhook_pod_under_creates_admits_nothing_unchecked
     let deleted_at = Instant::now();
     pods.delete(&leader, &DeleteParams::default()).await.expect("the leading pod is deleted");
     let new_leader = wait_until(Duration::from_secs(60), "the Lease to move to another pod", || async {
-        let holder = lease_holder(&bed.earth).await?;
+        let holder = lease_holder(&bed).await?;
         (holder != leader).then_some(holder)
     })
     .await;

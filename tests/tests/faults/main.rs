@@ -20,11 +20,14 @@ use std::time::{Duration, Instant};
 
 use converge::{EVERYWHERE, Place, converge, federated_configmaps};
 use fed_core::api::KubeFedCluster;
-use fed_e2e::{Bed, TestNamespace, federation, hack, hack_later, host_in_cluster, poll_until, wait_until};
+use fed_e2e::{
+    Bed, TestNamespace, federation, hack, hack_later, host_in_cluster, lease_holder, poll_until, wait_until,
+    webhook_pods,
+};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use load::{Kind, Load, Script, creates, interleave, mixed};
-use replica::{LEASE_SECONDS, Replica, bed_pid, bed_port, controllers, held_by, kill_9, lease_holder};
+use replica::{LEASE_SECONDS, Replica, bed_pid, bed_port, controllers, held_by, kill_9};
 use report::Row;
 use tokio::sync::Mutex;
 
@@ -173,7 +176,7 @@ async fn s3_webhook_killed_under_annotated_creates() {
     steps_done(&load, 60).await;
     let killed = Instant::now();
     if host_in_cluster() {
-        pods::kill_pods(&bed, &pods::webhook_pods(&bed).await).await;
+        pods::kill_pods(&bed, &webhook_pods(&bed).await).await;
     } else {
         kill_9(bed_pid()).await;
     }
@@ -220,7 +223,7 @@ async fn s4_controllers_killed_mid_propagation() {
     let killed = Instant::now();
     let before = lease_holder(&bed).await;
     if host_in_cluster() {
-        pods::kill_pods(&bed, &pods::webhook_pods(&bed).await).await;
+        pods::kill_pods(&bed, &webhook_pods(&bed).await).await;
     } else {
         kill_9(bed_pid()).await;
     }

@@ -2,21 +2,12 @@
 //! at once (grace period 0, so their containers get SIGKILL as `kill -9` gives the local form's
 //! process), and whether the controllers' Lease is held by one of them.
 
-use fed_e2e::Bed;
+use fed_e2e::{Bed, lease_holder, webhook_pods};
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DeleteParams, ListParams};
-
-use crate::replica::lease_holder;
+use kube::api::{Api, DeleteParams};
 
 fn pods(bed: &Bed) -> Api<Pod> {
     Api::namespaced(bed.earth.clone(), "kube-federation-system")
-}
-
-/// Names of the host component's pods that are not being deleted.
-pub async fn webhook_pods(bed: &Bed) -> Vec<String> {
-    let list = pods(bed).list(&ListParams::default().labels("app.kubernetes.io/component=webhook")).await;
-    let items = list.map(|l| l.items).unwrap_or_default();
-    items.into_iter().filter(|p| p.metadata.deletion_timestamp.is_none()).filter_map(|p| p.metadata.name).collect()
 }
 
 /// Deletes `names` with grace period 0.

@@ -1,17 +1,12 @@
 //! The host component as processes: the fed-webhook that `hack/federation-up.sh` started (its
-//! PID file), an extra replica started here, what their `/metrics` say about the controllers,
-//! and the controllers' Lease.
+//! PID file), an extra replica started here, and what their `/metrics` say about the controllers.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fed_e2e::{Bed, kubeconfig_path, plugin_dir, port_base, repo_root};
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
+use fed_e2e::{kubeconfig_path, plugin_dir, port_base, repo_root};
 
-/// The Lease the controllers are elected by (webhook/src/controllers/leader.rs).
-pub const LEASE: &str = "kubectl-fed-controllers";
 /// Its duration in seconds (same file).
 pub const LEASE_SECONDS: u64 = 15;
 
@@ -81,12 +76,6 @@ pub fn parse_controllers(text: &str) -> Option<Controllers> {
 /// The controller metrics of the process serving on `port` (`None` while it does not answer).
 pub async fn controllers(port: u16) -> Option<Controllers> {
     parse_controllers(&get(port, "/metrics").await?)
-}
-
-/// The Lease's holder identity (`hostname-pid` of the holding process).
-pub async fn lease_holder(bed: &Bed) -> Option<String> {
-    let api: Api<Lease> = Api::namespaced(bed.earth.clone(), "kube-federation-system");
-    api.get_opt(LEASE).await.ok()??.spec?.holder_identity
 }
 
 /// True when `holder` is the identity of process `pid`.
