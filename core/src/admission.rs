@@ -21,6 +21,7 @@ use crate::api::{
 use crate::placement::{self, JoinedCluster, PlacementError};
 use crate::{keys, names, overrides};
 
+pub mod follow;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod memory;
 pub mod wire;
@@ -37,6 +38,9 @@ pub trait FederationView {
     /// Only its metadata (identity and owner references) is needed; a view may leave the rest
     /// out.
     fn federated_object(&self, federated: &ApiResourceRef, namespace: &str, name: &str) -> Option<Federated>;
+    /// The annotations of host namespace `namespace` when it follows (labelled
+    /// `kubefed.io/follow=true`), else `None`. Read by the follow webhook ([`follow`]).
+    fn followed_namespace(&self, namespace: &str) -> Option<BTreeMap<String, String>>;
 }
 
 /// Which webhook endpoint is deciding.
@@ -46,6 +50,8 @@ pub enum Endpoint {
     Mutate,
     /// `/validate`: deny what breaks the rules, warn about what is risky.
     Validate,
+    /// `/follow`: give a new object in a followed namespace its namespace's placement.
+    Follow,
 }
 
 /// Decide one admission request. Never panics; identical under `dryRun`.
@@ -96,6 +102,9 @@ struct Decision {
 type Outcome = Result<Decision, String>;
 
 fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+    if endpoint == Endpoint::Follow {
+        return follow::decide(view, req);
+    }
     let Some(object) = req.object.as_ref() else { return Ok(Decision::default()) };
     if matches!(req.operation, Operation::Delete | Operation::Connect) || req.sub_resource.is_some() {
         return Ok(Decision::default());
@@ -108,9 +117,9 @@ fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<
     match (req.kind.group.as_str(), endpoint) {
         (CORE_GROUP, Endpoint::Validate) => validate_core(&subject),
         (TYPES_GROUP, Endpoint::Validate) => validate_federated(view, &subject),
-        (CORE_GROUP | TYPES_GROUP, Endpoint::Mutate) => Ok(Decision::default()),
+        (CORE_GROUP | TYPES_GROUP, Endpoint::Mutate | Endpoint::Follow) => Ok(Decision::default()),
         (_, Endpoint::Validate) => validate_source(view, &subject),
-        (_, Endpoint::Mutate) => Ok(mutate_source(view, &subject)),
+        (_, Endpoint::Mutate | Endpoint::Follow) => Ok(mutate_source(view, &subject)),
     }
     .map_err(|e| format!("{}: {e}", subject.display()))
 }

@@ -21,6 +21,17 @@ pub const MANAGED_LABEL: &str = "kubefed.io/managed";
 /// Label on the KubeFedCluster of the host cluster when it joined itself.
 pub const HOST_LABEL: &str = "kubefed.io/host";
 
+/// Follow: label `"true"` on a host Namespace whose new objects take the namespace's placement
+/// (the follow webhook selects these namespaces); annotation `"true"`/`"false"` on a
+/// FederatedNamespace turning follow on or off for its namespace; annotation `"false"` on an
+/// object created in a followed namespace, keeping it on the host only.
+pub const FOLLOW: &str = "kubefed.io/follow";
+/// Annotation on a followed Namespace: the placement (`kubefed.io/placement` syntax) its new
+/// objects get when no FederatedNamespace governs it, as `kubectl fed follow --clusters` recorded.
+pub const FOLLOW_PLACEMENT: &str = "kubefed.io/follow-placement";
+/// Annotation on a followed Namespace: like [`FOLLOW_PLACEMENT`], a cluster selector.
+pub const FOLLOW_CLUSTER_SELECTOR: &str = "kubefed.io/follow-cluster-selector";
+
 /// Prefix shared by every key above; the webhook's match conditions look for it.
 pub const PREFIX: &str = "kubefed.io/";
 

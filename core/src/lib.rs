@@ -10,6 +10,7 @@ pub mod annotations;
 pub mod api;
 #[cfg(feature = "certs")]
 pub mod certs;
+pub mod contents;
 pub mod crd;
 pub mod health;
 pub mod keys;

@@ -59,6 +59,9 @@ pub fn member_object(fed: &Federated, target: &ApiResourceRef, cluster: &str) ->
     if target.group.is_empty() && target.kind == "Service" {
         strip_member_assigned_service_fields(&mut obj);
     }
+    if target.group.is_empty() && target.kind == "Pod" {
+        strip_host_assigned_pod_fields(&mut obj);
+    }
     let mut obj = Value::Object(obj);
     overrides::apply(&mut obj, overrides::for_cluster(&fed.spec.overrides, cluster))
         .map_err(|source| RenderError::Override { cluster: cluster.to_string(), source })?;
@@ -218,6 +221,13 @@ fn strip_member_assigned_service_fields(obj: &mut Map<String, Value>) {
         spec.remove("clusterIPs");
     }
     spec.remove("healthCheckNodePort");
+}
+
+/// A Pod's node is the host scheduler's choice (`spec.nodeName`); each member schedules its copy.
+fn strip_host_assigned_pod_fields(obj: &mut Map<String, Value>) {
+    if let Some(Value::Object(spec)) = obj.get_mut("spec") {
+        spec.remove("nodeName");
+    }
 }
 
 #[cfg(test)]
@@ -463,5 +473,17 @@ mod tests {
     fn origins() {
         assert_eq!(origin("FederatedDeployment", Some("ns"), "web"), "FederatedDeployment/ns/web");
         assert_eq!(origin("FederatedClusterRole", None, "r"), "FederatedClusterRole/r");
+    }
+
+    #[test]
+    fn a_pod_copy_leaves_the_node_to_the_member() {
+        let pods = ApiResourceRef::v1("", "Pod", "pods", crate::api::Scope::Namespaced);
+        let template = json!({"spec": {"nodeName": "earth-node", "containers": [{"name": "c", "image": "i"}]}});
+        let mut fed = Federated::new("solo", &pods.federated().api_resource(), FederatedSpec::default());
+        fed.metadata.namespace = Some("demo".into());
+        fed.spec.template = Some(template);
+        let copy = member_object(&fed, &pods, "vulcan").unwrap();
+        assert!(copy["spec"].get("nodeName").is_none(), "{copy}");
+        assert_eq!(copy["spec"]["containers"][0]["name"], "c");
     }
 }

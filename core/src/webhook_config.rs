@@ -11,7 +11,7 @@ use k8s_openapi::api::admissionregistration::v1::{
     MatchCondition, MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference,
     ValidatingWebhook, ValidatingWebhookConfiguration, WebhookClientConfig,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
 use crate::api::{CORE_GROUP, TYPES_GROUP};
 use crate::keys;
@@ -22,6 +22,12 @@ pub const CONFIGURATION_NAME: &str = "kubectl-fed";
 pub const MUTATING_WEBHOOK_NAME: &str = "mutate.kubefed.io";
 /// Name of the validating webhook inside its configuration.
 pub const VALIDATING_WEBHOOK_NAME: &str = "validate.kubefed.io";
+/// Name of the follow webhook (second in the mutating configuration).
+pub const FOLLOW_WEBHOOK_NAME: &str = "follow-namespace.kubefed.io";
+/// HTTP path of the follow endpoint.
+pub const FOLLOW_PATH: &str = "/follow";
+/// Name of the follow webhook's match condition.
+pub const FOLLOW_MATCH_CONDITION_NAME: &str = "followed-objects";
 /// HTTP path of the mutating endpoint.
 pub const MUTATE_PATH: &str = "/mutate";
 /// HTTP path of the validating endpoint.
@@ -84,7 +90,7 @@ impl WebhookTarget {
 /// The mutating and validating configurations, both named [`CONFIGURATION_NAME`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct WebhookConfigurations {
-    /// `mutate.kubefed.io` → `/mutate`.
+    /// `mutate.kubefed.io` → `/mutate`, then `follow-namespace.kubefed.io` → `/follow`.
     pub mutating: MutatingWebhookConfiguration,
     /// `validate.kubefed.io` → `/validate`.
     pub validating: ValidatingWebhookConfiguration,
@@ -107,9 +113,50 @@ pub fn mutating_match_expression() -> String {
             prefix = keys::PREFIX
         )
     };
-    let controlled = "(object != null && has(object.metadata) && has(object.metadata.ownerReferences) && \
-                      object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller))";
-    format!("!{controlled} && ({} || {})", annotated("object"), annotated("oldObject"))
+    format!("!{CONTROLLED} && ({} || {})", annotated("object"), annotated("oldObject"))
+}
+
+/// CEL: another object controls the object under review ([`crate::admission::controlled`]).
+const CONTROLLED: &str = "(object != null && has(object.metadata) && has(object.metadata.ownerReferences) && \
+                          object.metadata.ownerReferences.exists(r, has(r.controller) && r.controller))";
+
+/// CEL for the follow webhook: objects no other object controls (a Deployment's ReplicaSets and
+/// their Pods never reach it), of types that can be a namespace's own contents
+/// ([`crate::contents::skip_type_cel`]: Events, Endpoints, … never pay for the webhook).
+pub fn follow_match_expression() -> String {
+    format!("!{CONTROLLED} && !{}", crate::contents::skip_type_cel())
+}
+
+/// The follow webhook: CREATEs of namespaced objects in namespaces labelled
+/// `kubefed.io/follow=true`. Failure policy Fail: while fed-webhook cannot answer, nothing is
+/// created unfederated in a followed namespace (docs/SECURITY.md).
+fn follow_webhook(target: &WebhookTarget, ca_bundle: Option<&[u8]>) -> MutatingWebhook {
+    MutatingWebhook {
+        name: FOLLOW_WEBHOOK_NAME.to_string(),
+        client_config: target.client_config(FOLLOW_PATH, ca_bundle),
+        rules: Some(vec![RuleWithOperations {
+            api_groups: Some(vec!["*".to_string()]),
+            api_versions: Some(vec!["*".to_string()]),
+            resources: Some(vec!["*".to_string()]),
+            operations: Some(vec!["CREATE".to_string()]),
+            scope: Some("Namespaced".to_string()),
+        }]),
+        match_conditions: Some(vec![MatchCondition {
+            name: FOLLOW_MATCH_CONDITION_NAME.to_string(),
+            expression: follow_match_expression(),
+        }]),
+        match_policy: Some("Equivalent".to_string()),
+        failure_policy: Some("Fail".to_string()),
+        side_effects: "None".to_string(),
+        admission_review_versions: vec!["v1".to_string()],
+        timeout_seconds: Some(TIMEOUT_SECONDS),
+        reinvocation_policy: Some("Never".to_string()),
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some([(keys::FOLLOW.to_string(), "true".to_string())].into()),
+            ..Default::default()
+        }),
+        object_selector: None,
+    }
 }
 
 /// CEL for the validating webhook: what [`mutating_match_expression`] lets through, plus every
@@ -158,20 +205,23 @@ fn metadata() -> ObjectMeta {
 pub fn webhook_configurations(target: &WebhookTarget, ca_bundle: Option<&[u8]>) -> WebhookConfigurations {
     let mutating = MutatingWebhookConfiguration {
         metadata: metadata(),
-        webhooks: Some(vec![MutatingWebhook {
-            name: MUTATING_WEBHOOK_NAME.to_string(),
-            client_config: target.client_config(MUTATE_PATH, ca_bundle),
-            rules: Some(rules()),
-            match_conditions: Some(match_conditions(mutating_match_expression())),
-            match_policy: Some("Equivalent".to_string()),
-            failure_policy: Some("Fail".to_string()),
-            side_effects: "None".to_string(),
-            admission_review_versions: vec!["v1".to_string()],
-            timeout_seconds: Some(TIMEOUT_SECONDS),
-            reinvocation_policy: Some("Never".to_string()),
-            namespace_selector: None,
-            object_selector: None,
-        }]),
+        webhooks: Some(vec![
+            MutatingWebhook {
+                name: MUTATING_WEBHOOK_NAME.to_string(),
+                client_config: target.client_config(MUTATE_PATH, ca_bundle),
+                rules: Some(rules()),
+                match_conditions: Some(match_conditions(mutating_match_expression())),
+                match_policy: Some("Equivalent".to_string()),
+                failure_policy: Some("Fail".to_string()),
+                side_effects: "None".to_string(),
+                admission_review_versions: vec!["v1".to_string()],
+                timeout_seconds: Some(TIMEOUT_SECONDS),
+                reinvocation_policy: Some("Never".to_string()),
+                namespace_selector: None,
+                object_selector: None,
+            },
+            follow_webhook(target, ca_bundle),
+        ]),
     };
     let validating = ValidatingWebhookConfiguration {
         metadata: metadata(),
@@ -282,6 +332,34 @@ mod tests {
         for e in [&m, &v] {
             assert_eq!(e.matches('(').count(), e.matches(')').count());
         }
+    }
+
+    #[test]
+    fn the_follow_webhook_selects_followed_namespaces_and_new_uncontrolled_objects() {
+        for c in [local(), webhook_configurations(&WebhookTarget::in_cluster("x"), None)] {
+            let hooks = c.mutating.webhooks.as_ref().unwrap();
+            assert_eq!(hooks[0].name, MUTATING_WEBHOOK_NAME, "the mutating webhook stays first");
+            let f = &hooks[1];
+            assert_eq!(f.name, FOLLOW_WEBHOOK_NAME);
+            let path = f.client_config.url.clone().or(f.client_config.service.as_ref().and_then(|s| s.path.clone()));
+            assert!(path.unwrap().ends_with(FOLLOW_PATH));
+            assert_eq!(f.failure_policy.as_deref(), Some("Fail"));
+            let labels = f.namespace_selector.as_ref().unwrap().match_labels.clone().unwrap();
+            assert_eq!(labels.get(keys::FOLLOW).map(String::as_str), Some("true"));
+            let rule = &f.rules.as_ref().unwrap()[0];
+            assert_eq!(rule.operations.as_deref(), Some(&["CREATE".to_string()][..]));
+            assert_eq!(rule.scope.as_deref(), Some("Namespaced"));
+            let cond = &f.match_conditions.as_ref().unwrap()[0];
+            assert_eq!(cond.expression, follow_match_expression());
+        }
+        let e = follow_match_expression();
+        assert!(
+            e.starts_with("!(object != null && has(object.metadata) && has(object.metadata.ownerReferences)"),
+            "{e}"
+        );
+        assert!(e.contains("request.kind.group in ['types.kubefed.io'"), "{e}");
+        assert!(e.contains("'/Event'") && e.contains("'discovery.k8s.io/EndpointSlice'"), "{e}");
+        assert_eq!(e.matches('(').count(), e.matches(')').count());
     }
 
     #[test]

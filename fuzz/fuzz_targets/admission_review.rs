@@ -14,7 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
 fuzz_target!(|body: &[u8]| {
-    for endpoint in [Endpoint::Mutate, Endpoint::Validate] {
+    for endpoint in [Endpoint::Mutate, Endpoint::Validate, Endpoint::Follow] {
         check(federation(), endpoint, body);
     }
 });

@@ -60,6 +60,7 @@ fn fixed_federation() -> MemoryView {
             deployments.federated(),
             federated("FederatedDeployment", "web", json!({"placement": {"clusterSelector": {}}}), web_owner),
         )],
+        followed: [("shop".to_string(), Default::default())].into(),
     }
 }
 

@@ -37,6 +37,7 @@ pub enum Command {
     Enable(cmd::enable::EnableOptions),
     Disable(cmd::disable::DisableOptions),
     Federate(cmd::federate::FederateOptions),
+    Follow(cmd::follow::FollowOptions),
     Place(cmd::place::PlaceOptions),
     Unplace(cmd::unplace::UnplaceOptions),
     Status(cmd::status::StatusOptions),

@@ -56,6 +56,11 @@ pub struct GlobalOpts {
         hide_possible_values = true
     )]
     pub dry_run: DryRun,
+
+    /// Log verbosity, as kubefedctl's klog flag (`-v 2`, `--v=2`): 2 and above log every
+    /// request sent (method and URL)
+    #[arg(short = 'v', long = "v", global = true, value_name = "N", default_value_t = 0, help_heading = GLOBAL)]
+    pub verbosity: u8,
 }
 
 /// `--dry-run` strategies, as in kubectl.
@@ -168,7 +173,14 @@ async fn client_from_kubeconfig(kubeconfig: Kubeconfig, context: &str) -> Result
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     config.reset_reader_on_write = true;
-    Client::try_from(config).with_context(|| format!("building a client for context {context:?}"))
+    build_client(config).with_context(|| format!("building a client for context {context:?}"))
+}
+
+/// The client for `config`, logging its requests under `--v=2` ([`crate::verbose`]).
+fn build_client(config: kube::Config) -> Result<Client> {
+    let server = config.cluster_url.to_string();
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(builder.with_layer(&crate::verbose::LogRequests { server }).build())
 }
 
 /// A client that authenticates with a bearer token (a member's federation service account).
@@ -183,7 +195,7 @@ pub fn client_from_token(endpoint: &str, ca_pem: Option<&[u8]>, insecure: bool, 
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(READ_TIMEOUT);
     config.reset_reader_on_write = true;
-    Client::try_from(config).context("building a client from the member token")
+    build_client(config).context("building a client from the member token")
 }
 
 /// The DER bodies of every CERTIFICATE block in a PEM bundle.

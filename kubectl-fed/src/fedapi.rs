@@ -74,6 +74,16 @@ pub async fn clusters(client: &Client, fed_ns: &str, context: &str) -> Result<Ve
     Ok(items)
 }
 
+/// A KubeFedCluster as fed-core's placement sees it.
+pub fn joined(c: &KubeFedCluster) -> fed_core::placement::JoinedCluster {
+    fed_core::placement::JoinedCluster {
+        name: c.name_any(),
+        labels: c.labels().clone(),
+        offline: c.is_offline(),
+        is_host: c.labels().get(fed_core::keys::HOST_LABEL).is_some_and(|v| v == "true"),
+    }
+}
+
 /// The target types whose propagation is enabled: what the members' federation ClusterRoles
 /// grant (a Disabled type is not propagated, so the federation needs no rights on it).
 pub fn enabled_targets(configs: &[FederatedTypeConfig]) -> Vec<ApiResourceRef> {

@@ -20,11 +20,14 @@ mod context;
 mod discovery;
 mod errors;
 mod fedapi;
+mod follow;
 mod host_manifests;
 mod kubeconfig;
+mod member_check;
 mod member_rbac;
 mod output;
 mod type_configs;
+mod verbose;
 mod waiting;
 
 use std::process::ExitCode;
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let Cli { global, command } = cli;
+    verbose::set(global.verbosity);
     // Commands that need no cluster run without a runtime.
     match &command {
         Command::Completion(opts) => return cmd::completion::run(opts),
@@ -96,6 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Enable(o) => cmd::enable::run(&ctx, o).await,
             Command::Disable(o) => cmd::disable::run(&ctx, o).await,
             Command::Federate(o) => cmd::federate::run(&ctx, o).await,
+            Command::Follow(o) => cmd::follow::run(&ctx, o).await,
             Command::Place(o) => cmd::place::run(&ctx, o).await,
             Command::Unplace(o) => cmd::unplace::run(&ctx, o).await,
             Command::Status(o) => cmd::status::run(&ctx, o).await,
@@ -179,6 +184,25 @@ mod tests {
             assert!(p["uri"].as_str().unwrap().contains("v0.1.0"), "{p}");
             assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
         }
+    }
+
+    /// kubefedctl's klog flag, as the seed types it (`--v=2`), and its short forms, after any
+    /// subcommand.
+    #[test]
+    fn verbosity_is_global_in_every_klog_spelling() {
+        for args in [
+            &["unjoin", "vulcan", "--host-cluster-context", "earth", "--v=2"][..],
+            &["clusters", "-v", "2"],
+            &["enable", "pods", "-v=2"],
+            &["federate", "namespace", "demo", "--contents", "--enable-type", "--v", "2"],
+            &["join", "vulcan", "--cluster-context", "vulcan", "--host-cluster-context", "earth", "-v2"],
+        ] {
+            let cli = Cli::try_parse_from(std::iter::once("kubectl-fed").chain(args.iter().copied()))
+                .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert_eq!(cli.global.verbosity, 2, "{args:?}");
+        }
+        assert_eq!(Cli::try_parse_from(["kubectl-fed", "clusters"]).unwrap().global.verbosity, 0);
+        assert!(Cli::try_parse_from(["kubectl-fed", "clusters", "--v=high"]).is_err());
     }
 
     #[test]

@@ -101,6 +101,8 @@ async fn host_component_service_account_can_do_only_what_it_needs() {
         ("watch", "apps", "deployments", "", ""),
         ("update", "apps", "deployments", "finalizers", "default"),
         ("list", "", "namespaces", "", ""),
+        // The follow label controller writes the kubefed.io/follow label.
+        ("patch", "", "namespaces", "", ""),
         ("create", "events.k8s.io", "events", "", "default"),
     ];
     let cannot: &[Access] = &[

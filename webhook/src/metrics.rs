@@ -31,6 +31,8 @@ pub enum EndpointLabel {
     Mutate,
     /// `/validate`.
     Validate,
+    /// `/follow`.
+    Follow,
 }
 
 /// Decision label.
@@ -50,6 +52,7 @@ impl EndpointLabel {
         match self {
             EndpointLabel::Mutate => "mutate",
             EndpointLabel::Validate => "validate",
+            EndpointLabel::Follow => "follow",
         }
     }
 }
@@ -121,6 +124,8 @@ pub enum ControllerLabel {
     Materialize,
     /// Deleted federated objects of a disabled type.
     Release,
+    /// FederatedNamespace `kubefed.io/follow` annotation → host namespace label.
+    Follow,
 }
 
 impl EncodeLabelValue for ControllerLabel {
@@ -129,6 +134,7 @@ impl EncodeLabelValue for ControllerLabel {
             ControllerLabel::Sync => "sync",
             ControllerLabel::Materialize => "materialize",
             ControllerLabel::Release => "release",
+            ControllerLabel::Follow => "follow",
         };
         EncodeLabelValue::encode(&value, encoder)
     }

@@ -1,6 +1,8 @@
 //! A federation held in memory, for the admission unit tests and the fuzz targets (behind the
 //! `fixtures` feature outside this crate's tests).
 
+use std::collections::BTreeMap;
+
 use super::FederationView;
 use crate::api::{ApiResourceRef, Federated, FederatedTypeConfig};
 use crate::placement::JoinedCluster;
@@ -16,6 +18,8 @@ pub struct MemoryView {
     pub namespaces: Vec<Federated>,
     /// Other federated objects, with their `Federated<Kind>` resource.
     pub federated: Vec<(ApiResourceRef, Federated)>,
+    /// Followed host namespaces (labelled `kubefed.io/follow=true`) and their annotations.
+    pub followed: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl FederationView for MemoryView {
@@ -40,5 +44,9 @@ impl FederationView for MemoryView {
                     && f.metadata.name.as_deref() == Some(name)
             })
             .map(|(_, f)| f.clone())
+    }
+
+    fn followed_namespace(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+        self.followed.get(namespace).cloned()
     }
 }

@@ -1,4 +1,4 @@
-//! `kubectl fed federate namespace NS [--contents] [--enable-type]` and
+//! `kubectl fed federate namespace NS [--contents] [--enable-type] [--follow]` and
 //! `kubectl fed federate TYPE NAME`.
 //!
 //! Creates (server-side apply, so reruns are idempotent) the `Federated<Kind>` of an existing
@@ -8,18 +8,21 @@
 //! (see [`skip_reason`]). Placement: `--clusters` when given; else every joined cluster
 //! (`clusterSelector: {}`), or for a single object the placement of its namespace's
 //! FederatedNamespace. Types not enabled are enabled with `--enable-type`, else listed in the
-//! error. `-o yaml|json` prints the objects instead of creating them.
+//! error. `federate TYPE NAME` first asks each placed member whether it accepts its copy
+//! ([`crate::member_check`]; `--skip-member-check` skips that). `--follow` then makes the namespace follow ([`crate::follow`]): objects created
+//! there later are federated by the follow webhook. `-o yaml|json` prints the objects instead
+//! of creating them.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use fed_core::annotations::is_source;
-use fed_core::api::{ApiResourceRef, CORE_GROUP, FederatedTypeConfig, Placement, TYPES_GROUP};
-use fed_core::keys::MANAGED_LABEL;
+use fed_core::api::{ApiResourceRef, CORE_GROUP, Federated, FederatedTypeConfig, Placement, TYPES_GROUP};
+use fed_core::contents::{self, Skip};
 use fed_core::render::template_from_source;
 use kube::api::ListParams;
+use kube::core::ObjectMeta;
 use serde_json::{Value, json};
 
 use crate::apply::{Obj, Writer};
@@ -27,7 +30,7 @@ use crate::context::{Ctx, DryRun};
 use crate::discovery::{ResourceInfo, Resources, split_type_name};
 use crate::fedapi::{self, display_ref, dyn_api, fed_api};
 use crate::output;
-use crate::{discovery, type_configs};
+use crate::{discovery, follow, member_check, type_configs};
 
 /// Create `Federated<Kind>` objects from existing objects (`namespace NS --contents` or `TYPE NAME`)
 ///
@@ -53,90 +56,28 @@ pub struct FederateOptions {
     /// Place on these clusters (comma list; default: every joined cluster, or the namespace's placement)
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub clusters: Vec<String>,
+    /// With `namespace NS`: objects created in the namespace later are federated too (the
+    /// namespace is labelled kubefed.io/follow=true; see `kubectl fed follow`)
+    #[arg(long)]
+    pub follow: bool,
+    /// With TYPE NAME: do not ask the members first (a server-side dry run of each copy)
+    #[arg(long)]
+    pub skip_member_check: bool,
     /// With --contents: resource types to leave out (comma list or repeated)
     #[arg(long, value_name = "TYPES", value_delimiter = ',')]
     pub skip_api_resources: Vec<String>,
 }
 
-/// Resources never federated by `--contents` (whole types).
+/// Resources never federated by `--contents` (whole types): fed-core's one rule.
 pub fn skip_type(res: &ResourceInfo) -> bool {
-    matches!(
-        (res.group.as_str(), res.kind.as_str()),
-        (TYPES_GROUP | CORE_GROUP | "events.k8s.io" | "metrics.k8s.io", _)
-            | ("", "Event" | "Endpoints" | "Binding")
-            | ("discovery.k8s.io", "EndpointSlice")
-            | ("coordination.k8s.io", "Lease")
-            | ("apps", "ControllerRevision")
-    )
+    contents::skip_type(&res.group, &res.kind)
 }
 
-/// Why `--contents` leaves an object out (controllers made it, or it is federated already).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Skip {
-    /// Its whole type is made by controllers ([`skip_type`]).
-    ControllerType,
-    /// A controller owns it.
-    ControllerOwned,
-    /// The namespace's `default` ServiceAccount.
-    DefaultServiceAccount,
-    /// `kube-root-ca.crt`.
-    RootCa,
-    /// A service account token Secret.
-    TokenSecret,
-    /// A member copy the federation wrote.
-    FederationCopy,
-    /// An annotated source.
-    AnnotatedSource,
-}
-
-impl Skip {
-    /// Why, for messages.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Skip::ControllerType => "made by a controller",
-            Skip::ControllerOwned => "owned by a controller",
-            Skip::DefaultServiceAccount => "the default ServiceAccount",
-            Skip::RootCa => "published by the root CA controller",
-            Skip::TokenSecret => "a token Secret",
-            Skip::FederationCopy => "a copy written by the federation",
-            Skip::AnnotatedSource => "federated through its kubefed.io/ annotations",
-        }
-    }
-
-    /// True when the object is federated already: `federate TYPE NAME` refuses it.
-    pub fn federated_already(self) -> bool {
-        matches!(self, Skip::FederationCopy | Skip::AnnotatedSource)
-    }
-}
-
-/// Why `--contents` leaves an object out, if it does.
+/// Why `--contents` leaves an object out, if it does: fed-core's one rule
+/// ([`fed_core::contents::skip_reason`]), which the follow webhook applies to new objects.
 pub fn skip_reason(res: &ResourceInfo, obj: &Value) -> Option<Skip> {
-    if skip_type(res) {
-        return Some(Skip::ControllerType);
-    }
-    let meta = &obj["metadata"];
-    let owned =
-        meta["ownerReferences"].as_array().is_some_and(|refs| refs.iter().any(|r| r["controller"] == json!(true)));
-    if owned {
-        return Some(Skip::ControllerOwned);
-    }
-    let name = meta["name"].as_str().unwrap_or_default();
-    match (res.group.as_str(), res.kind.as_str()) {
-        ("", "ServiceAccount") if name == "default" => return Some(Skip::DefaultServiceAccount),
-        ("", "ConfigMap") if name == "kube-root-ca.crt" => return Some(Skip::RootCa),
-        ("", "Secret") if obj["type"] == json!("kubernetes.io/service-account-token") => {
-            return Some(Skip::TokenSecret);
-        }
-        _ => {}
-    }
-    if meta["labels"][MANAGED_LABEL] == json!("true") {
-        return Some(Skip::FederationCopy);
-    }
-    let annotations: BTreeMap<String, String> = serde_json::from_value(meta["annotations"].clone()).unwrap_or_default();
-    if is_source(&annotations) {
-        return Some(Skip::AnnotatedSource);
-    }
-    None
+    let metadata: ObjectMeta = serde_json::from_value(obj["metadata"].clone()).unwrap_or_default();
+    contents::skip_reason(&res.group, &res.kind, &metadata, obj["type"].as_str())
 }
 
 /// The `Federated<Kind>` for `obj` of `target`.
@@ -197,13 +138,13 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
     if opts.contents && !res.to_ref().is_namespace() {
         bail!("--contents only applies to `federate namespace NS`");
     }
+    if opts.follow && !res.to_ref().is_namespace() {
+        bail!("--follow only applies to `federate namespace NS`");
+    }
     let client = ctx.host().await?;
     let configs = fedapi::type_configs(&client, ctx.fed_ns(), &ctx.host_context).await?;
-    let joined: Vec<String> = fedapi::clusters(&client, ctx.fed_ns(), &ctx.host_context)
-        .await?
-        .iter()
-        .map(kube::ResourceExt::name_any)
-        .collect();
+    let clusters = fedapi::clusters(&client, ctx.fed_ns(), &ctx.host_context).await?;
+    let joined: Vec<String> = clusters.iter().map(kube::ResourceExt::name_any).collect();
     check_joined(&opts.clusters, &joined)?;
 
     // Collect (resource, object) pairs to federate.
@@ -246,18 +187,36 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
     if print_only && !ctx.dry_run().active() {
         host = host.with_dry_run(DryRun::Client);
     }
+    let target_of = |r: &ResourceInfo| {
+        fedapi::config_for(&configs, &r.group, &r.kind)
+            .map(|c| c.spec.target_type.clone())
+            .unwrap_or_else(|| r.to_ref())
+    };
+    if let [(r, obj)] = items.as_slice()
+        && !res.to_ref().is_namespace()
+        && !opts.skip_member_check
+    {
+        let target = target_of(r);
+        let fed: Federated = serde_json::from_value(federated_object(&target, obj, &placement)?.to_value())?;
+        member_check::check(ctx, &fed, &target, &clusters).await?;
+    }
     enable_missing(ctx, &mut host, &resources, &configs, &items, opts.enable_type).await?;
 
     let mut count = 0usize;
     for (r, obj) in &items {
-        let target = fedapi::config_for(&configs, &r.group, &r.kind)
-            .map(|c| c.spec.target_type.clone())
-            .unwrap_or_else(|| r.to_ref());
-        host.apply(&federated_object(&target, obj, &placement)?).await?;
+        host.apply(&federated_object(&target_of(r), obj, &placement)?).await?;
         count += 1;
+    }
+    if opts.follow {
+        follow::start(&mut host, &name, &follow::Recorded::of_clusters(&opts.clusters)).await?;
     }
     if !print_only && !ctx.dry_run().active() && res.to_ref().is_namespace() {
         output::note(format!("federated namespace {name} and {} object(s) in it", count - 1));
+        if opts.follow {
+            output::note(format!(
+                "objects created in {name} from now on are federated too (kubectl fed follow {name} --stop ends this)"
+            ));
+        }
     }
     host.finish()
 }

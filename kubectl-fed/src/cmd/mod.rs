@@ -5,6 +5,7 @@ pub mod completion;
 pub mod disable;
 pub mod enable;
 pub mod federate;
+pub mod follow;
 pub mod install;
 pub mod join;
 pub mod place;

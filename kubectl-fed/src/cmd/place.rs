@@ -7,6 +7,9 @@
 //! already exists that no source controls (e.g. made by `kubectl fed federate`), it is adopted
 //! by the object (controller ownerReference) before annotating, so the annotations take over.
 //!
+//! Before anything is written, each placed member is asked whether it would accept its copy
+//! ([`crate::member_check`], a server-side dry-run apply); `--skip-member-check` skips this.
+//!
 //! On a `Federated<Kind>` (`federateddeployment/web`): patches `spec.placement` and
 //! `spec.overrides` directly.
 
@@ -15,7 +18,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
-use fed_core::api::{ClusterOverrides, OverrideOp, TYPES_GROUP};
+use fed_core::api::{ClusterOverrides, Federated, OverrideOp, TYPES_GROUP};
 use fed_core::keys;
 use fed_core::placement::JoinedCluster;
 use fed_core::selector::parse_selector;
@@ -27,6 +30,7 @@ use crate::context::Ctx;
 use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::fedapi::{self, display_ref, dyn_api, fed_api};
+use crate::member_check;
 
 /// Place an ordinary object on member clusters by annotating it
 ///
@@ -54,6 +58,9 @@ pub struct PlaceOptions {
     /// Keep the member copies when the object is deleted
     #[arg(long)]
     pub orphan: bool,
+    /// Do not ask the members first (a server-side dry run of each placed cluster's copy)
+    #[arg(long)]
+    pub skip_member_check: bool,
 }
 
 /// Parse one `--override` flag into (cluster, operation).
@@ -142,11 +149,14 @@ impl Annotations {
         json!({ "metadata": { "annotations": map } })
     }
 
+    /// The annotations set (those removed left out).
+    pub fn present(&self) -> BTreeMap<String, String> {
+        self.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect()
+    }
+
     /// The merge patch for a `Federated<Kind>`'s spec.
     pub fn federated_patch(&self) -> Result<Value> {
-        let present: BTreeMap<String, String> =
-            self.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect();
-        let parsed = from_annotations(&present)?.ok_or_else(|| anyhow!("no placement given"))?;
+        let parsed = from_annotations(&self.present())?.ok_or_else(|| anyhow!("no placement given"))?;
         let overrides: Vec<ClusterOverrides> = parsed.overrides;
         Ok(json!({
             "spec": {
@@ -187,13 +197,22 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
             Some(ns) => anyhow!("{} not found in namespace {ns}", display_ref(&ar, name)),
             None => anyhow!("{} not found", display_ref(&ar, name)),
         })?;
-    let undo = adopt(&mut host, ftc, &res, &source, ns, &annotations).await?;
+    if !opts.skip_member_check {
+        let parsed = from_annotations(&annotations.present())?.ok_or_else(|| anyhow!("no placement given"))?;
+        let (target, federated) = (&ftc.spec.target_type, &ftc.spec.federated_type);
+        let fed: Federated =
+            serde_json::from_value(fed_core::source::desired_federated(&source, &parsed, target, federated))?;
+        let clusters = fedapi::clusters(&client, ctx.fed_ns(), &ctx.host_context).await?;
+        member_check::check(ctx, &fed, target, &clusters).await?;
+    }
+    // The federated object's namespace: the source's, or for a Namespace the namespace itself.
+    let fed_ns = fed_core::source::fed_namespace_of_source(&ftc.spec.target_type, &source.metadata);
+    let fed_ns = fed_ns.as_deref();
+    let undo = adopt(&mut host, ftc, &res, &source, fed_ns, &annotations).await?;
     if let Err(err) = host.merge_patch(&ar, res.namespaced, ns, name, &annotations.patch(), "placed").await {
         if let Some(undo) = undo {
             // Leave the federated object as it was: its new owner did not get a placement.
-            let fed = &ftc.spec.federated_type;
-            let fed_ns = ns.filter(|_| fed.scope == fed_core::api::Scope::Namespaced);
-            let _ = dyn_api(&client, &fed.api_resource(), fed_ns.is_some(), fed_ns)
+            let _ = fed_api(&client, &ftc.spec.federated_type, fed_ns)
                 .patch(name, &Default::default(), &kube::api::Patch::Merge(&undo))
                 .await;
         }
@@ -208,19 +227,20 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
     host.finish()
 }
 
-/// Make an uncontrolled `Federated<Kind>` of the same name controlled by `source`. Returns
-/// the merge patch that undoes it, when it adopted.
+/// Make an uncontrolled `Federated<Kind>` of the same name (in `fed_ns`, where the federated
+/// object of `source` lives) controlled by `source`. Returns the merge patch that undoes it,
+/// when it adopted.
 async fn adopt(
     host: &mut Writer,
     ftc: &fed_core::api::FederatedTypeConfig,
     res: &crate::discovery::ResourceInfo,
     source: &kube::core::DynamicObject,
-    ns: Option<&str>,
+    fed_ns: Option<&str>,
     annotations: &Annotations,
 ) -> Result<Option<Value>> {
     let fed = &ftc.spec.federated_type;
     let name = source.name_any();
-    let Some(existing) = fed_api(host.client(), fed, ns).get_opt(&name).await? else { return Ok(None) };
+    let Some(existing) = fed_api(host.client(), fed, fed_ns).get_opt(&name).await? else { return Ok(None) };
     let uid = source.uid().unwrap_or_default();
     let refs = existing.owner_references();
     if let Some(controller) = refs.iter().find(|o| o.controller == Some(true)) {
@@ -237,7 +257,8 @@ async fn adopt(
     }
     // Once adopted, the object follows the source's annotations; check them here first so an
     // annotation the webhook would refuse never leaves an adopted object without a placement.
-    precheck(host.client(), &ftc.metadata.namespace.clone().unwrap_or_default(), annotations, ns).await?;
+    let policy_ns = fed_ns.filter(|_| !ftc.spec.target_type.is_namespace());
+    precheck(host.client(), &ftc.metadata.namespace.clone().unwrap_or_default(), annotations, policy_ns).await?;
     let mut owners: Vec<Value> = refs.iter().map(serde_json::to_value).collect::<Result<_, _>>()?;
     let undo = json!({ "metadata": { "ownerReferences": if owners.is_empty() { Value::Null } else { Value::Array(owners.clone()) } } });
     owners.push(json!({
@@ -249,7 +270,7 @@ async fn adopt(
     }));
     let patch = json!({ "metadata": { "ownerReferences": owners } });
     let verb = format!("adopted by {}", display_ref(&res.api_resource(), &name));
-    host.merge_patch(&fed.api_resource(), fed.scope == fed_core::api::Scope::Namespaced, ns, &name, &patch, &verb)
+    host.merge_patch(&fed.api_resource(), fed.scope == fed_core::api::Scope::Namespaced, fed_ns, &name, &patch, &verb)
         .await?;
     Ok((host.dry_run() == crate::context::DryRun::None).then_some(undo))
 }
@@ -258,18 +279,8 @@ async fn adopt(
 /// the placement stays inside the namespace's FederatedNamespace placement.
 async fn precheck(client: &kube::Client, fed_ns: &str, annotations: &Annotations, ns: Option<&str>) -> Result<()> {
     let fed_ns_clusters = fedapi::clusters(client, fed_ns, "").await?;
-    let joined: Vec<JoinedCluster> = fed_ns_clusters
-        .iter()
-        .map(|c| JoinedCluster {
-            name: c.name_any(),
-            labels: c.labels().clone(),
-            offline: c.is_offline(),
-            is_host: c.labels().get(keys::HOST_LABEL).is_some_and(|v| v == "true"),
-        })
-        .collect();
-    let present: BTreeMap<String, String> =
-        annotations.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect();
-    let Some(parsed) = from_annotations(&present)? else { return Ok(()) };
+    let joined: Vec<JoinedCluster> = fed_ns_clusters.iter().map(fedapi::joined).collect();
+    let Some(parsed) = from_annotations(&annotations.present())? else { return Ok(()) };
     let placed = fed_core::placement::check(&parsed.placement, &joined)?;
     let Some(ns) = ns else { return Ok(()) };
     let ns_api = dyn_api(client, &federated_namespace().api_resource(), true, Some(ns));
@@ -310,6 +321,7 @@ mod tests {
             selector: selector.map(Into::into),
             overrides: overrides.iter().map(|s| s.to_string()).collect(),
             orphan: false,
+            skip_member_check: false,
         }
     }
 

@@ -1,4 +1,6 @@
-//! `kubectl fed status [TYPE/NAME | -A]`: one row per placed cluster of each federated object.
+//! `kubectl fed status [TYPE/NAME | -A]`: one row per placed cluster of each federated object;
+//! with `-A` also the namespaces that follow (new objects there are federated) and where their
+//! new objects go.
 //!
 //! Reads `status.clusters[]` of the `Federated<Kind>` objects (an empty status word means
 //! the object is propagated there). One list call per enabled type, never one per object, so it
@@ -16,6 +18,7 @@ use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::errors::is_status;
 use crate::fedapi::{self, fed_api};
+use crate::follow;
 use crate::output::{self, OutputFormat, Table};
 
 /// Show where federated objects landed, one row per placed cluster
@@ -148,10 +151,17 @@ pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
         }
     };
     rows.sort();
+    let following = match opts.all_namespaces {
+        true => following(&client, &configs).await?,
+        false => Vec::new(),
+    };
     match ctx.output() {
         Some(f) if f.is_document() => {
             let items = rows.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>()?;
-            let list = serde_json::json!({ "kind": "FederationStatus", "items": items });
+            let mut list = serde_json::json!({ "kind": "FederationStatus", "items": items });
+            if opts.all_namespaces {
+                list["following"] = serde_json::to_value(&following)?;
+            }
             output::print_documents(f, vec![list])
         }
         format => {
@@ -160,13 +170,36 @@ pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
                     Some(ns) => output::note(format!("No federated objects found in {ns} namespace.")),
                     None => output::note("No federated objects found."),
                 }
-                return Ok(());
+            } else {
+                let all = opts.all_namespaces;
+                table(&rows, all, format == Some(OutputFormat::Wide)).print();
             }
-            let all = opts.all_namespaces;
-            table(&rows, all, format == Some(OutputFormat::Wide)).print();
+            if !following.is_empty() {
+                println!();
+                following_table(&following).print();
+            }
             Ok(())
         }
     }
+}
+
+/// The namespaces that follow, with the placement of their FederatedNamespace when they have one.
+async fn following(client: &kube::Client, configs: &[FederatedTypeConfig]) -> Result<Vec<follow::Following>> {
+    let governing = match fedapi::config_for(configs, "", "Namespace") {
+        Some(ftc) => fed_api(client, &ftc.spec.federated_type, None).list(&ListParams::default()).await?.items,
+        None => Vec::new(),
+    };
+    follow::following(client, |ns| fed_core::placement::governing(ns, &governing).map(|f| f.spec.placement.clone()))
+        .await
+}
+
+/// The table of namespaces that follow: new objects there are federated.
+pub fn following_table(following: &[follow::Following]) -> Table {
+    let mut t = Table::new(["FOLLOWING NAMESPACE", "NEW OBJECTS GO TO"]);
+    for f in following {
+        t.push([f.namespace.clone(), f.placement.clone()]);
+    }
+    t
 }
 
 async fn list_type(client: &kube::Client, ftc: &FederatedTypeConfig, ns: Option<&str>) -> Result<Vec<Row>> {

@@ -34,6 +34,7 @@ use kube::{Api, Client};
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
+use crate::admission::followed::{self, Followed};
 use crate::admission::server::Backend;
 use crate::ready::Ready;
 use crate::record::{self, Named};
@@ -98,6 +99,8 @@ pub struct Caches {
     type_configs: Store<FederatedTypeConfig>,
     type_configs_synced: Ready,
     types: RwLock<HashMap<TypeKey, TypeCache>>,
+    followed: Store<Followed>,
+    followed_synced: Ready,
     ready: Ready,
 }
 
@@ -112,12 +115,15 @@ impl std::fmt::Debug for Caches {
 pub fn start(client: Client, namespace: &str) -> Arc<Caches> {
     let (clusters, clusters_writer) = reflector::store::<KubeFedCluster>();
     let (type_configs, type_configs_writer) = reflector::store::<FederatedTypeConfig>();
+    let (followed, followed_synced) = followed::start(&client);
     let caches = Arc::new(Caches {
         clusters,
         clusters_synced: Ready::new(),
         type_configs,
         type_configs_synced: Ready::new(),
         types: RwLock::new(HashMap::new()),
+        followed,
+        followed_synced,
         ready: Ready::new(),
     });
 
@@ -170,7 +176,7 @@ pub fn start(client: Client, namespace: &str) -> Arc<Caches> {
 
 /// Drive `stream` into `writer` forever: backoff on errors, `synced` once the first list is in.
 /// `after` runs after each event is applied and before `synced` is set.
-async fn keep_reflecting<K, S>(
+pub(super) async fn keep_reflecting<K, S>(
     stream: S,
     writer: Writer<K>,
     synced: Ready,
@@ -336,6 +342,7 @@ impl Caches {
         }
         let ready = self.type_configs_synced.is_ready()
             && self.clusters_synced.is_ready()
+            && self.followed_synced.is_ready()
             && self.types().values().all(|t| t.synced.is_ready());
         if ready && self.ready.set() {
             tracing::info!("all caches synced; ready");
@@ -407,6 +414,10 @@ impl FederationView for Caches {
                 f
             }),
         }
+    }
+
+    fn followed_namespace(&self, namespace: &str) -> Option<BTreeMap<String, String>> {
+        followed::annotations(&self.followed, namespace)
     }
 }
 
@@ -520,14 +531,31 @@ mod tests {
             type_key(&fd),
             offline_type_cache(fd.clone(), vec![federated(&fd, "team-a", "web", &["vulcan"]), owned], synced),
         );
+        let (followed, mut fw) = reflector::store::<Followed>();
+        let demo = ObjectMeta {
+            name: Some("demo".into()),
+            annotations: Some([(keys::FOLLOW_PLACEMENT.to_string(), "vulcan".to_string())].into()),
+            ..Default::default()
+        };
+        fw.apply_watcher_event(&Event::Apply(Named::new(&demo, demo.annotations.clone().unwrap())));
         Caches {
             clusters,
             clusters_synced: ready(true),
             type_configs,
             type_configs_synced: ready(true),
             types: RwLock::new(types),
+            followed,
+            followed_synced: ready(true),
             ready: Ready::new(),
         }
+    }
+
+    #[test]
+    fn followed_namespaces_are_found_with_their_annotations() {
+        let c = caches(true);
+        let demo = c.followed_namespace("demo").expect("demo follows");
+        assert_eq!(demo.get(keys::FOLLOW_PLACEMENT).map(String::as_str), Some("vulcan"));
+        assert_eq!(c.followed_namespace("team-a"), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The HTTPS server: hyper 1 (HTTP/1.1 and HTTP/2, keep-alive) over tokio-rustls.
 //!
-//! Routes: `POST /mutate`, `POST /validate` (admission.k8s.io/v1 AdmissionReview in and out),
+//! Routes: `POST /mutate`, `POST /validate`, `POST /follow` (admission.k8s.io/v1 AdmissionReview in and out),
 //! `GET /healthz`, `GET /readyz`, `GET /metrics`. The admission path is a thin shell around
 //! [`fed_core::admission::wire::answer`]: parse, decide with [`fed_core::admission::review`]
 //! against the in-memory view, serialize. Bad input gets HTTP 400 with a one-line message;
@@ -93,6 +93,7 @@ impl App {
         let endpoint = match path {
             "/mutate" => Some(Endpoint::Mutate),
             "/validate" => Some(Endpoint::Validate),
+            "/follow" => Some(Endpoint::Follow),
             _ => None,
         };
         if let Some(endpoint) = endpoint {
@@ -205,6 +206,7 @@ fn label(endpoint: Endpoint) -> EndpointLabel {
     match endpoint {
         Endpoint::Mutate => EndpointLabel::Mutate,
         Endpoint::Validate => EndpointLabel::Validate,
+        Endpoint::Follow => EndpointLabel::Follow,
     }
 }
 

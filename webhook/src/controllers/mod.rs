@@ -12,10 +12,12 @@
 //!   [`copies`], cluster changes).
 //!
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
-//! deleted. Shared pieces: [`options`], [`shared`], [`tasks`], [`retry`], [`recent_status`],
+//! deleted. [`follow_label`] labels the host namespace of a FederatedNamespace annotated
+//! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`retry`], [`recent_status`],
 //! [`live`].
 
 pub mod copies;
+pub mod follow_label;
 pub mod handle;
 pub mod health;
 pub mod leader;

@@ -1,5 +1,5 @@
-//! Wiring of the controllers: leader election around the member registry, cluster health and
-//! the type config supervisor.
+//! Wiring of the controllers: leader election around the member registry, cluster health, the
+//! type config supervisor and the follow label controller.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -14,8 +14,8 @@ use super::options::ControllerOptions;
 use super::registry::TypeRegistry;
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
-use super::{health, leader, supervisor};
-use crate::metrics::ControllerMetrics;
+use super::{follow_label, health, leader, supervisor};
+use crate::metrics::{ControllerLabel, ControllerMetrics};
 
 /// Runs the controllers until `shutdown` resolves, only while this process holds the Lease
 /// (released on shutdown). Leadership, writes and reconciles are recorded in `metrics`.
@@ -59,10 +59,13 @@ async fn federation(
         metrics,
     ));
     let types_task = AbortOnDrop::spawn(supervisor::run(shared.clone()));
+    let follow_metrics = shared.metrics.reconciles(ControllerLabel::Follow, "federatednamespaces.types.kubefed.io");
+    let follow_task = AbortOnDrop::spawn(follow_label::run(client.clone(), follow_metrics));
     tokio::select! {
         r = members_task => flatten(r, "member registry"),
         r = health_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("cluster health stopped")),
         r = types_task => flatten(r, "type config supervisor"),
+        r = follow_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("follow label controller stopped")),
     }
 }
 

@@ -48,6 +48,9 @@ impl FederationView for Stub {
     fn federated_object(&self, _: &ApiResourceRef, _: &str, _: &str) -> Option<Federated> {
         None
     }
+    fn followed_namespace(&self, _: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        None
+    }
 }
 
 impl Backend for Stub {
@@ -125,7 +128,7 @@ fn assert_one_line_400(status: StatusCode, body: &str, needle: &str) {
 #[tokio::test]
 async fn valid_reviews_get_a_review_back_with_the_uid() {
     let (app, _, _) = app();
-    for path in ["/validate", "/mutate", "/validate?timeout=5s"] {
+    for path in ["/validate", "/mutate", "/follow", "/validate?timeout=5s"] {
         let (status, body) = call(&app, post(path, review("web", "uid-1").to_string())).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let v: Value = serde_json::from_str(&body).unwrap();

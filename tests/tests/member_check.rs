@@ -1,0 +1,124 @@
+//! `kubectl fed place` asks the members first: a copy a member would refuse (an override making
+//! `spec.replicas` a string) fails the command with one line naming the member and the field,
+//! and nothing changes (the object, its federated object and its member copy keep their uids and
+//! resourceVersions). `--skip-member-check` places it anyway. Also `place namespace/NS`, which
+//! adopts the FederatedNamespace `federate` made, in its own namespace.
+
+use std::time::Duration;
+
+use fed_core::keys;
+use fed_e2e::{TestNamespace, apply_on_earth, federation, kubectl, kubectl_fed, output_text, succeeded, wait_until};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::ResourceExt;
+use kube::api::Api;
+
+const LANDED: Duration = Duration::from_secs(90);
+
+/// uid and resourceVersion of `kind/name` in `ns` on `context`.
+fn identity(context: &str, ns: &str, kind: &str, name: &str) -> String {
+    succeeded(kubectl(&[
+        "--context",
+        context,
+        "-n",
+        ns,
+        "get",
+        kind,
+        name,
+        "-o",
+        "jsonpath={.metadata.uid}/{.metadata.resourceVersion}",
+    ]))
+}
+
+#[tokio::test]
+async fn a_placement_a_member_refuses_changes_nothing() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "check").await;
+    let n = ns.name.as_str();
+    succeeded(kubectl_fed(&["federate", "namespace", n, "--clusters", "earth,vulcan"]));
+    // The FederatedNamespace lives in its namespace; place adopts it there.
+    let out = kubectl_fed(&["place", &format!("namespace/{n}"), "--clusters", "earth,vulcan"]);
+    assert!(out.status.success(), "place namespace/{n}: {}", output_text(&out));
+    let owners = succeeded(kubectl(&[
+        "--context",
+        "earth",
+        "-n",
+        n,
+        "get",
+        "federatednamespace",
+        n,
+        "-o",
+        "jsonpath={.metadata.ownerReferences[0].kind}",
+    ]));
+    assert_eq!(owners, "Namespace", "the namespace adopted its FederatedNamespace");
+    wait_until(LANDED, "the namespace on vulcan", || async {
+        Api::<Namespace>::all(bed.vulcan.clone()).get_opt(n).await.ok()?
+    })
+    .await;
+
+    let image = fed_e2e::images().map_or("registry.invalid/pause:1".to_string(), |i| i.pause);
+    let web = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "annotations": {keys::PLACEMENT: "vulcan"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": image}]}}}})
+    .to_string();
+    succeeded(apply_on_earth(n, &web, &[]));
+    let copies = Api::<Deployment>::namespaced(bed.vulcan.clone(), n);
+    wait_until(LANDED, "web on vulcan", || async { copies.get_opt("web").await.ok()? }).await;
+    let before = [
+        identity("earth", n, "deployment", "web"),
+        identity("earth", n, "federateddeployment", "web"),
+        identity("vulcan", n, "deployment", "web"),
+    ];
+
+    let out = kubectl_fed(&[
+        "place",
+        "deploy/web",
+        "-n",
+        n,
+        "--clusters",
+        "vulcan",
+        "--override",
+        "vulcan:/spec/replicas=abc",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "a refused copy must fail the command: {}", output_text(&out));
+    let line =
+        stderr.lines().find(|l| l.starts_with("vulcan: ")).unwrap_or_else(|| panic!("no line for vulcan:\n{stderr}"));
+    assert!(line.contains(".spec.replicas"), "the line names the field: {line}");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    let after = [
+        identity("earth", n, "deployment", "web"),
+        identity("earth", n, "federateddeployment", "web"),
+        identity("vulcan", n, "deployment", "web"),
+    ];
+    assert_eq!(after, before, "the object, its federated object and its copy are unchanged");
+    let source = Api::<Deployment>::namespaced(bed.earth.clone(), n).get("web").await.unwrap();
+    assert!(source.annotations().get(keys::OVERRIDES).is_none());
+
+    // A copy the member accepts is placed; --skip-member-check does not ask.
+    let out =
+        kubectl_fed(&["place", "deploy/web", "-n", n, "--clusters", "vulcan", "--override", "vulcan:/spec/replicas=2"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    wait_until(LANDED, "vulcan's copy at 2 replicas", || async {
+        let d = copies.get_opt("web").await.ok()??;
+        (d.spec.replicas == Some(2)).then_some(())
+    })
+    .await;
+    let out = kubectl_fed(&[
+        "place",
+        "deploy/web",
+        "-n",
+        n,
+        "--clusters",
+        "vulcan",
+        "--override",
+        "vulcan:/spec/replicas=abc",
+        "--skip-member-check",
+    ]);
+    assert!(out.status.success(), "--skip-member-check places without asking: {}", output_text(&out));
+    let source = Api::<Deployment>::namespaced(bed.earth.clone(), n).get("web").await.unwrap();
+    assert!(source.annotations().get(keys::OVERRIDES).is_some_and(|o| o.contains("abc")));
+    ns.delete().await;
+}
