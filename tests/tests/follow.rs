@@ -91,7 +91,8 @@ async fn new_objects_in_a_followed_namespace_land_on_its_clusters_until_follow_s
     let host_ns = Api::<Namespace>::all(bed.earth.clone()).get(n).await.unwrap();
     assert_eq!(host_ns.labels().get(keys::FOLLOW).map(String::as_str), Some("true"));
     let status = succeeded(kubectl_fed(&["status", "-A"]));
-    let row = status.lines().find(|l| l.starts_with(&format!("{n} "))).unwrap_or_else(|| panic!("{status}"));
+    let following = status.split("FOLLOWING NAMESPACE").nth(1).unwrap_or_else(|| panic!("no follow table:\n{status}"));
+    let row = following.lines().find(|l| l.starts_with(&format!("{n} "))).unwrap_or_else(|| panic!("{status}"));
     assert!(row.contains("earth,vulcan"), "status -A shows where new objects go: {row}");
 
     // Plain kubectl apply: no kubefed.io/ annotation in any of these manifests.
