@@ -184,3 +184,37 @@ async fn new_objects_in_a_followed_namespace_land_on_its_clusters_until_follow_s
         let _ = kubectl_fed(&["disable", "pods"]);
     }
 }
+
+/// KubeFed YAML: a FederatedNamespace annotated `kubefed.io/follow: "true"` makes its namespace
+/// follow (the follow label controller labels it); `"false"` stops it.
+#[tokio::test]
+async fn a_federated_namespace_annotated_follow_true_means_the_same() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "follow-yaml").await;
+    let n = ns.name.as_str();
+    let fns = |follow: &str| {
+        serde_json::json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedNamespace",
+            "metadata": {"name": n, "namespace": n, "annotations": {keys::FOLLOW: follow}},
+            "spec": {"placement": {"clusters": [{"name": "vulcan"}]}}})
+        .to_string()
+    };
+    succeeded(apply_on_earth(n, &fns("true"), &[]));
+    let namespaces = Api::<Namespace>::all(bed.earth.clone());
+    wait_until(LANDED, "the namespace labelled to follow", || async {
+        let ns = namespaces.get(n).await.ok()?;
+        (ns.labels().get(keys::FOLLOW).map(String::as_str) == Some("true")).then_some(())
+    })
+    .await;
+    apply_followed(n, &config_map("settings", serde_json::json!({}))).await;
+    let cm: ConfigMap = get(&bed.earth, n, "settings").await.unwrap();
+    assert_eq!(placement_of(&cm).as_deref(), Some("vulcan"), "the FederatedNamespace's placement");
+    wait_until(LANDED, "settings on vulcan", || async { get::<ConfigMap>(&bed.vulcan, n, "settings").await }).await;
+
+    succeeded(apply_on_earth(n, &fns("false"), &[]));
+    wait_until(LANDED, "the follow label removed", || async {
+        let ns = namespaces.get(n).await.ok()?;
+        ns.labels().get(keys::FOLLOW).is_none().then_some(())
+    })
+    .await;
+    ns.delete().await;
+}
