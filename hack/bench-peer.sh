@@ -30,10 +30,13 @@
 # Output: .local/bench/peer.json and a summary on stdout.
 # Knobs: FED_BENCH_COUNT (1000) FED_BENCH_CONCURRENCY (16) FED_BENCH_MEM_COUNT (10000)
 #        FED_BENCH_PEER_PHASES FED_BENCH_KEEP_BED=1 (reuse a bed that has never had a federation)
+#        FED_PROFILE (release; debug for a quick check of the harness)
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 source "$HACK_DIR/lib-bench.sh"
 export KUBECONFIG="$KUBECONFIG_PATH"
+# Control planes only, for both systems (federation-up would otherwise add the nodes).
+export FED_TESTBED_NODES=""
 
 COUNT="${FED_BENCH_COUNT:-1000}"
 CONC="${FED_BENCH_CONCURRENCY:-16}"
@@ -59,13 +62,14 @@ k() { kubectl --context "$@"; }
   log "building KubeFed v0.10.0 into $KF (once; ~4 min)"
   bash "$KIT/build.sh" "$KF" >"$WORK/kubefed-build.log" 2>&1 || die "KubeFed build failed: $WORK/kubefed-build.log"
 }
-(cd "$REPO_ROOT" && cargo build -q --release -p fed-bench)
-bench="$TARGET_ROOT/release/fed-bench"
+PROFILE="${FED_PROFILE:-release}"
+(cd "$REPO_ROOT" && if [[ "$PROFILE" == release ]]; then cargo build -q --release -p fed-bench; else cargo build -q -p fed-bench; fi)
+bench="$TARGET_ROOT/$PROFILE/fed-bench"
 
 if [[ "${FED_BENCH_KEEP_BED:-0}" != 1 ]]; then
   log "fresh bed, control planes only"
   "$HACK_DIR/cluster-down.sh"
-  FED_TESTBED_NODES="" "$HACK_DIR/cluster-up.sh"
+  "$HACK_DIR/cluster-up.sh"
 fi
 
 kf_pid=""
@@ -196,6 +200,12 @@ kubefed_start() {
 kubefed_remove() {
   stop_kubefed
   log "removing KubeFed from $HOST"
+  # KubeFed's finalizers on its type configs and clusters would hold the namespace and the CRDs
+  # with no controller left to remove them.
+  local o
+  for o in $(k "$HOST" -n "$KF_NS" get federatedtypeconfigs.core.kubefed.io,kubefedclusters.core.kubefed.io -o name 2>/dev/null); do
+    k "$HOST" -n "$KF_NS" patch "$o" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
+  done
   k "$HOST" delete ns "$KF_NS" --wait=true --timeout=300s >/dev/null 2>&1 || true
   k "$HOST" delete -f "$KF/crds/01-federated-type-crds.yaml" -f "$KF/crds/00-core-crds.yaml" \
     --ignore-not-found --wait=true --timeout=300s >/dev/null
@@ -224,7 +234,7 @@ fi
 
 # --- kubectl-fed -----------------------------------------------------------------------------
 if has_phase ours || has_phase ours-apply || has_phase ours-mem; then
-  FED_HOST_MODE=local FED_PROFILE=release "$HACK_DIR/federation-up.sh"
+  FED_HOST_MODE=local FED_PROFILE="$PROFILE" "$HACK_DIR/federation-up.sh"
   our_pid="$(cat "$LOCAL_DIR/federation/fed-webhook.pid")"
   has_phase ours-mem && measure ours-mem "$our_pid" "bench-omem-$RUN_ID" --clusters vulcan --kind config-map \
     --count "$MEM_COUNT" --concurrency 32 --settle 15
