@@ -4,9 +4,9 @@
 #
 # Both serve KubeFed's API groups (core.kubefed.io, types.kubefed.io), so they cannot share a
 # host: the run starts from a fresh bed (control planes only, no nodes: the workload's
-# Deployments have 0 replicas), runs KubeFed on it, removes KubeFed and every CRD it brought, then
-# brings up kubectl-fed (`hack/federation-up.sh`, release build, the local form so its PID is
-# measured like KubeFed's) on the same clusters.
+# Deployments have 0 replicas), runs KubeFed on it, then re-creates the same bed from scratch and
+# brings up kubectl-fed on it (`hack/federation-up.sh`, release build, the local form so its PID
+# is measured like KubeFed's).
 #
 # Phases (FED_BENCH_PEER_PHASES, default all, in this order):
 #   kubefed-1     KubeFed at its default (syncController.maxConcurrentReconciles 1);
@@ -102,6 +102,7 @@ measure() {
     log "WARNING: $name failed"
     jq -nc --arg name "$name" '{ phase: $name, failed: true }' >>"$results"
   fi
+  [[ "${KEEP_NS:-0}" == 1 ]] && return 0
   delete_ns "$ns"
   sleep "${FED_BENCH_SETTLE:-10}" # lets kube-controller-manager finish the namespace's garbage
 }
@@ -197,25 +198,6 @@ kubefed_start() {
   done
 }
 
-kubefed_remove() {
-  stop_kubefed
-  log "removing KubeFed from $HOST"
-  # KubeFed's finalizers on its type configs and clusters would hold the namespace and the CRDs
-  # with no controller left to remove them.
-  local o
-  for o in $(k "$HOST" -n "$KF_NS" get federatedtypeconfigs.core.kubefed.io,kubefedclusters.core.kubefed.io -o name 2>/dev/null); do
-    k "$HOST" -n "$KF_NS" patch "$o" --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
-  done
-  k "$HOST" delete ns "$KF_NS" --wait=true --timeout=300s >/dev/null 2>&1 || true
-  k "$HOST" delete -f "$KF/crds/01-federated-type-crds.yaml" -f "$KF/crds/00-core-crds.yaml" \
-    --ignore-not-found --wait=true --timeout=300s >/dev/null
-  local c
-  for c in "${CLUSTERS[@]}"; do
-    k "$c" delete clusterrolebinding kubefed-bench --ignore-not-found >/dev/null
-    k "$c" -n kube-system delete serviceaccount kubefed-bench --ignore-not-found >/dev/null
-  done
-}
-
 cleanup_all
 placed="$(IFS=,; echo "${CLUSTERS[*]}")"
 if has_phase kubefed-1 || has_phase kubefed-16 || has_phase kubefed-apply || has_phase kubefed-mem; then
@@ -226,10 +208,16 @@ if has_phase kubefed-1 || has_phase kubefed-16 || has_phase kubefed-apply || has
   if has_phase kubefed-16 || has_phase kubefed-mem; then
     kubefed_start 16
     has_phase kubefed-16 && measure kubefed-16 "$kf_pid" "bench-kf16-$RUN_ID" --clusters "$placed" --count "$COUNT" --concurrency "$CONC"
-    has_phase kubefed-mem && measure kubefed-mem "$kf_pid" "bench-kfmem-$RUN_ID" --clusters vulcan --kind config-map \
+    # Last KubeFed phase: its 10,000 objects go with the bed below.
+    has_phase kubefed-mem && KEEP_NS=1 measure kubefed-mem "$kf_pid" "bench-kfmem-$RUN_ID" --clusters vulcan --kind config-map \
       --count "$MEM_COUNT" --concurrency 32 --settle 15
   fi
-  kubefed_remove
+  stop_kubefed
+  # kubectl-fed gets the same clusters, new: KubeFed's CRDs, finalizers and objects leave with
+  # the old etcd data rather than through a clean-up that would itself be a benchmark.
+  log "a fresh bed for kubectl-fed"
+  "$HACK_DIR/cluster-down.sh"
+  "$HACK_DIR/cluster-up.sh"
 fi
 
 # --- kubectl-fed -----------------------------------------------------------------------------
