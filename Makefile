@@ -5,7 +5,7 @@ CARGO ?= cargo
 E2E_THREADS ?= 8
 
 .PHONY: all build lint fmt test test-unit test-e2e manifests cluster-up cluster-down \
-        federation-up federation-down demo bench bench-webhook bench-propagation test-faults \
+        federation-up federation-down demo bench bench-webhook bench-propagation bench-peer bench-shards test-faults \
         fuzz fuzz-smoke
 
 all: build
@@ -65,6 +65,15 @@ bench-webhook:
 
 bench-propagation:
 	hack/bench-propagation.sh
+
+## bench-peer: KubeFed v0.10.0 and kubectl-fed on KubeFed's own workload, same bed, one run
+## (starts from a fresh bed; builds KubeFed once into ~/.cache/kubectl-fed)
+bench-peer:
+	hack/bench-peer.sh
+
+## bench-shards: the 1,000-member sharding design, simulated (docs/ARCHITECTURE.md)
+bench-shards:
+	$(CARGO) run -q --release -p fed-bench -- shards
 
 ## fuzz: every cargo-fuzz target to 10M executions (FED_FUZZ_RUNS); table in .local/fuzz/summary.txt
 fuzz:

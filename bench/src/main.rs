@@ -11,6 +11,10 @@
 //!   from the source's creation to the first watch event of its copy on each member.
 //! - `memory`: N annotated ConfigMaps placed on one member; the controller process's VmRSS/VmHWM
 //!   (from /proc) before, during and after convergence.
+//! - `peer`: KubeFed's own workload (a FederatedNamespace, then N Federated<Kind> in KubeFed's
+//!   YAML), timed until every member copy is seen; runs against KubeFed or kubectl-fed alike
+//!   (`make bench-peer`).
+//! - `shards`: the sharded-controller design for 1,000 members, simulated (docs/ARCHITECTURE.md).
 //!
 //! Every subcommand prints one JSON object on stdout and a human summary on stderr. Nothing here
 //! deletes anything: the scripts delete the `bench-*` namespaces.
@@ -19,7 +23,9 @@ mod create;
 mod latency;
 mod memory;
 mod objects;
+mod peer;
 mod procfs;
+mod shards;
 mod throughput;
 mod watches;
 
@@ -47,6 +53,10 @@ enum Cmd {
     Latency(LatencyArgs),
     /// Controller memory with N federated ConfigMaps.
     Memory(MemoryArgs),
+    /// KubeFed's workload: a FederatedNamespace and N Federated<Kind> (KubeFed or kubectl-fed).
+    Peer(PeerArgs),
+    /// Simulates member clusters sharded over controller replicas by rendezvous hashing.
+    Shards(ShardsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +157,63 @@ pub struct MemoryArgs {
     pub settle: u64,
 }
 
+#[derive(Debug, Args)]
+pub struct PeerArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[arg(long, default_value = "earth")]
+    pub host: String,
+    /// Member clusters of the placement (KubeFedCluster names; the host may be one of them).
+    #[arg(long, value_delimiter = ',', default_value = "earth,vulcan,kronos")]
+    pub clusters: Vec<String>,
+    /// The federated kind's template.
+    #[arg(long, value_enum, default_value = "deployment")]
+    pub kind: peer::PeerKind,
+    /// Federated objects created on the host.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Requests in flight on the host.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds to wait after convergence before the controller's last memory reading.
+    #[arg(long, default_value_t = 0)]
+    pub settle: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ShardsArgs {
+    /// Member clusters.
+    #[arg(long, default_value_t = 1000)]
+    pub clusters: usize,
+    /// Federated objects.
+    #[arg(long, default_value_t = 100_000)]
+    pub objects: usize,
+    /// Clusters each object is placed on.
+    #[arg(long, default_value_t = 10)]
+    pub placement: usize,
+    /// Replica counts to simulate.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32")]
+    pub replicas: Vec<usize>,
+    /// Federated types enabled (one watch per type per member).
+    #[arg(long, default_value_t = 3)]
+    pub types: usize,
+    /// Cost model (BENCHMARKS.md): a replica's RSS with nothing federated.
+    #[arg(long, default_value_t = 18.0)]
+    pub base_mib: f64,
+    /// RSS per joined member cluster at idle.
+    #[arg(long, default_value_t = 1.0)]
+    pub per_cluster_mib: f64,
+    /// RSS per federated object held (source record and federated object).
+    #[arg(long, default_value_t = 6.5)]
+    pub per_object_kib: f64,
+    /// RSS per member copy record.
+    #[arg(long, default_value_t = 1.0)]
+    pub per_copy_kib: f64,
+    /// Seconds between health probes of one member.
+    #[arg(long, default_value_t = 10.0)]
+    pub probe_period_s: f64,
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -157,6 +224,8 @@ fn main() -> Result<()> {
             Cmd::Federated(a) => throughput::federated(a).await,
             Cmd::Latency(a) => latency::latency(a).await,
             Cmd::Memory(a) => memory::memory(a).await,
+            Cmd::Peer(a) => peer::peer(a).await,
+            Cmd::Shards(a) => Ok(shards::simulate(&a)),
         }
     })?;
     println!("{}", serde_json::to_string_pretty(&out)?);
