@@ -13,7 +13,8 @@
 //!
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
 //! deleted. Shared pieces: [`options`], [`shared`], [`tasks`], [`retry`], [`recent_status`],
-//! [`live`].
+//! [`live`]; [`stalls`]: members that stopped answering, skipped so they cannot hold up the
+//! others.
 
 pub mod copies;
 pub mod handle;
@@ -32,6 +33,7 @@ pub mod run;
 pub mod shared;
 pub mod source;
 pub mod supervisor;
+pub mod stalls;
 pub mod sync;
 pub mod tasks;
 pub mod triggers;
