@@ -13,15 +13,15 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-use crate::load::{Kind, Load, PLACED, creates, mixed};
+use crate::load::{Load, PLACED, mixed};
 use crate::report::Row;
 use crate::watch::CopyWatch;
-use crate::{ONE_AT_A_TIME, PREFIX, converge_and_report, is_offline, objects, prepare, secs};
+use crate::{ONE_AT_A_TIME, converge_and_report, is_offline, objects, prepare_with, secs};
 
 const HUNG: Duration = Duration::from_secs(60);
 const PROBE_EVERY: Duration = Duration::from_millis(250);
 /// Baseline measurement before the fault.
-const BASELINE: Duration = Duration::from_secs(20);
+const BASELINE: Duration = Duration::from_secs(30);
 
 /// Creates `lat-<phase>-<i>` (placed on both members) every [`PROBE_EVERY`] for `length`;
 /// returns each name with the instant its create was sent.
@@ -69,11 +69,13 @@ async fn s8_hung_member_apiserver() {
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-hung").await;
     let copies = CopyWatch::start(&bed, &ns.name);
-    prepare(&bed, &ns.name, 60).await;
-    let scripts = mixed(PREFIX, 60, 240);
-    let mut row = Row::new("8 vulcan apiserver hung 60 s (SIGSTOP)", objects(&scripts));
+    // The same load runs before and during the fault, each over its own 60 objects.
+    prepare_with(&bed, &ns.name, "a", 60).await;
+    prepare_with(&bed, &ns.name, "b", 60).await;
+    let (before_load, scripts) = (mixed("a", 60, 240), mixed("b", 60, 240));
+    let mut row = Row::new("8 vulcan apiserver hung 60 s (SIGSTOP)", objects(&before_load) + objects(&scripts));
 
-    let background = Load::start(bed.earth.clone(), &ns.name, creates("pre", Kind::Placed, 0, 100));
+    let background = Load::start(bed.earth.clone(), &ns.name, before_load);
     let before = probe(bed.earth.clone(), &ns.name, "before", BASELINE).await;
     let pre = background.finish().await;
     row.failed_writes(&pre.failed);
@@ -142,3 +144,4 @@ mod tests {
         assert_eq!(percentile(&[], 0.99), None);
     }
 }
+

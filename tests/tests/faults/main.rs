@@ -61,7 +61,12 @@ fn secs(d: Duration) -> String {
 /// Creates `count` placed objects and waits until they are everywhere (the state a scenario
 /// starts from).
 async fn prepare(bed: &Bed, ns: &str, count: usize) {
-    let report = Load::start(bed.earth.clone(), ns, creates(PREFIX, Kind::Placed, 0, count)).finish().await;
+    prepare_with(bed, ns, PREFIX, count).await;
+}
+
+/// [`prepare`] for objects `prefix-0` … .
+async fn prepare_with(bed: &Bed, ns: &str, prefix: &str, count: usize) {
+    let report = Load::start(bed.earth.clone(), ns, creates(prefix, Kind::Placed, 0, count)).finish().await;
     assert!(report.failed.is_empty(), "setup writes failed: {:?}", report.failed);
     let c = converge(bed, ns, &EVERYWHERE, Instant::now(), Duration::from_secs(90)).await;
     assert!(c.after.is_some(), "setup did not converge: {:?}", c.diff);
