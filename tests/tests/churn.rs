@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fed_e2e::{
-    Bed, TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, host_in_cluster,
-    host_pods, kubectl, kubectl_fed, merge_patch_on_earth, succeeded, wait_until, webhook_log, webhook_pods,
+    Bed, TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, host_in_cluster, host_pods,
+    kubectl, kubectl_fed, merge_patch_on_earth, succeeded, wait_until, webhook_log, webhook_pods,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};

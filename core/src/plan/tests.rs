@@ -273,7 +273,10 @@ fn transitions_that_keep_a_cluster_update_its_copy_in_place() {
         let mut f = fed(placement.clone());
         f.spec.overrides = overrides.to_vec();
         f.status = Some(FederatedStatus {
-            clusters: recorded.iter().map(|c| ClusterStatus { name: c.to_string(), status: None, message: None }).collect(),
+            clusters: recorded
+                .iter()
+                .map(|c| ClusterStatus { name: c.to_string(), status: None, message: None })
+                .collect(),
             ..Default::default()
         });
         f
@@ -297,7 +300,12 @@ fn transitions_that_keep_a_cluster_update_its_copy_in_place() {
         ("override added", with(&by_list, &override_on_vulcan, &["kronos", "vulcan"]), &present, None),
         ("override removed", with(&by_list, &[], &["kronos", "vulcan"]), &present, None),
         ("namespace policy widened", with(&by_list, &[], &["kronos", "vulcan"]), &present, Some(&wide_policy)),
-        ("namespace policy by selector", with(&not_host, &[], &["kronos", "vulcan"]), &present, Some(&policy_by_selector)),
+        (
+            "namespace policy by selector",
+            with(&not_host, &[], &["kronos", "vulcan"]),
+            &present,
+            Some(&policy_by_selector),
+        ),
         ("restart: copies not seen yet", with(&by_list, &[], &["kronos", "vulcan"]), &unwatched, None),
         ("adopted: no status yet", with(&by_list, &[], &[]), &present, None),
     ];

@@ -168,13 +168,17 @@ async fn s11_webhook_certificate_rotated_under_admission_load() {
     let rotated = Instant::now();
     let ca_file = dir.join("ca.crt");
     match fed_e2e::poll_until(Duration::from_secs(180), || every_pod_serves(&bed, &ca_file)).await {
-        Some(()) => row.note(format!("every pod served the new certificate {} after the Secret changed", secs(rotated.elapsed()))),
+        Some(()) => row
+            .note(format!("every pod served the new certificate {} after the Secret changed", secs(rotated.elapsed()))),
         None => row.problem("the pods never served the new certificate"),
     }
     trust(&bed, &new_ca).await;
     // Some more load against the new trust alone.
     let more = load.sent.load(Ordering::Relaxed) + 500;
-    wait_until(Duration::from_secs(60), "500 more creates", || async { (load.sent.load(Ordering::Relaxed) >= more).then_some(()) }).await;
+    wait_until(Duration::from_secs(60), "500 more creates", || async {
+        (load.sent.load(Ordering::Relaxed) >= more).then_some(())
+    })
+    .await;
     let (sent, failed) = load.finish().await;
     let elapsed = started.elapsed();
     row.objects = sent;

@@ -1,12 +1,15 @@
-//! Credential rotation: vulcan's federation token replaced under load. The member's token
-//! Secret is deleted (which revokes its token) and created again (a new token), and the
-//! host's copy of the token is replaced some seconds later. In between the federation cannot
-//! write to vulcan and says so (vulcan Offline, federated objects reporting it); once the new
-//! token is on the host, writes resume without restarting anything.
+//! Credential rotation: vulcan's federation token replaced under load. A second token Secret
+//! is made for the member's ServiceAccount, the first one is deleted (which revokes its
+//! token), and the host's copy of the token is replaced with the new one some seconds later.
+//! In between the federation cannot write to vulcan and says so (vulcan Offline, federated
+//! objects reporting it); once the new token is on the host, writes resume without restarting
+//! anything.
 
 use std::time::{Duration, Instant};
 
-use fed_e2e::{TestNamespace, federation, hack_later, host_in_cluster, host_pods, lease_holder, poll_until, wait_until};
+use fed_e2e::{
+    TestNamespace, federation, hack_later, host_in_cluster, host_pods, lease_holder, poll_until, wait_until,
+};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
@@ -21,23 +24,23 @@ const FED_NS: &str = "kube-federation-system";
 /// Join's token Secret on the member and the host's copy of its token.
 const MEMBER_SECRET: &str = "kubefed-vulcan-token";
 const HOST_SECRET: &str = "vulcan-token";
+/// The member's second token Secret, made by the rotation (deleted at the end, when join
+/// restores the first one).
+const ROTATED_SECRET: &str = "kubefed-vulcan-token-rotated";
 
-/// Deletes the member's token Secret, waits until it is gone, and creates it again with the
-/// same labels and annotations; returns the new token once the token controller filled it in.
+/// Creates a second token Secret for the member's federation ServiceAccount and returns its
+/// token once the token controller filled it in. (A legacy token carries no issue time: the
+/// same Secret name for the same account signs to the same token, so the new one needs a new
+/// name.)
 async fn new_member_token(member: &Api<Secret>) -> ByteString {
     let old = member.get(MEMBER_SECRET).await.expect("the member's token Secret");
-    let old_uid = old.metadata.uid.clone();
-    member.delete(MEMBER_SECRET, &DeleteParams::default()).await.expect("old token Secret deleted");
-    wait_until(Duration::from_secs(30), "the old token Secret gone", || async {
-        (member.get_opt(MEMBER_SECRET).await.ok()?.and_then(|s| s.metadata.uid) != old_uid).then_some(())
-    })
-    .await;
+    let account = "kubernetes.io/service-account.name";
     let fresh = Secret {
         metadata: ObjectMeta {
-            name: Some(MEMBER_SECRET.into()),
+            name: Some(ROTATED_SECRET.into()),
             labels: old.metadata.labels.clone(),
             annotations: old.metadata.annotations.as_ref().map(|a| {
-                a.iter().filter(|(k, _)| k.as_str() == "kubernetes.io/service-account.name").map(|(k, v)| (k.clone(), v.clone())).collect()
+                a.iter().filter(|(k, _)| k.as_str() == account).map(|(k, v)| (k.clone(), v.clone())).collect()
             }),
             ..ObjectMeta::default()
         },
@@ -45,10 +48,14 @@ async fn new_member_token(member: &Api<Secret>) -> ByteString {
         ..Secret::default()
     };
     member.create(&PostParams::default(), &fresh).await.expect("new token Secret created");
-    wait_until(Duration::from_secs(30), "the member's token controller to fill in the new token", || async {
-        member.get_opt(MEMBER_SECRET).await.ok()??.data?.get("token").cloned()
-    })
-    .await
+    let token =
+        wait_until(Duration::from_secs(30), "the member's token controller to fill in the new token", || async {
+            member.get_opt(ROTATED_SECRET).await.ok()??.data?.get("token").cloned()
+        })
+        .await;
+    let old_token = old.data.as_ref().and_then(|d| d.get("token")).cloned();
+    assert_ne!(Some(&token), old_token.as_ref(), "the new Secret got the old token");
+    token
 }
 
 #[tokio::test]
@@ -63,14 +70,16 @@ async fn s9_member_token_rotated() {
     let mut row = Row::new("9 vulcan token rotated (old revoked)", objects(&scripts));
     // join again repairs the credentials if the scenario fails half-way.
     let _repair = hack_later("federation-up.sh", &[]);
+    let _rotated = DeleteRotated;
     let leader_before = lease_holder(&bed).await;
     let member: Api<Secret> = Api::namespaced(bed.vulcan.clone(), FED_NS);
     let host: Api<Secret> = Api::namespaced(bed.earth.clone(), FED_NS);
 
     let load = Load::start(bed.earth.clone(), &ns.name, scripts);
     steps_done(&load, 60).await;
-    let revoked = Instant::now();
     let token = new_member_token(&member).await;
+    member.delete(MEMBER_SECRET, &DeleteParams::default()).await.expect("old token Secret deleted (revoked)");
+    let revoked = Instant::now();
     match poll_until(Duration::from_secs(60), || is_offline(&bed, "vulcan")).await {
         Some(()) => row.note(format!("vulcan Offline {} after the old token was revoked", secs(revoked.elapsed()))),
         None => row.problem("vulcan was never reported Offline while the host held a revoked token"),
@@ -78,7 +87,8 @@ async fn s9_member_token_rotated() {
     let patch = json!({ "data": { "token": token } });
     host.patch(HOST_SECRET, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("host Secret replaced");
     let replaced = Instant::now();
-    let ready = poll_until(Duration::from_secs(60), || async { is_offline(&bed, "vulcan").await.is_none().then_some(()) });
+    let ready =
+        poll_until(Duration::from_secs(60), || async { is_offline(&bed, "vulcan").await.is_none().then_some(()) });
     match ready.await {
         Some(()) => row.note(format!(
             "token replaced on the host {} after the revocation; vulcan Ready {} after that",
@@ -99,4 +109,23 @@ async fn s9_member_token_rotated() {
         row.problem(format!("the controllers restarted or moved: leader {leader_before:?} → {leader_after:?}"));
     }
     converge_and_report(&bed, ns, replaced.max(report.finished.expect("finished")), row, copies).await;
+}
+
+/// Deletes the rotated token Secret when dropped, just before the repair guard's join makes the
+/// first one again (back to the bed's shape).
+struct DeleteRotated;
+
+impl Drop for DeleteRotated {
+    fn drop(&mut self) {
+        let _ = fed_e2e::kubectl(&[
+            "--context",
+            "vulcan",
+            "-n",
+            FED_NS,
+            "delete",
+            "secret",
+            ROTATED_SECRET,
+            "--ignore-not-found",
+        ]);
+    }
 }

@@ -59,16 +59,26 @@ async fn s10_member_gone_for_good_unjoined_with_force() {
     } else if !(text.contains("Left behind on cluster vulcan") && text.contains("ServiceAccount")) {
         row.problem(format!("unjoin --force did not list what stayed on vulcan: {text}"));
     } else {
-        let listed = text.lines().skip_while(|l| !l.starts_with("Left behind")).skip(1).take_while(|l| l.starts_with("  "));
+        let listed =
+            text.lines().skip_while(|l| !l.starts_with("Left behind")).skip(1).take_while(|l| l.starts_with("  "));
         row.note(format!("unjoin --force took {}, listed {} leftovers", secs(took), listed.count()));
     }
     let clusters: Api<KubeFedCluster> = Api::namespaced(bed.earth.clone(), FED_NS);
     let secrets: Api<Secret> = Api::namespaced(bed.earth.clone(), FED_NS);
-    if clusters.get_opt("vulcan").await.ok().flatten().is_some() || secrets.get_opt("vulcan-token").await.ok().flatten().is_some() {
+    if clusters.get_opt("vulcan").await.ok().flatten().is_some()
+        || secrets.get_opt("vulcan-token").await.ok().flatten().is_some()
+    {
         row.problem("vulcan's KubeFedCluster or token Secret is still on the host");
     }
     // kronos and the host keep every object while vulcan is gone.
-    let kept = converge(&bed, &ns.name, &[Place::Federated, Place::Member("kronos")], gone.max(report.finished.expect("finished")), CONVERGE_WITHIN).await;
+    let kept = converge(
+        &bed,
+        &ns.name,
+        &[Place::Federated, Place::Member("kronos")],
+        gone.max(report.finished.expect("finished")),
+        CONVERGE_WITHIN,
+    )
+    .await;
     match kept.after {
         Some(d) => row.note(format!("kronos converged {} after the last write", secs(d))),
         None => row.problem(format!("kronos did not converge without vulcan: {:?}", kept.diff.examples)),

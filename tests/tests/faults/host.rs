@@ -40,7 +40,8 @@ async fn controllers_back(bed: &fed_e2e::Bed, row: &mut Row, restarts_before: i3
         return;
     }
     if host_in_cluster() {
-        let ready = poll_until(Duration::from_secs(120), || async { (webhook_pods(bed).await.len() == 2).then_some(()) });
+        let ready =
+            poll_until(Duration::from_secs(120), || async { (webhook_pods(bed).await.len() == 2).then_some(()) });
         if ready.await.is_none() {
             row.problem("the host component's pods did not come back");
         }
@@ -72,7 +73,10 @@ async fn s6_host_apiserver_down_for_a_minute() {
     let during = load.steps_done() - at;
     hack("cluster-ctl.sh", &["start", "kube-apiserver", "earth"]);
     let back = Instant::now();
-    row.note(format!("stopped at write {at}/240, down {}; {during} writes finished meanwhile (the others kept retrying)", secs(back - stopped)));
+    row.note(format!(
+        "stopped at write {at}/240, down {}; {during} writes finished meanwhile (the others kept retrying)",
+        secs(back - stopped)
+    ));
     controllers_back(&bed, &mut row, restarts_before).await;
     let report = load.finish().await;
     row.failed_writes(&report.failed);

@@ -50,7 +50,9 @@ async fn probe(host: Client, ns: &str, phase: &str, length: Duration) -> Vec<(St
 fn p99(copies: &CopyWatch, probes: &[(String, Instant)], never: Duration) -> Option<Duration> {
     let mut latencies: Vec<Duration> = probes
         .iter()
-        .map(|(name, at)| copies.first_seen("kronos", name, "0").map_or(never, |seen| seen.saturating_duration_since(*at)))
+        .map(|(name, at)| {
+            copies.first_seen("kronos", name, "0").map_or(never, |seen| seen.saturating_duration_since(*at))
+        })
         .collect();
     latencies.sort();
     percentile(&latencies, 0.99)
@@ -124,7 +126,10 @@ async fn kronos_latency(copies: &CopyWatch, before: &[(String, Instant)], during
                 during.len()
             ));
             if d > b * 2 {
-                row.problem(format!("kronos p99 while vulcan hung is {:.1}× the one before", d.as_secs_f64() / b.as_secs_f64()));
+                row.problem(format!(
+                    "kronos p99 while vulcan hung is {:.1}× the one before",
+                    d.as_secs_f64() / b.as_secs_f64()
+                ));
             }
         }
         _ => row.problem("no latency probe was admitted"),
@@ -144,4 +149,3 @@ mod tests {
         assert_eq!(percentile(&[], 0.99), None);
     }
 }
-

@@ -37,7 +37,17 @@ pub struct Row {
 impl Row {
     /// A row for `scenario` over `objects` objects, before anything is known.
     pub fn new(scenario: &'static str, objects: usize) -> Row {
-        Row { scenario, objects, lost: 0, extra: 0, recreated: 0, converged: None, notes: vec![], problems: vec![], examples: vec![] }
+        Row {
+            scenario,
+            objects,
+            lost: 0,
+            extra: 0,
+            recreated: 0,
+            converged: None,
+            notes: vec![],
+            problems: vec![],
+            examples: vec![],
+        }
     }
 
     /// Takes in the final comparison.
