@@ -7,37 +7,35 @@
 
 use std::time::{Duration, Instant};
 
-use fed_e2e::{
-    TestNamespace, federation, hack_later, host_in_cluster, host_pods, lease_holder, poll_until, wait_until,
-};
+use fed_e2e::{TestNamespace, federation, host_in_cluster, host_pods, lease_holder, poll_until, wait_until};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, PostParams};
 use serde_json::json;
 
+use crate::converge::{EVERYWHERE, converge};
 use crate::load::{Load, mixed};
 use crate::report::Row;
 use crate::watch::CopyWatch;
-use crate::{ONE_AT_A_TIME, PREFIX, converge_and_report, is_offline, objects, prepare, secs, steps_done};
+use crate::{CONVERGE_WITHIN, ONE_AT_A_TIME, PREFIX, is_offline, objects, prepare, secs, steps_done};
 
 const FED_NS: &str = "kube-federation-system";
 /// Join's token Secret on the member and the host's copy of its token.
 const MEMBER_SECRET: &str = "kubefed-vulcan-token";
 const HOST_SECRET: &str = "vulcan-token";
-/// The member's second token Secret, made by the rotation (deleted at the end, when join
-/// restores the first one).
+/// The member's second token Secret, made by the rotation (rotated back at the end).
 const ROTATED_SECRET: &str = "kubefed-vulcan-token-rotated";
 
-/// Creates a second token Secret for the member's federation ServiceAccount and returns its
-/// token once the token controller filled it in. (A legacy token carries no issue time: the
-/// same Secret name for the same account signs to the same token, so the new one needs a new
-/// name.)
-async fn new_member_token(member: &Api<Secret>) -> ByteString {
-    let old = member.get(MEMBER_SECRET).await.expect("the member's token Secret");
+/// Creates token Secret `to` for the ServiceAccount of the member's token Secret `from` (same
+/// labels) and returns its token once the token controller filled it in. (A legacy token
+/// carries no issue time: the same Secret name for the same account signs to the same token,
+/// so a new token needs a new name.)
+async fn new_member_token(member: &Api<Secret>, from: &str, to: &str) -> ByteString {
+    let old = member.get(from).await.expect("the member's token Secret");
     let account = "kubernetes.io/service-account.name";
     let fresh = Secret {
         metadata: ObjectMeta {
-            name: Some(ROTATED_SECRET.into()),
+            name: Some(to.into()),
             labels: old.metadata.labels.clone(),
             annotations: old.metadata.annotations.as_ref().map(|a| {
                 a.iter().filter(|(k, _)| k.as_str() == account).map(|(k, v)| (k.clone(), v.clone())).collect()
@@ -50,7 +48,7 @@ async fn new_member_token(member: &Api<Secret>) -> ByteString {
     member.create(&PostParams::default(), &fresh).await.expect("new token Secret created");
     let token =
         wait_until(Duration::from_secs(30), "the member's token controller to fill in the new token", || async {
-            member.get_opt(ROTATED_SECRET).await.ok()??.data?.get("token").cloned()
+            member.get_opt(to).await.ok()??.data?.get("token").cloned()
         })
         .await;
     let old_token = old.data.as_ref().and_then(|d| d.get("token")).cloned();
@@ -68,16 +66,13 @@ async fn s9_member_token_rotated() {
     prepare(&bed, &ns.name, 60).await;
     let scripts = mixed(PREFIX, 60, 240);
     let mut row = Row::new("9 vulcan token rotated (old revoked)", objects(&scripts));
-    // join again repairs the credentials if the scenario fails half-way.
-    let _repair = hack_later("federation-up.sh", &[]);
-    let _rotated = DeleteRotated;
     let leader_before = lease_holder(&bed).await;
     let member: Api<Secret> = Api::namespaced(bed.vulcan.clone(), FED_NS);
     let host: Api<Secret> = Api::namespaced(bed.earth.clone(), FED_NS);
 
     let load = Load::start(bed.earth.clone(), &ns.name, scripts);
     steps_done(&load, 60).await;
-    let token = new_member_token(&member).await;
+    let token = new_member_token(&member, MEMBER_SECRET, ROTATED_SECRET).await;
     member.delete(MEMBER_SECRET, &DeleteParams::default()).await.expect("old token Secret deleted (revoked)");
     let revoked = Instant::now();
     match poll_until(Duration::from_secs(60), || is_offline(&bed, "vulcan")).await {
@@ -108,24 +103,14 @@ async fn s9_member_token_rotated() {
     if !same_process {
         row.problem(format!("the controllers restarted or moved: leader {leader_before:?} → {leader_after:?}"));
     }
-    converge_and_report(&bed, ns, replaced.max(report.finished.expect("finished")), row, copies).await;
-}
-
-/// Deletes the rotated token Secret when dropped, just before the repair guard's join makes the
-/// first one again (back to the bed's shape).
-struct DeleteRotated;
-
-impl Drop for DeleteRotated {
-    fn drop(&mut self) {
-        let _ = fed_e2e::kubectl(&[
-            "--context",
-            "vulcan",
-            "-n",
-            FED_NS,
-            "delete",
-            "secret",
-            ROTATED_SECRET,
-            "--ignore-not-found",
-        ]);
-    }
+    let since = replaced.max(report.finished.expect("finished"));
+    row.converged(converge(&bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
+    row.recreated(copies.recreated());
+    // Back to the bed's shape (join's Secret name), by the same rotation the other way round.
+    let first = new_member_token(&member, ROTATED_SECRET, MEMBER_SECRET).await;
+    let patch = json!({ "data": { "token": first } });
+    host.patch(HOST_SECRET, &PatchParams::default(), &Patch::Merge(&patch)).await.expect("host Secret restored");
+    member.delete(ROTATED_SECRET, &DeleteParams::default()).await.expect("rotated token Secret deleted");
+    ns.delete().await;
+    row.finish();
 }
