@@ -64,9 +64,14 @@ impl CopyWatch {
 
     /// Copies that had more than one uid, summed over the members, with the first few named.
     pub fn recreated(&self) -> (usize, Vec<String>) {
+        self.recreated_on(&MEMBERS)
+    }
+
+    /// [`CopyWatch::recreated`] on `members` only (those that stayed in the placement).
+    pub fn recreated_on(&self, members: &[&str]) -> (usize, Vec<String>) {
         let mut count = 0;
         let mut examples = Vec::new();
-        for (member, state) in &self.seen {
+        for (member, state) in self.seen.iter().filter(|(m, _)| members.contains(m)) {
             for (name, uids) in &state.lock().expect("watch state").uids {
                 if uids.len() > 1 {
                     count += uids.len() - 1;
