@@ -11,6 +11,10 @@
 #                                                   up to a minute after the outage
 #   hack/cluster-ctl.sh restart COMPONENT CLUSTER   stop, then start
 #   hack/cluster-ctl.sh status  COMPONENT CLUSTER   print "running PID healthy|unhealthy" or "stopped"
+#   hack/cluster-ctl.sh pause   COMPONENT CLUSTER   SIGSTOP: the process stays, its sockets stay open
+#                                                   (the kernel still accepts connections) and
+#                                                   nothing answers (a hung server)
+#   hack/cluster-ctl.sh resume  COMPONENT CLUSTER   SIGCONT, then wait until healthy
 #
 # COMPONENT: etcd | kube-apiserver | kube-controller-manager, or on a cluster with a node
 # (hack/lib-node.sh) kubelet | containerd | kube-scheduler | node-ns (the node's mount-namespace
@@ -21,7 +25,7 @@
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -eq 3 ]] || usage
 action="$1" comp="$2" name="$3"
 check_component "$comp"
@@ -52,6 +56,17 @@ case "$action" in
   kill) take_lock; STOP_SIGNAL=KILL stop_processes "$comp/$name" ;;
   start) take_lock; do_start ;;
   restart) take_lock; stop_processes "$comp/$name"; do_start ;;
+  pause | resume)
+    pid="$(running_pid "$comp" "$name")" || die "$comp of $name is not running"
+    if [[ "$action" == pause ]]; then
+      kill -STOP "$pid"
+      log "$comp of $name (pid $pid) stopped with SIGSTOP"
+    else
+      kill -CONT "$pid"
+      wait_ready "$comp" "$name"
+      log "$comp of $name (pid $pid) resumed and healthy"
+    fi
+    ;;
   status)
     if pid="$(running_pid "$comp" "$name")"; then
       if probe "$comp" "$name"; then echo "running $pid healthy"; else echo "running $pid unhealthy"; fi

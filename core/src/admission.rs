@@ -109,6 +109,12 @@ fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<
     if matches!(req.operation, Operation::Delete | Operation::Connect) || req.sub_resource.is_some() {
         return Ok(Decision::default());
     }
+    // An object on its way out is admitted as it is: its finalizers (sync's, the garbage
+    // collector's) must come off whatever became of the clusters it names, e.g. one unjoined
+    // with --force while it was being deleted.
+    if req.operation == Operation::Update && object.metadata.deletion_timestamp.is_some() {
+        return Ok(Decision::default());
+    }
     let ours = matches!(req.kind.group.as_str(), CORE_GROUP | TYPES_GROUP);
     if !ours && controlled(object) {
         return Ok(Decision::default());

@@ -14,6 +14,8 @@ use kube::api::{Api, DeleteParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::sync::OnceCell;
 
+pub mod host_pods;
+
 /// The clusters of the test bed; `earth` is the host.
 pub const CLUSTERS: [&str; 3] = ["earth", "vulcan", "kronos"];
 

@@ -2,18 +2,26 @@
 //! re-created, while its cluster stays in the placement. Each test records the uids of the
 //! member copies, makes one transition that keeps every cluster placed, waits until sync has
 //! handled it, and requires the same uids.
+//!
+//! Transitions that stop the controllers (a restart, a leader hand-over, `disable` and
+//! `enable`) take [`BED`] for writing, so no other test of this binary runs meanwhile; the
+//! others take it for reading and run side by side.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fed_e2e::{
-    Bed, TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, kubectl, kubectl_fed,
-    succeeded, wait_until, webhook_log,
+    Bed, TestNamespace, annotated_config_map, apply_on_earth, federation, hack, hack_later, host_in_cluster, host_pods,
+    kubectl, kubectl_fed, merge_patch_on_earth, succeeded, wait_until, webhook_log, webhook_pods,
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{Api, DeleteParams};
 use serde_json::Value;
+use tokio::sync::RwLock;
+
+/// Shared by the tests that leave the controllers running, exclusive to those that stop them.
+static BED: RwLock<()> = RwLock::const_new(());
 
 const CONVERGE: Duration = Duration::from_secs(90);
 const MEMBERS: [&str; 2] = ["vulcan", "kronos"];
@@ -45,7 +53,12 @@ fn fed_in(ns: &str, args: &[&str]) {
 
 /// The FederatedDeployment `name` in `ns` as JSON, if it exists.
 fn federated(ns: &str, name: &str) -> Option<Value> {
-    let out = kubectl(&["--context", "earth", "-n", ns, "get", "federateddeployment", name, "-o", "json"]);
+    federated_of("federateddeployment", ns, name)
+}
+
+/// The federated object `resource`/`name` in `ns` as JSON, if it exists.
+fn federated_of(resource: &str, ns: &str, name: &str) -> Option<Value> {
+    let out = kubectl(&["--context", "earth", "-n", ns, "get", resource, name, "-o", "json"]);
     out.status.success().then(|| serde_json::from_slice(&out.stdout).ok()).flatten()
 }
 
@@ -102,6 +115,7 @@ async fn revision_history_limit(bed: &Bed, cluster: &str, ns: &str, name: &str) 
 
 #[tokio::test]
 async fn adopting_a_federated_object_updates_its_copies_in_place() {
+    let _shared = BED.read().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "churn-adopt").await;
     create_deployment(&ns.name, "w");
@@ -125,6 +139,7 @@ async fn adopting_a_federated_object_updates_its_copies_in_place() {
 
 #[tokio::test]
 async fn placement_form_and_override_changes_update_copies_in_place() {
+    let _shared = BED.read().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "churn-place").await;
     create_deployment(&ns.name, "w");
@@ -212,6 +227,7 @@ async fn wait_namespace_gone(bed: &Bed, cluster: &str, ns: &str) {
 /// remove theirs. Sync sees the member copies go and must not bring the namespace back.
 #[tokio::test]
 async fn a_namespace_deleted_everywhere_at_once_stays_deleted() {
+    let _shared = BED.read().await;
     let bed = federation().await;
     let ns = federated_namespace_with_contents(&bed).await;
     hack("cluster-ctl.sh", &["stop", "kube-controller-manager", "earth"]);
@@ -237,4 +253,173 @@ async fn a_namespace_deleted_everywhere_at_once_stays_deleted() {
     for cluster in MEMBERS {
         wait_namespace_gone(&bed, cluster, &ns).await;
     }
+}
+
+/// The uid of namespace `ns` on each member, once it exists on all of them.
+async fn member_namespace_uids(bed: &Bed, ns: &str) -> BTreeMap<&'static str, String> {
+    let mut uids = BTreeMap::new();
+    for cluster in MEMBERS {
+        let api = Api::<Namespace>::all(bed.cluster(cluster).clone());
+        let uid = wait_until(CONVERGE, &format!("namespace {ns} on {cluster}"), || async {
+            api.get_opt(ns).await.ok()??.metadata.uid
+        })
+        .await;
+        uids.insert(cluster, uid);
+    }
+    uids
+}
+
+/// Sets the source's revisionHistoryLimit to `limit` and waits until both members' copies have
+/// it (so sync has run since whatever came before), then asserts that they are still the
+/// incarnations of `before`.
+async fn propagated_in_place(bed: &Bed, ns: &str, name: &str, limit: i32, before: &BTreeMap<&str, String>, step: &str) {
+    let patch = format!(r#"{{"spec":{{"revisionHistoryLimit":{limit}}}}}"#);
+    wait_until(CONVERGE, &format!("{step}: the source accepts an update"), || async {
+        merge_patch_on_earth(ns, "deployment", name, &patch).status.success().then_some(())
+    })
+    .await;
+    for cluster in MEMBERS {
+        wait_until(CONVERGE, &format!("{step}: the update on {cluster}"), || async {
+            (revision_history_limit(bed, cluster, ns, name).await == Some(limit)).then_some(())
+        })
+        .await;
+    }
+    assert_not_recreated(bed, ns, name, before, step).await;
+}
+
+/// A Deployment `w` in a fresh namespace, placed on both members by `kubectl fed place`; returns
+/// the namespace and the uids of the copies.
+async fn placed_deployment(bed: &Bed, prefix: &str) -> (TestNamespace, BTreeMap<&'static str, String>) {
+    let ns = TestNamespace::create(&bed.earth, prefix).await;
+    create_deployment(&ns.name, "w");
+    fed_in(&ns.name, &["place", "deployment/w", "--clusters", "vulcan,kronos"]);
+    wait_federated(&ns.name, "w", "placed by list", materialized).await;
+    let before = member_uids(bed, &ns.name, "w").await;
+    (ns, before)
+}
+
+#[tokio::test]
+async fn federated_namespace_changes_that_keep_the_clusters_update_in_place() {
+    let _shared = BED.read().await;
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "churn-fns").await;
+    let annotate = |args: &[&str]| {
+        let mut all = vec!["--context", "earth", "annotate", "--overwrite", "namespace", ns.name.as_str()];
+        all.extend_from_slice(args);
+        succeeded(kubectl(&all));
+    };
+    annotate(&["kubefed.io/placement=vulcan,kronos"]);
+    create_deployment(&ns.name, "w");
+    fed_in(&ns.name, &["place", "deployment/w", "--clusters", "vulcan,kronos"]);
+    wait_federated(&ns.name, "w", "placed by list", materialized).await;
+    let namespaces = member_namespace_uids(&bed, &ns.name).await;
+    let before = member_uids(&bed, &ns.name, "w").await;
+    let namespace_synced = |what: &'static str, done: fn(&Value) -> bool| {
+        let name = ns.name.clone();
+        async move {
+            wait_until(CONVERGE, what, || async {
+                federated_of("federatednamespace", &name, &name).filter(|f| synced(f) && done(f))
+            })
+            .await
+        }
+    };
+
+    annotate(&["kubefed.io/placement-", &format!("kubefed.io/cluster-selector={NOT_HOST}")]);
+    namespace_synced("the FederatedNamespace placed by selector", |f| {
+        f["spec"]["placement"]["clusters"].is_null() && !f["spec"]["placement"]["clusterSelector"].is_null()
+    })
+    .await;
+    assert_eq!(member_namespace_uids(&bed, &ns.name).await, namespaces, "list → selector re-created a namespace");
+    propagated_in_place(&bed, &ns.name, "w", 3, &before, "namespace list → selector").await;
+
+    annotate(&["kubefed.io/cluster-selector-", "kubefed.io/placement=earth,vulcan,kronos"]);
+    namespace_synced("the FederatedNamespace widened to earth", |f| {
+        f["spec"]["placement"]["clusters"].as_array().is_some_and(|c| c.len() == 3)
+    })
+    .await;
+    assert_eq!(member_namespace_uids(&bed, &ns.name).await, namespaces, "widening re-created a namespace");
+    propagated_in_place(&bed, &ns.name, "w", 4, &before, "namespace widened").await;
+    ns.delete().await;
+}
+
+#[tokio::test]
+async fn a_leader_hand_over_and_a_restart_of_every_replica_update_copies_in_place() {
+    let _alone = BED.write().await;
+    let bed = federation().await;
+    let (ns, before) = placed_deployment(&bed, "churn-restart").await;
+    if !host_in_cluster() {
+        hack("federation-down.sh", &[]);
+        hack("federation-up.sh", &[]);
+        propagated_in_place(&bed, &ns.name, "w", 3, &before, "restart of the local process").await;
+        return ns.delete().await;
+    }
+    let lease = Duration::from_secs(60);
+    let leader = wait_until(lease, "a pod holding the Lease", || host_pods::leading_pod(&bed, None)).await;
+    host_pods::kill_pods(&bed, std::slice::from_ref(&leader)).await;
+    wait_until(lease, "another pod to take the Lease", || host_pods::leading_pod(&bed, Some(&leader))).await;
+    propagated_in_place(&bed, &ns.name, "w", 3, &before, "leader hand-over").await;
+
+    let old = webhook_pods(&bed).await;
+    host_pods::kill_pods(&bed, &old).await;
+    wait_until(CONVERGE, "a new pod to take the Lease", || async {
+        host_pods::leading_pod(&bed, None).await.filter(|p| !old.contains(p))
+    })
+    .await;
+    propagated_in_place(&bed, &ns.name, "w", 4, &before, "restart of every replica").await;
+    wait_until(CONVERGE, "both replicas serving again", || async {
+        (webhook_pods(&bed).await.len() == 2 && kubectl_fed_ready()).then_some(())
+    })
+    .await;
+    ns.delete().await;
+}
+
+/// True when the host component's Deployment has all its replicas ready.
+fn kubectl_fed_ready() -> bool {
+    let out = fed_e2e::kubectl_federation_ns(&[
+        "get",
+        "deployment",
+        "kubectl-fed-webhook",
+        "-o",
+        "jsonpath={.status.readyReplicas}/{.spec.replicas}",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status.success() && text.split_once('/').is_some_and(|(ready, want)| ready == want)
+}
+
+/// Lines of the host component's log saying it `started` or `stopped` the controllers of
+/// deployments.apps.
+fn controller_switches(verb: &str) -> usize {
+    let needle = format!("{verb} controllers for type");
+    webhook_log().lines().filter(|l| l.contains(&needle) && l.contains("deployments.apps")).count()
+}
+
+#[tokio::test]
+async fn disable_and_enable_again_keep_the_copies() {
+    let _alone = BED.write().await;
+    let bed = federation().await;
+    let (ns, before) = placed_deployment(&bed, "churn-disable").await;
+    struct Enable;
+    impl Drop for Enable {
+        fn drop(&mut self) {
+            let _ = kubectl_fed(&["enable", "deployments.apps"]);
+        }
+    }
+    let _enable_again = Enable;
+
+    let stopped = controller_switches("stopped");
+    succeeded(kubectl_fed(&["disable", "deployments.apps", "--force"]));
+    wait_until(CONVERGE, "the controllers of deployments.apps stopped", || async {
+        (controller_switches("stopped") > stopped).then_some(())
+    })
+    .await;
+    assert_not_recreated(&bed, &ns.name, "w", &before, "disable").await;
+
+    let started = controller_switches("started");
+    succeeded(kubectl_fed(&["enable", "deployments.apps"]));
+    wait_until(CONVERGE, "the controllers of deployments.apps started again", || async {
+        (controller_switches("started") > started).then_some(())
+    })
+    .await;
+    propagated_in_place(&bed, &ns.name, "w", 3, &before, "disable and enable again").await;
+    ns.delete().await;
 }

@@ -411,6 +411,21 @@ fn removing_the_annotations_is_always_admitted() {
 }
 
 #[test]
+fn an_object_being_deleted_is_admitted_whatever_it_names() {
+    let view = federation();
+    let named_mars = federated_deployment(json!({ "placement": { "clusters": [{ "name": "mars" }] } }));
+    let mut finalizer_removed = named_mars.clone();
+    finalizer_removed["metadata"]["deletionTimestamp"] = json!("2026-12-02T00:00:00Z");
+    let req = update(FEDERATED_DEPLOYMENT, finalizer_removed, named_mars.clone());
+    assert_allowed(&validate(&view, &req));
+    let mut source = placed("mars");
+    source["metadata"]["deletionTimestamp"] = json!("2026-12-02T00:00:00Z");
+    assert_allowed(&validate(&view, &update(DEPLOYMENT, source, placed("mars"))));
+    let live = update(FEDERATED_DEPLOYMENT, named_mars.clone(), named_mars);
+    assert_denied(&validate(&view, &live), "cluster \"mars\" is not joined");
+}
+
+#[test]
 fn objects_another_object_controls_are_not_sources() {
     // A ReplicaSet that the deployment controller made for an annotated Deployment: it inherits
     // the Deployment's annotations, its type is not enabled, and it must still be admitted.

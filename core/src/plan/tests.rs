@@ -245,3 +245,80 @@ fn no_member_namespace_is_created_for_an_object_or_namespace_being_deleted() {
     assert!(!may_create_member_namespace(Some(&live), Some(&terminating)), "its namespace is being deleted");
     assert!(!may_create_member_namespace(Some(&live), None), "its namespace is gone");
 }
+
+/// Every transition that keeps vulcan and kronos placed (issue 15) plans an in-place update
+/// there, never a delete: list ↔ selector, overrides added or removed, a namespace policy
+/// changed around them, copies not yet seen by a fresh watch (a restart or a new leader), and
+/// the status of the old placement still recorded.
+#[test]
+fn transitions_that_keep_a_cluster_update_its_copy_in_place() {
+    let origin = "FederatedDeployment/shop/web";
+    let not_host = Placement {
+        clusters: None,
+        cluster_selector: Some(crate::api::ClusterSelector {
+            match_expressions: vec![crate::api::SelectorRequirement {
+                key: crate::keys::HOST_LABEL.into(),
+                operator: "DoesNotExist".into(),
+                values: vec![],
+            }],
+            ..Default::default()
+        }),
+    };
+    let by_list = Placement::clusters(["vulcan", "kronos"]);
+    let override_on_vulcan = vec![ClusterOverrides {
+        cluster_name: "vulcan".into(),
+        cluster_overrides: vec![OverrideOp { op: None, path: "/spec/replicas".into(), value: Some(json!(5)) }],
+    }];
+    let with = |placement: &Placement, overrides: &[ClusterOverrides], recorded: &[&str]| {
+        let mut f = fed(placement.clone());
+        f.spec.overrides = overrides.to_vec();
+        f.status = Some(FederatedStatus {
+            clusters: recorded
+                .iter()
+                .map(|c| ClusterStatus { name: c.to_string(), status: None, message: None })
+                .collect(),
+            ..Default::default()
+        });
+        f
+    };
+    let mut m = members();
+    m[0].joined.is_host = true;
+    m[0].joined.labels = [(crate::keys::HOST_LABEL.to_string(), "true".to_string())].into();
+    let seen = |mut m: Vec<MemberCluster>, copy: CopyState| {
+        for x in m.iter_mut().filter(|x| x.joined.name != "earth") {
+            x.copy = copy.clone();
+        }
+        m
+    };
+    let present = seen(m.clone(), CopyState::Present(Some(origin.into())));
+    let unwatched = seen(m.clone(), CopyState::Unknown);
+    let wide_policy = Placement::clusters(["earth", "vulcan", "kronos"]);
+    let policy_by_selector = not_host.clone();
+    let cases: Vec<(&str, Federated, &[MemberCluster], Option<&Placement>)> = vec![
+        ("list → selector", with(&not_host, &[], &["kronos", "vulcan"]), &present, None),
+        ("selector → list", with(&by_list, &[], &["kronos", "vulcan"]), &present, None),
+        ("override added", with(&by_list, &override_on_vulcan, &["kronos", "vulcan"]), &present, None),
+        ("override removed", with(&by_list, &[], &["kronos", "vulcan"]), &present, None),
+        ("namespace policy widened", with(&by_list, &[], &["kronos", "vulcan"]), &present, Some(&wide_policy)),
+        (
+            "namespace policy by selector",
+            with(&not_host, &[], &["kronos", "vulcan"]),
+            &present,
+            Some(&policy_by_selector),
+        ),
+        ("restart: copies not seen yet", with(&by_list, &[], &["kronos", "vulcan"]), &unwatched, None),
+        ("adopted: no status yet", with(&by_list, &[], &[]), &present, None),
+    ];
+    let target = deployments();
+    for (case, f, members, policy) in cases {
+        let plan = propagate(&Input { namespace_policy: policy, ..input(&f, &target, members) });
+        for cluster in ["kronos", "vulcan"] {
+            assert!(
+                matches!(plan.steps.get(cluster), Some(Step::Apply { .. })),
+                "{case}: {cluster} must be updated in place, got {:?}",
+                plan.steps.get(cluster)
+            );
+        }
+        assert!(!plan.steps.values().any(|s| *s == Step::Delete), "{case}: nothing is deleted: {:?}", kinds(&plan));
+    }
+}

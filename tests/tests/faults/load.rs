@@ -23,7 +23,7 @@ pub const NOT_JOINED: &str = "vulcan,pluto";
 /// Objects written concurrently.
 const CONCURRENCY: usize = 16;
 /// How long a step of a [`Kind::Placed`] object is retried (the webhook may be down meanwhile).
-const RETRY_FOR: Duration = Duration::from_secs(90);
+const RETRY_FOR: Duration = Duration::from_secs(180);
 /// Pause between retries of a refused step.
 const RETRY_PAUSE: Duration = Duration::from_millis(250);
 

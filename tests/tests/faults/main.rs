@@ -10,19 +10,24 @@
 //! The host component runs in earth as users install it (pods; scenarios 3–5 delete them with
 //! grace period 0), or as a local process with `FED_HOST_MODE=local` (they kill it by PID).
 
+mod certs;
 mod converge;
+mod credentials;
+mod gone;
+mod host;
+mod hung;
 mod load;
-mod pods;
 mod replica;
 mod report;
+mod watch;
 
 use std::time::{Duration, Instant};
 
 use converge::{EVERYWHERE, Place, converge, federated_configmaps};
 use fed_core::api::KubeFedCluster;
 use fed_e2e::{
-    Bed, TestNamespace, federation, hack, hack_later, host_in_cluster, lease_holder, poll_until, wait_until,
-    webhook_pods,
+    Bed, TestNamespace, federation, hack, hack_later, host_in_cluster, host_pods as pods, lease_holder, poll_until,
+    wait_until, webhook_pods,
 };
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
@@ -30,13 +35,16 @@ use load::{Kind, Load, Script, creates, interleave, mixed};
 use replica::{LEASE_SECONDS, Replica, bed_pid, bed_port, controllers, held_by, kill_9};
 use report::Row;
 use tokio::sync::Mutex;
+use watch::CopyWatch;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
 /// How every scenario ends: time convergence of the members from `since` (the fault's end or
-/// the last host write), record it, delete the scenario's namespace and print the row.
-async fn converge_and_report(bed: &Bed, ns: TestNamespace, since: Instant, mut row: Row) {
+/// the last host write), record it and the re-creations `copies` saw, delete the scenario's
+/// namespace and print the row.
+async fn converge_and_report(bed: &Bed, ns: TestNamespace, since: Instant, mut row: Row, copies: CopyWatch) {
     row.converged(converge(bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
+    row.recreated(copies.recreated());
     ns.delete().await;
     row.finish();
 }
@@ -53,7 +61,12 @@ fn secs(d: Duration) -> String {
 /// Creates `count` placed objects and waits until they are everywhere (the state a scenario
 /// starts from).
 async fn prepare(bed: &Bed, ns: &str, count: usize) {
-    let report = Load::start(bed.earth.clone(), ns, creates(PREFIX, Kind::Placed, 0, count)).finish().await;
+    prepare_with(bed, ns, PREFIX, count).await;
+}
+
+/// [`prepare`] for objects `prefix-0` … .
+async fn prepare_with(bed: &Bed, ns: &str, prefix: &str, count: usize) {
+    let report = Load::start(bed.earth.clone(), ns, creates(prefix, Kind::Placed, 0, count)).finish().await;
     assert!(report.failed.is_empty(), "setup writes failed: {:?}", report.failed);
     let c = converge(bed, ns, &EVERYWHERE, Instant::now(), Duration::from_secs(90)).await;
     assert!(c.after.is_some(), "setup did not converge: {:?}", c.diff);
@@ -97,6 +110,7 @@ async fn s1_member_apiserver_down_for_a_minute() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-apiserver").await;
+    let copies = CopyWatch::start(&bed, &ns.name);
     prepare(&bed, &ns.name, 100).await;
     let scripts = mixed(PREFIX, 100, 500);
     let mut row = Row::new("1 vulcan apiserver down 60 s, 500 writes", objects(&scripts));
@@ -128,7 +142,7 @@ async fn s1_member_apiserver_down_for_a_minute() {
     hack("cluster-ctl.sh", &["start", "kube-apiserver", "vulcan"]);
     let back = Instant::now();
     row.note(format!("down {}", secs(back - stopped)));
-    converge_and_report(&bed, ns, back.max(last_write), row).await;
+    converge_and_report(&bed, ns, back.max(last_write), row, copies).await;
 }
 
 #[tokio::test]
@@ -138,6 +152,7 @@ async fn s2_member_etcd_restarted_mid_propagation() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-etcd").await;
+    let copies = CopyWatch::start(&bed, &ns.name);
     prepare(&bed, &ns.name, 60).await;
     let scripts = mixed(PREFIX, 60, 240);
     let mut row = Row::new("2 vulcan etcd killed+restarted", objects(&scripts));
@@ -155,7 +170,7 @@ async fn s2_member_etcd_restarted_mid_propagation() {
     row.note(format!("killed at write {at}/240; healthy again {} after", secs(back - killed)));
     let report = load.finish().await;
     row.failed_writes(&report.failed);
-    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row).await;
+    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row, copies).await;
 }
 
 #[tokio::test]
@@ -164,6 +179,7 @@ async fn s3_webhook_killed_under_annotated_creates() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-webhook").await;
+    let copies = CopyWatch::start(&bed, &ns.name);
     let scripts = interleave(vec![
         creates("placed", Kind::Placed, 0, 100),
         creates("invalid", Kind::Invalid, 0, 100),
@@ -204,7 +220,7 @@ async fn s3_webhook_killed_under_annotated_creates() {
     let plain = host.items.iter().filter(|cm| cm.metadata.name.as_deref().is_some_and(|n| n.starts_with("plain-")));
     row.note(format!("plain creates {}/100 ok", plain.count()));
 
-    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row).await;
+    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row, copies).await;
 }
 
 #[tokio::test]
@@ -213,6 +229,7 @@ async fn s4_controllers_killed_mid_propagation() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-controllers").await;
+    let copies = CopyWatch::start(&bed, &ns.name);
     prepare(&bed, &ns.name, 60).await;
     let scripts = mixed(PREFIX, 60, 240);
     let mut row = Row::new("4 controllers killed -9 mid-propagation", objects(&scripts));
@@ -247,7 +264,7 @@ async fn s4_controllers_killed_mid_propagation() {
     let report = load.finish().await;
     row.note(format!("{} attempts refused while down", report.refused));
     row.failed_writes(&report.failed);
-    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row).await;
+    converge_and_report(&bed, ns, back.max(report.finished.expect("finished")), row, copies).await;
 }
 
 #[tokio::test]
@@ -256,10 +273,11 @@ async fn s5_two_replicas_leader_killed() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "faults-leader").await;
+    let copies = CopyWatch::start(&bed, &ns.name);
     let mut row = Row::new("5 two replicas, leader killed -9", 100);
     let _restore = hack_later("federation-up.sh", &[]);
     if host_in_cluster() {
-        return leader_pod_killed(&bed, ns, row).await;
+        return leader_pod_killed(&bed, ns, row, copies).await;
     }
     let mut replica = Replica::start().await;
 
@@ -312,13 +330,14 @@ async fn s5_two_replicas_leader_killed() {
         Some(c) if c.writes > 0 => {}
         c => row.problem(format!("the new leader did not write: {c:?}")),
     }
+    row.recreated(copies.recreated());
     ns.delete().await;
     row.finish();
 }
 
 /// Scenario 5 on the in-cluster form: the pod holding the Lease is deleted with grace period 0
 /// under load; the other replica takes over within the Lease's duration and propagation goes on.
-async fn leader_pod_killed(bed: &Bed, ns: TestNamespace, mut row: Row) {
+async fn leader_pod_killed(bed: &Bed, ns: TestNamespace, mut row: Row, copies: CopyWatch) {
     let report = Load::start(bed.earth.clone(), &ns.name, creates(PREFIX, Kind::Placed, 0, 60)).finish().await;
     row.failed_writes(&report.failed);
     let leader =
@@ -338,7 +357,5 @@ async fn leader_pod_killed(bed: &Bed, ns: TestNamespace, mut row: Row) {
     let report = load.finish().await;
     row.failed_writes(&report.failed);
     let since = killed.max(report.finished.expect("finished"));
-    row.converged(converge(bed, &ns.name, &EVERYWHERE, since, CONVERGE_WITHIN).await);
-    ns.delete().await;
-    row.finish();
+    converge_and_report(bed, ns, since, row, copies).await;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::converge::{Convergence, Diff};
 
 /// Header of the table, matching [`Row::tsv`].
-pub const HEADER: &str = "scenario\tobjects\tlost\textra\tconverged in\tresult\tnotes";
+pub const HEADER: &str = "scenario\tobjects\tlost\textra\tre-created\tconverged in\tresult\tnotes";
 
 /// The outcome of one scenario.
 #[derive(Debug)]
@@ -21,6 +21,9 @@ pub struct Row {
     pub lost: usize,
     /// Objects present that should not be, plus objects admitted that should have been refused.
     pub extra: usize,
+    /// Member copies deleted and created again (their uid changed) although their cluster
+    /// stayed in the placement.
+    pub recreated: usize,
     /// From the end of the fault (or the last host write, if later) to convergence.
     pub converged: Option<Duration>,
     /// Measurements worth reading (takeover time, refusals, …).
@@ -34,7 +37,17 @@ pub struct Row {
 impl Row {
     /// A row for `scenario` over `objects` objects, before anything is known.
     pub fn new(scenario: &'static str, objects: usize) -> Row {
-        Row { scenario, objects, lost: 0, extra: 0, converged: None, notes: vec![], problems: vec![], examples: vec![] }
+        Row {
+            scenario,
+            objects,
+            lost: 0,
+            extra: 0,
+            recreated: 0,
+            converged: None,
+            notes: vec![],
+            problems: vec![],
+            examples: vec![],
+        }
     }
 
     /// Takes in the final comparison.
@@ -47,6 +60,12 @@ impl Row {
         if after.is_none() {
             self.problems.push("did not converge before the deadline".into());
         }
+    }
+
+    /// Takes in the re-creations the member watches saw (see `watch.rs`).
+    pub fn recreated(&mut self, (count, examples): (usize, Vec<String>)) {
+        self.recreated += count;
+        self.examples.extend(examples);
     }
 
     /// Writes that should have succeeded and never did count as lost.
@@ -65,9 +84,9 @@ impl Row {
         self.problems.push(text.into());
     }
 
-    /// Nothing lost, nothing extra, converged, every check held.
+    /// Nothing lost, nothing extra, nothing re-created, converged, every check held.
     pub fn passed(&self) -> bool {
-        self.lost == 0 && self.extra == 0 && self.converged.is_some() && self.problems.is_empty()
+        self.lost == 0 && self.extra == 0 && self.recreated == 0 && self.converged.is_some() && self.problems.is_empty()
     }
 
     /// The row as tab-separated values (see [`HEADER`]).
@@ -75,7 +94,8 @@ impl Row {
         let converged = self.converged.map_or("-".to_string(), |d| format!("{:.1} s", d.as_secs_f64()));
         let result = if self.passed() { "ok" } else { "FAIL" };
         let notes = self.notes.iter().chain(&self.problems).cloned().collect::<Vec<_>>().join("; ");
-        format!("{}\t{}\t{}\t{}\t{converged}\t{result}\t{notes}", self.scenario, self.objects, self.lost, self.extra)
+        let Row { scenario, objects, lost, extra, recreated, .. } = self;
+        format!("{scenario}\t{objects}\t{lost}\t{extra}\t{recreated}\t{converged}\t{result}\t{notes}")
     }
 
     /// Appends the row to `$FAULTS_REPORT` (when set), prints it, and fails the test unless it
@@ -104,13 +124,18 @@ mod tests {
         ok.converged(done(0, 0));
         ok.note("n");
         assert!(ok.passed());
-        assert_eq!(ok.tsv(), "s\t10\t0\t0\t1.5 s\tok\tn");
+        assert_eq!(ok.tsv(), "s\t10\t0\t0\t0\t1.5 s\tok\tn");
         let mut lost = Row::new("s", 10);
         lost.converged(done(1, 0));
         assert!(!lost.passed());
         let mut extra = Row::new("s", 10);
         extra.converged(done(0, 2));
-        assert!(extra.tsv().contains("\t2\t1.5 s\tFAIL"));
+        assert!(extra.tsv().contains("\t2\t0\t1.5 s\tFAIL"));
+        let mut churned = Row::new("s", 10);
+        churned.converged(done(0, 0));
+        churned.recreated((1, vec!["vulcan: a re-created (2 uids)".into()]));
+        assert!(!churned.passed());
+        assert!(churned.tsv().contains("\t0\t0\t1\t1.5 s\tFAIL"));
         let mut stuck = Row::new("s", 10);
         stuck.converged(Convergence { after: None, diff: Diff::default() });
         assert!(!stuck.passed());

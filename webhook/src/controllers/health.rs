@@ -54,6 +54,10 @@ pub async fn run(
         for (member, result) in all.iter().zip(results) {
             let st = state.entry(member.name.clone()).or_default();
             st.failures = if result.is_ok() { 0 } else { st.failures + 1 };
+            if result.is_ok() {
+                // A stalled member that answers its probe gets requests again.
+                members.stalls.answered(&member.name);
+            }
             let previous = from_conditions(&member.conditions);
             let health = next_health(previous, result.is_ok(), st.failures, opts.failure_threshold);
             let detail = result.as_ref().err().cloned().unwrap_or_default();

@@ -24,6 +24,7 @@ use super::copies::render_fingerprint;
 use super::handle::TypeHandle;
 use super::live::host_namespace;
 use super::shared::Shared;
+use super::stalls::NoAnswer;
 use crate::metrics::WriteTarget;
 
 /// What one member request failed with.
@@ -31,6 +32,8 @@ use crate::metrics::WriteTarget;
 pub enum CallError {
     /// No answer within the member timeout.
     Timeout,
+    /// The member stopped answering (see [`super::stalls`]): not sent, or given up early.
+    Stalled,
     /// The member (or the connection to it) refused.
     Kube(kube::Error),
 }
@@ -48,6 +51,9 @@ impl CallError {
     pub fn outcome(&self, word: &'static str, timeout: Duration) -> Outcome {
         match self {
             CallError::Timeout => Outcome::failed(CLUSTER_NOT_READY, format!("no answer within {timeout:?}")),
+            CallError::Stalled => {
+                Outcome::failed(CLUSTER_NOT_READY, "the cluster stopped answering; retried once it answers again")
+            }
             CallError::Kube(kube::Error::Api(s)) => Outcome::failed(word, s.message.clone()),
             CallError::Kube(e @ (kube::Error::HyperError(_) | kube::Error::Service(_))) => {
                 Outcome::failed(CLUSTER_NOT_READY, e.to_string())
@@ -120,16 +126,21 @@ impl<'a> MemberWriter<'a> {
         }
     }
 
-    /// A write request to a member, counted and under the member timeout.
-    async fn write<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
+    /// A write request to `cluster`, counted and under the member timeout.
+    async fn write<T>(&self, cluster: &str, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
         self.shared.metrics.write(WriteTarget::Member);
-        self.timed(f).await
+        self.timed(cluster, f).await
     }
 
-    async fn timed<T>(&self, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
-        match tokio::time::timeout(self.shared.opts.member_timeout, f).await {
+    /// A request to `cluster` under the member timeout, skipped or given up early while the
+    /// member does not answer at all ([`super::stalls`]).
+    async fn timed<T>(&self, cluster: &str, f: impl Future<Output = Result<T, kube::Error>>) -> Result<T, CallError> {
+        let opts = &self.shared.opts;
+        let answered = |r: &Result<T, kube::Error>| matches!(r, Ok(_) | Err(kube::Error::Api(_)));
+        match self.shared.members.stalls.call(cluster, opts.stall_after, opts.member_timeout, answered, f).await {
             Ok(r) => r.map_err(CallError::Kube),
-            Err(_) => Err(CallError::Timeout),
+            Err(NoAnswer::Timeout) => Err(CallError::Timeout),
+            Err(NoAnswer::Stalled) => Err(CallError::Stalled),
         }
     }
 
@@ -147,7 +158,7 @@ impl<'a> MemberWriter<'a> {
         let (ns, name) = (plan.namespace.as_deref(), plan.name.as_str());
         let api = self.member_api(client.clone(), ns);
         let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-        let mut result = self.write(api.patch(name, &params, &Patch::Apply(object))).await;
+        let mut result = self.write(cluster, api.patch(name, &params, &Patch::Apply(object))).await;
         if let (Some(ns), Some(404)) = (ns, result.as_ref().err().and_then(CallError::code)) {
             match self.namespace_wanted(ns, name).await {
                 Ok(true) => {}
@@ -160,10 +171,10 @@ impl<'a> MemberWriter<'a> {
                 }
                 Err(e) => return Outcome::failed(word, format!("reading namespace {ns} on the host: {e}")),
             }
-            if let Err(e) = self.ensure_namespace(client, ns).await {
+            if let Err(e) = self.ensure_namespace(cluster, client, ns).await {
                 return e.outcome(word, self.shared.opts.member_timeout);
             }
-            result = self.write(api.patch(name, &params, &Patch::Apply(object))).await;
+            result = self.write(cluster, api.patch(name, &params, &Patch::Apply(object))).await;
         }
         match result {
             Ok(answer) => {
@@ -195,14 +206,14 @@ impl<'a> MemberWriter<'a> {
     }
 
     /// Creates `namespace` on a member (labelled managed, so unjoin can remove it).
-    async fn ensure_namespace(&self, client: Client, namespace: &str) -> Result<(), CallError> {
+    async fn ensure_namespace(&self, cluster: &str, client: Client, namespace: &str) -> Result<(), CallError> {
         let api: Api<Namespace> = Api::all(client);
         let ns: Namespace = serde_json::from_value(json!({
             "metadata": { "name": namespace, "labels": { keys::MANAGED_LABEL: "true" } }
         }))
         .expect("a valid Namespace");
         let pp = PostParams { field_manager: Some(keys::FIELD_MANAGER.to_string()), ..Default::default() };
-        match self.write(api.create(&pp, &ns)).await {
+        match self.write(cluster, api.create(&pp, &ns)).await {
             Ok(_) => {
                 info!(%namespace, "created namespace on member");
                 Ok(())
@@ -225,7 +236,7 @@ impl<'a> MemberWriter<'a> {
         let (ns, name) = (plan.namespace.as_deref(), plan.name.as_str());
         self.handle.copies.forget_apply(cluster, ns, name);
         let api = self.member_api(client, ns);
-        let current = match self.timed(api.get_opt(name)).await {
+        let current = match self.timed(cluster, api.get_opt(name)).await {
             Ok(Some(o)) => o,
             Ok(None) => return Outcome::Removed,
             Err(e) => return e.outcome(DELETION_FAILED, self.shared.opts.member_timeout),
@@ -242,7 +253,7 @@ impl<'a> MemberWriter<'a> {
             preconditions: Some(Preconditions { uid: current.metadata.uid.clone(), resource_version: None }),
             ..Default::default()
         };
-        match self.write(api.delete(name, &dp)).await {
+        match self.write(cluster, api.delete(name, &dp)).await {
             Ok(_) => {
                 info!(%cluster, copy = %plan.origin, "deleted member copy");
                 Outcome::Removed

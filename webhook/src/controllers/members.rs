@@ -20,6 +20,7 @@ use kube::{Api, Client, ResourceExt};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use super::stalls::Stalls;
 use crate::ready::Ready;
 
 /// One joined member cluster as the controllers see it.
@@ -68,12 +69,19 @@ pub struct Members {
     inner: RwLock<BTreeMap<String, Member>>,
     changed: watch::Sender<u64>,
     ready: Ready,
+    /// Which members stopped answering (requests to them are skipped meanwhile).
+    pub stalls: Stalls,
 }
 
 impl Members {
     /// An empty registry.
     pub fn new() -> Arc<Self> {
-        Arc::new(Members { inner: RwLock::new(BTreeMap::new()), changed: watch::Sender::new(0), ready: Ready::new() })
+        Arc::new(Members {
+            inner: RwLock::new(BTreeMap::new()),
+            changed: watch::Sender::new(0),
+            ready: Ready::new(),
+            stalls: Stalls::default(),
+        })
     }
 
     /// One member.

@@ -14,7 +14,8 @@
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
 //! deleted. [`follow_label`] labels the host namespace of a FederatedNamespace annotated
 //! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`retry`], [`recent_status`],
-//! [`live`].
+//! [`live`]; [`stalls`]: members that stopped answering, skipped so they cannot hold up the
+//! others.
 
 pub mod copies;
 pub mod follow_label;
@@ -33,6 +34,7 @@ pub mod retry;
 pub mod run;
 pub mod shared;
 pub mod source;
+pub mod stalls;
 pub mod supervisor;
 pub mod sync;
 pub mod tasks;

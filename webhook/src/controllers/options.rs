@@ -13,6 +13,9 @@ pub struct ControllerOptions {
     pub reconcile_concurrency: u16,
     /// Timeout of one request to a member cluster.
     pub member_timeout: Duration,
+    /// A member request unanswered this long, while the member answered nothing else, marks
+    /// the member stalled (see `stalls.rs`).
+    pub stall_after: Duration,
     /// Period of the `/readyz` probes.
     pub probe_period: Duration,
     /// Timeout of one `/readyz` probe.
@@ -32,6 +35,7 @@ impl Default for ControllerOptions {
             member_concurrency: 8,
             reconcile_concurrency: 64,
             member_timeout: Duration::from_secs(10),
+            stall_after: Duration::from_secs(2),
             probe_period: Duration::from_secs(10),
             probe_timeout: Duration::from_secs(3),
             failure_threshold: 3,
