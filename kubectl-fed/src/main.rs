@@ -24,6 +24,7 @@ mod host_manifests;
 mod kubeconfig;
 mod member_rbac;
 mod output;
+mod replica_flags;
 mod type_configs;
 mod waiting;
 

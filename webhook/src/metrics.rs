@@ -121,6 +121,8 @@ pub enum ControllerLabel {
     Materialize,
     /// Deleted federated objects of a disabled type.
     Release,
+    /// Replica division → `/spec/replicas` overrides.
+    Replicas,
 }
 
 impl EncodeLabelValue for ControllerLabel {
@@ -129,6 +131,7 @@ impl EncodeLabelValue for ControllerLabel {
             ControllerLabel::Sync => "sync",
             ControllerLabel::Materialize => "materialize",
             ControllerLabel::Release => "release",
+            ControllerLabel::Replicas => "replicas",
         };
         EncodeLabelValue::encode(&value, encoder)
     }

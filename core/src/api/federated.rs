@@ -128,6 +128,10 @@ pub struct ClusterStatus {
     /// Detail for a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Replicas the division assigns to this cluster (its `/spec/replicas` override), when the
+    /// object's replicas are divided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i64>,
 }
 
 /// Condition type on federated objects.

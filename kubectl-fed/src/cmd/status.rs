@@ -43,6 +43,9 @@ pub struct Row {
     pub message: String,
     #[serde(rename = "federatedKind")]
     pub federated_kind: String,
+    /// Replicas the division assigns to the cluster, when the object's replicas are divided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i64>,
 }
 
 /// The status word the table shows for a propagated object.
@@ -50,7 +53,7 @@ pub const PROPAGATED: &str = "Propagated";
 
 /// Rows for one federated object whose target kind is `kind`.
 pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
-    let row = |cluster: &str, status: &str, message: &str| Row {
+    let row = |cluster: &str, status: &str, message: &str, replicas: Option<i64>| Row {
         namespace: obj.namespace().unwrap_or_default(),
         kind: kind.to_string(),
         name: obj.name_any(),
@@ -58,6 +61,7 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
         status: status.to_string(),
         message: message.to_string(),
         federated_kind: federated_kind.to_string(),
+        replicas,
     };
     let status = obj.status.as_ref();
     let clusters = status.map(|s| s.clusters.as_slice()).unwrap_or_default();
@@ -66,7 +70,7 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
             .iter()
             .map(|c| {
                 let word = c.status.as_deref().filter(|s| !s.is_empty()).unwrap_or(PROPAGATED);
-                row(&c.name, word, c.message.as_deref().unwrap_or(""))
+                row(&c.name, word, c.message.as_deref().unwrap_or(""), c.replicas)
             })
             .collect();
         rows.sort();
@@ -74,11 +78,16 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
     }
     let condition = status.and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION_PROPAGATION));
     match condition {
-        Some(c) if c.status == "True" => vec![row("<none>", "NoClusters", "the placement selects no joined cluster")],
-        Some(c) => {
-            vec![row("<none>", c.reason.as_deref().unwrap_or("NotPropagated"), c.message.as_deref().unwrap_or(""))]
+        Some(c) if c.status == "True" => {
+            vec![row("<none>", "NoClusters", "the placement selects no joined cluster", None)]
         }
-        None => vec![row("<none>", "Pending", "not yet processed by the sync controller")],
+        Some(c) => vec![row(
+            "<none>",
+            c.reason.as_deref().unwrap_or("NotPropagated"),
+            c.message.as_deref().unwrap_or(""),
+            None,
+        )],
+        None => vec![row("<none>", "Pending", "not yet processed by the sync controller", None)],
     }
 }
 
@@ -89,7 +98,7 @@ pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
     }
     headers.extend(["kind", "name", "cluster", "status", "message"]);
     if wide {
-        headers.push("federated");
+        headers.extend(["replicas", "federated"]);
     }
     let mut t = Table::new(headers);
     for r in rows {
@@ -99,7 +108,8 @@ pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
         }
         cells.extend([r.kind.clone(), r.name.clone(), r.cluster.clone(), r.status.clone(), r.message.clone()]);
         if wide {
-            cells.push(r.federated_kind.clone());
+            let assigned = r.replicas.map_or_else(|| "-".to_string(), |n| n.to_string());
+            cells.extend([assigned, r.federated_kind.clone()]);
         }
         t.push(cells);
     }
@@ -221,13 +231,19 @@ mod tests {
     fn one_row_per_cluster_and_empty_status_means_propagated() {
         let status = FederatedStatus {
             clusters: vec![
-                ClusterStatus { name: "vulcan".into(), status: None, message: None },
+                ClusterStatus { name: "vulcan".into(), status: None, message: None, ..Default::default() },
                 ClusterStatus {
                     name: "kronos".into(),
                     status: Some("ClusterNotReady".into()),
                     message: Some("offline".into()),
+                    ..Default::default()
                 },
-                ClusterStatus { name: "earth".into(), status: Some(String::new()), message: None },
+                ClusterStatus {
+                    name: "earth".into(),
+                    status: Some(String::new()),
+                    message: None,
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         };

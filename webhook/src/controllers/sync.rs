@@ -260,7 +260,8 @@ impl SyncCtx {
         action: &str,
     ) -> Result<Action, SyncError> {
         let now = status::condition_time(k8s_openapi::jiff::Timestamp::now());
-        let next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
+        let mut next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
+        next.clusters = status::with_replicas(next.clusters, &fed_core::replicas::division(&fed.spec.overrides));
         let uid = fed.uid().unwrap_or_default();
         if fed.status.as_ref() != Some(&next) && !self.statuses.just_written(&uid, &next) {
             let patch = json!({ "status": {

@@ -1,7 +1,8 @@
 //! Why a sync runs: the watches that turn changes into work for one type.
 //!
 //! - [`watch_federated`]: a `Federated<Kind>` changed (anything but its status) → sync it; a
-//!   source-owned one changed → materialize re-checks its source; a FederatedNamespace's
+//!   source-owned one changed → materialize re-checks its source; a workload's changed → the
+//!   replicas controller re-checks its division; a FederatedNamespace's
 //!   placement changed → sync everything in that namespace.
 //! - [`manage_member_watches`]: clusters joined, left, changed labels, client or health → sync
 //!   what is placed on (or recorded for) them; and one [`watch_member_copies`] per member.
@@ -27,6 +28,7 @@ use super::copies::{CopyRecord, copy_record};
 use super::handle::TypeHandle;
 use super::materialize::MaterializeHandle;
 use super::members::{self, Member};
+use super::replicas::ReplicasHandle;
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
 use crate::ready::Ready;
@@ -51,12 +53,13 @@ fn placement_fingerprint(f: Option<&Federated>) -> u64 {
 }
 
 /// Reflects the `Federated<Kind>` objects into the store and turns their changes into sync
-/// and materialize work.
+/// and materialize work (and division work, for a type whose replicas are divided).
 pub async fn watch_federated(
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
     writer: Writer<Federated>,
     mat: MaterializeHandle,
+    replicas: Option<ReplicasHandle>,
 ) {
     let api = Api::<Federated>::all_with(shared.host.clone(), &handle.fed_ar);
     let mut events = std::pin::pin!(reflector::reflector(
@@ -79,6 +82,9 @@ pub async fn watch_federated(
                 let fp = sync_fingerprint(&f);
                 if seen.insert(NameKey::of(&f.metadata), fp) != Some(fp) {
                     handle.requeue(r.clone());
+                    if let Some(replicas) = &replicas {
+                        replicas.federated_changed(&r);
+                    }
                 }
                 mat.federated_changed(&f, &r);
                 if handle.is_namespace() {
