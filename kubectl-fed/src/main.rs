@@ -100,6 +100,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Place(o) => cmd::place::run(&ctx, o).await,
             Command::Unplace(o) => cmd::unplace::run(&ctx, o).await,
             Command::Status(o) => cmd::status::run(&ctx, o).await,
+            Command::Rollout(o) => cmd::rollout::run(&ctx, o).await,
             Command::Version(o) => cmd::version::run(&ctx, o).await,
             Command::Completion(_) => unreachable!("handled before the runtime starts"),
         }

@@ -148,6 +148,24 @@ async fn an_rsp_divides_a_federated_deployment_as_kubefed_documents() {
     assert!(out.status.success(), "{}", output_text(&out));
     let after = wait_for_layout(&bed, &ns.name, "web", &[("vulcan", 4), ("kronos", 5)], true).await;
     assert_eq!(after, uids, "member copies are updated in place, never re-created");
+    // READY n/n per cluster once the pods are up, as `kubectl get deploy` shows it.
+    wait_until(CONVERGE, "kubectl fed status to show READY 4/4 on vulcan and 5/5 on kronos", || async {
+        let out = kubectl_fed(&["status", "federateddeployment/web", "-n", &ns.name]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let row = |cluster: &str, ready: &str| {
+            text.lines().any(|l| {
+                let cells: Vec<&str> = l.split_whitespace().collect();
+                cells.get(2) == Some(&cluster) && cells.get(4) == Some(&ready)
+            })
+        };
+        (text.starts_with("KIND")
+            && text.contains("READY")
+            && text.contains("UP-TO-DATE")
+            && row("vulcan", "4/4")
+            && row("kronos", "5/5"))
+        .then_some(())
+    })
+    .await;
     ns.delete().await;
 }
 
@@ -259,5 +277,56 @@ async fn admission_names_unknown_clusters_and_warns_about_totals_the_maximums_ca
     let text = output_text(&out);
     assert!(text.contains(r#"--weights "vulcan=x": "x" is not a whole number"#), "{text}");
     assert_eq!(text.trim().lines().count(), 1, "one line: {text}");
+    ns.delete().await;
+}
+
+fn rollout_status(ns: &str, timeout: &str) -> std::process::Output {
+    kubectl_fed(&["rollout", "status", "deployment/web", "-n", ns, "--timeout", timeout])
+}
+
+#[tokio::test]
+async fn rollout_status_waits_for_every_cluster_and_names_the_one_that_lags() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "rsp-rollout").await;
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": deployment_spec("web", 4)});
+    let out = apply_on_earth(&ns.name, &deploy.to_string(), &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let place = |extra: &[&str]| {
+        let mut args = vec!["place", "deployment/web", "-n", &ns.name, "--clusters", "vulcan,kronos", "--divide"];
+        args.extend_from_slice(extra);
+        let out = kubectl_fed(&args);
+        assert!(out.status.success(), "{}", output_text(&out));
+    };
+    place(&[]);
+    let out = rollout_status(&ns.name, "120s");
+    assert!(out.status.success(), "the first rollout: {}", output_text(&out));
+    let uids = wait_for_layout(&bed, &ns.name, "web", &[("vulcan", 2), ("kronos", 2)], true).await;
+
+    // A change of the pod template rolls out everywhere; rollout status returns 0 after it.
+    let out = fed_e2e::kubectl(&["--context", "earth", "-n", &ns.name, "set", "env", "deployment/web", "VERSION=2"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let out = rollout_status(&ns.name, "120s");
+    assert!(out.status.success(), "after the change: {}", output_text(&out));
+    for cluster in ["vulcan", "kronos"] {
+        let d = Api::<Deployment>::namespaced(bed.cluster(cluster).clone(), &ns.name).get("web").await.unwrap();
+        let env = d.spec.template.spec.as_ref().and_then(|s| s.containers[0].env.clone()).unwrap_or_default();
+        assert!(env.iter().any(|e| e.name == "VERSION" && e.value.as_deref() == Some("2")), "{cluster}: {env:?}");
+        let status = d.status.unwrap_or_default();
+        assert_eq!((status.updated_replicas, status.available_replicas), (Some(2), Some(2)), "{cluster} rolled out");
+    }
+    assert_eq!(
+        layout(&bed, &ns.name, "web").await.into_iter().map(|(c, (u, _, _))| (c, u)).collect::<BTreeMap<_, _>>(),
+        uids
+    );
+
+    // kronos gets an image no node has: its rollout never completes, and the timeout names it.
+    place(&["--override", "kronos:/spec/template/spec/containers/0/image=docker.io/kubectl-fed/absent:none"]);
+    let out = rollout_status(&ns.name, "20s");
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "a timeout exits 1 like kubectl: {text}");
+    assert!(text.contains("timed out waiting for the rollout of deployment/web") && text.contains("kronos:"), "{text}");
+    assert!(!text.contains("vulcan:"), "vulcan has rolled out: {text}");
     ns.delete().await;
 }

@@ -8,6 +8,7 @@ pub mod federate;
 pub mod install;
 pub mod join;
 pub mod place;
+pub mod rollout;
 pub mod status;
 pub mod unjoin;
 pub mod unplace;

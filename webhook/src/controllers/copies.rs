@@ -11,6 +11,7 @@ use std::sync::{Mutex, RwLock};
 
 use fed_core::keys;
 use fed_core::plan::CopyState;
+use fed_core::workload::WorkloadStatus;
 use kube::api::DynamicObject;
 use kube::core::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -30,12 +31,29 @@ pub struct CopyInfo {
     pub fingerprint: u64,
     /// The copy's `kubefed.io/origin` annotation.
     pub origin: Option<String>,
+    /// Its workload numbers, for workload kinds (watched whole, kept as these numbers).
+    pub workload: Option<WorkloadStatus>,
+}
+
+impl CopyInfo {
+    /// What about the copy is worth a sync: a spec change (its fingerprint, which sync reverts
+    /// drift by) or new workload numbers (which sync writes into the status).
+    pub fn trigger(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        (self.fingerprint, self.workload).hash(&mut h);
+        h.finish()
+    }
 }
 
 /// The record of a member copy with this metadata.
 pub fn copy_record(meta: &ObjectMeta) -> CopyRecord {
+    copy_record_with(meta, None)
+}
+
+/// The record of a member copy with this metadata and these workload numbers.
+pub fn copy_record_with(meta: &ObjectMeta, workload: Option<WorkloadStatus>) -> CopyRecord {
     let origin = meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned();
-    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin })
+    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin, workload })
 }
 
 /// A change of a member copy worth a re-sync: its generation (spec edits, scale), or its
@@ -117,6 +135,27 @@ impl MemberCopies {
         let applied = self.applied.lock().expect("applied lock");
         applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)))
             == Some(&Applied { render, copy })
+    }
+
+    /// The workload numbers the member watch on `cluster` last saw of the copy `namespace/name`.
+    /// Until the watch has seen sync's last write there (a new generation), they describe the
+    /// spec before it: then the rollout does not count as complete.
+    pub fn workload_on(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Option<WorkloadStatus> {
+        let record = {
+            let stores = self.stores.read().expect("member copies lock");
+            let (store, ready) = stores.get(cluster)?;
+            if !ready.is_ready() {
+                return None;
+            }
+            store.get(&copy_ref(namespace, name))?
+        };
+        let mut workload = record.value.workload?;
+        let applied = self.applied.lock().expect("applied lock");
+        let written = applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)));
+        if written.is_some_and(|a| a.copy != record.value.fingerprint) {
+            workload.rolled_out = false;
+        }
+        Some(workload)
     }
 
     /// Records a write of `render` to a member copy and the copy the member answered with.
