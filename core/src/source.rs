@@ -296,6 +296,40 @@ mod tests {
     }
 
     #[test]
+    fn a_divided_source_carries_its_preferences_and_keeps_the_division() {
+        let target = deployments();
+        let source: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u1", "annotations": {
+                "kubefed.io/placement": "vulcan,kronos",
+                "kubefed.io/replica-scheduling": "{ \"vulcan\": {\"weight\": 1} }",
+                "kubefed.io/overrides": r#"{"vulcan":[{"path":"/spec/replicas","value":7},{"path":"/metadata/labels/x","value":"1"}]}"#,
+                "kubefed.io/federated-replicas": "9"}},
+            "spec": {"replicas": 0}
+        }))
+        .unwrap();
+        let ann = annotations::from_annotations(source.annotations()).unwrap().unwrap();
+        let fresh = desired_federated(&source, &ann, &target, &target.federated(), None);
+        assert_eq!(fresh["metadata"]["annotations"]["kubefed.io/replica-scheduling"], r#"{"vulcan":{"weight":1}}"#);
+        assert_eq!(
+            fresh["spec"]["overrides"],
+            json!([{"clusterName": "vulcan", "clusterOverrides": [{"path": "/metadata/labels/x", "value": "1"}]}]),
+            "the division is the replicas controller's: a user /spec/replicas override does not count"
+        );
+        assert_eq!(fresh["spec"]["template"]["spec"]["replicas"], 9, "the total");
+        let mut existing = fed_with_owner("apps/v1", "Deployment", true);
+        existing.spec.overrides = serde_json::from_value(json!([
+            {"clusterName": "kronos", "clusterOverrides": [{"path": "/spec/replicas", "value": 6}]},
+            {"clusterName": "vulcan", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+        ]))
+        .unwrap();
+        let kept = desired_federated(&source, &ann, &target, &target.federated(), Some(&existing));
+        let division =
+            replicas::division(&serde_json::from_value::<FederatedSpec>(kept["spec"].clone()).unwrap().overrides);
+        assert_eq!(division, [("kronos".to_string(), 6), ("vulcan".to_string(), 3)].into(), "rewriting keeps it");
+    }
+
+    #[test]
     fn the_sweep_deletes_only_what_materialize_wrote_for_a_source_no_longer_federated() {
         let owner = |materialized: bool| OwnerReference {
             api_version: "apps/v1".into(),

@@ -251,4 +251,28 @@ mod tests {
         h.forget_apply("vulcan", Some("ns"), "web");
         assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "forgotten after a delete");
     }
+
+    #[test]
+    fn workload_numbers_do_not_count_as_rolled_out_until_the_watch_sees_syncs_write() {
+        let h = MemberCopies::default();
+        let mut writer = Writer::<CopyRecord>::new(());
+        let ready = Ready::new();
+        h.insert("vulcan", writer.as_reader(), ready.clone());
+        ready.set();
+        let done = WorkloadStatus { desired: 2, ready: 2, available: 2, updated: 2, rolled_out: true };
+        let seen = |w: &mut Writer<CopyRecord>, generation| {
+            w.apply_watcher_event(&watcher::Event::Apply(copy_record_with(&copy(generation).metadata, Some(done))))
+        };
+        seen(&mut writer, 1);
+        assert_eq!(h.workload_on("vulcan", Some("ns"), "web"), Some(done));
+        h.record_apply("vulcan", 7, &copy(2));
+        assert!(!h.workload_on("vulcan", Some("ns"), "web").unwrap().rolled_out, "numbers of the old spec");
+        seen(&mut writer, 2);
+        assert_eq!(h.workload_on("vulcan", Some("ns"), "web"), Some(done));
+        assert_eq!(h.workload_on("kronos", Some("ns"), "web"), None);
+        let a = copy_record_with(&copy(2).metadata, Some(done)).value;
+        let b = copy_record_with(&copy(2).metadata, Some(WorkloadStatus { ready: 1, ..done })).value;
+        assert_eq!(a.fingerprint, b.fingerprint, "status is not drift");
+        assert_ne!(a.trigger(), b.trigger(), "but it is worth a sync");
+    }
 }
