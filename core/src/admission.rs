@@ -15,10 +15,12 @@ use serde_json::Value;
 
 use crate::annotations::{self, FederationAnnotations};
 use crate::api::{
-    ApiResourceRef, CORE_GROUP, ClusterOverrides, Federated, FederatedTypeConfig, FederatedTypeConfigSpec,
-    KubeFedClusterSpec, Placement, Scope, TYPES_GROUP,
+    ApiResourceRef, CORE_GROUP, ClusterOverrides, ClusterPreferencesMap, Federated, FederatedTypeConfig,
+    FederatedTypeConfigSpec, KubeFedClusterSpec, Placement, ReplicaSchedulingPreferenceSpec, SCHEDULING_GROUP, Scope,
+    TYPES_GROUP,
 };
 use crate::placement::{self, JoinedCluster, PlacementError};
+use crate::replicas::{self, Validation};
 use crate::{keys, names, overrides};
 
 pub mod follow;
@@ -115,7 +117,7 @@ fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<
     if req.operation == Operation::Update && object.metadata.deletion_timestamp.is_some() {
         return Ok(Decision::default());
     }
-    let ours = matches!(req.kind.group.as_str(), CORE_GROUP | TYPES_GROUP);
+    let ours = matches!(req.kind.group.as_str(), CORE_GROUP | TYPES_GROUP | SCHEDULING_GROUP);
     if !ours && controlled(object) {
         return Ok(Decision::default());
     }
@@ -123,7 +125,8 @@ fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<
     match (req.kind.group.as_str(), endpoint) {
         (CORE_GROUP, Endpoint::Validate) => validate_core(&subject),
         (TYPES_GROUP, Endpoint::Validate) => validate_federated(view, &subject),
-        (CORE_GROUP | TYPES_GROUP, Endpoint::Mutate | Endpoint::Follow) => Ok(Decision::default()),
+        (SCHEDULING_GROUP, Endpoint::Validate) => validate_rsp(view, &subject),
+        (CORE_GROUP | TYPES_GROUP | SCHEDULING_GROUP, Endpoint::Mutate | Endpoint::Follow) => Ok(Decision::default()),
         (_, Endpoint::Validate) => validate_source(view, &subject),
         (_, Endpoint::Mutate | Endpoint::Follow) => Ok(mutate_source(view, &subject)),
     }
@@ -298,8 +301,59 @@ fn validate_source(view: &dyn FederationView, subject: &Subject) -> Outcome {
     let both = [keys::PLACEMENT, keys::CLUSTER_SELECTOR].iter().all(|k| subject.annotations.contains_key(*k));
     let checked = Intent { placement, overrides, both, fields: &ANNOTATION_FIELDS };
     let policy_namespace = (!target.is_namespace()).then_some(subject.namespace);
-    let warnings = check_intent(view, &checked, policy_namespace)?;
+    let mut warnings = check_intent(view, &checked, policy_namespace)?;
+    if let Some(prefs) = &intent.replica_scheduling {
+        warnings.extend(check_replica_scheduling(view, subject, &target, placement, prefs)?);
+    }
     check_name_clash(view, subject, &target)?;
+    Ok(Decision { warnings, patch: Vec::new() })
+}
+
+/// Kinds whose replicas `kubefed.io/replica-scheduling` can divide (group `apps`).
+pub const DIVISIBLE_KINDS: [&str; 3] = ["Deployment", "ReplicaSet", "StatefulSet"];
+
+/// `kubefed.io/replica-scheduling` on a source: a workload with `spec.replicas`, every named
+/// cluster joined and placed, numbers sound ([`replicas::validate`]); the total is the
+/// source's replica count (as recorded when the host copy is pinned).
+fn check_replica_scheduling(
+    view: &dyn FederationView,
+    subject: &Subject,
+    target: &ApiResourceRef,
+    placement: &Placement,
+    prefs: &ClusterPreferencesMap,
+) -> Result<Vec<String>, String> {
+    let key = keys::REPLICA_SCHEDULING;
+    if target.group != "apps" || !DIVISIBLE_KINDS.contains(&target.kind.as_str()) {
+        return Err(format!(
+            "{key}: {} has no replicas to divide; it applies to Deployments, ReplicaSets and StatefulSets",
+            target.kind
+        ));
+    }
+    let recorded = subject.annotations.get(keys::FEDERATED_REPLICAS).and_then(|r| r.parse::<i64>().ok());
+    let total = recorded.filter(|_| subject.replicas() == Some(0)).or(subject.replicas()).unwrap_or(1);
+    let clusters = view.clusters();
+    let joined: BTreeSet<String> = clusters.iter().map(|c| c.name.clone()).collect();
+    let placed = placement::resolve(placement, &clusters);
+    preference_outcome(key, replicas::validate(total, prefs, &joined, Some(&placed)))
+}
+
+/// The errors of a [`Validation`] as one deny message, or its warnings, each prefixed `at`.
+fn preference_outcome(at: &str, v: Validation) -> Result<Vec<String>, String> {
+    if !v.errors.is_empty() {
+        let errors: Vec<String> = v.errors.iter().map(ToString::to_string).collect();
+        return Err(format!("{at}: {}", errors.join("; ")));
+    }
+    Ok(v.warnings.iter().map(|w| format!("{at}: {w}")).collect())
+}
+
+// ---- scheduling.kubefed.io ----
+
+/// A ReplicaSchedulingPreference: a known target kind, every named cluster joined, numbers
+/// sound ([`replicas::validate_spec`]).
+fn validate_rsp(view: &dyn FederationView, subject: &Subject) -> Outcome {
+    let spec: ReplicaSchedulingPreferenceSpec = subject.required(&["spec"])?;
+    let joined: BTreeSet<String> = view.clusters().into_iter().map(|c| c.name).collect();
+    let warnings = preference_outcome("spec", replicas::validate_spec(&spec, &joined))?;
     Ok(Decision { warnings, patch: Vec::new() })
 }
 
@@ -348,7 +402,8 @@ fn check_name_clash(view: &dyn FederationView, subject: &Subject, target: &ApiRe
 }
 
 /// Normalises a source: canonical placement value, the federated label, and host replica
-/// pinning. An object that is no longer a source gets its replicas back and loses the label.
+/// pinning (when the host is not placed, or `kubefed.io/replica-scheduling` divides the
+/// replicas over the members). An object that is no longer a source gets its replicas back and loses the label.
 /// Anything unparsable is left for `/validate` to deny.
 fn mutate_source(view: &dyn FederationView, subject: &Subject) -> Decision {
     let Ok(intent) = annotations::from_annotations(&subject.annotations) else { return Decision::default() };
@@ -364,7 +419,10 @@ fn mutate_source(view: &dyn FederationView, subject: &Subject) -> Decision {
             labels.insert(keys::FEDERATED_LABEL.to_string(), "true".to_string());
             let clusters = view.clusters();
             let host = clusters.iter().find(|c| c.is_host).map(|c| c.name.as_str());
-            host.is_none_or(|h| !placement::resolve(&intent.placement, &clusters).contains(h))
+            // Divided replicas give the host's copy (the source) none: the division is over
+            // the members' copies.
+            intent.replica_scheduling.is_some()
+                || host.is_none_or(|h| !placement::resolve(&intent.placement, &clusters).contains(h))
         }
         None => {
             labels.remove(keys::FEDERATED_LABEL);

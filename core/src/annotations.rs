@@ -1,5 +1,6 @@
 //! Parsers for the user annotations on ordinary objects (`kubefed.io/placement`,
-//! `kubefed.io/cluster-selector`, `kubefed.io/overrides`, `kubefed.io/orphan`).
+//! `kubefed.io/cluster-selector`, `kubefed.io/overrides`, `kubefed.io/orphan`,
+//! `kubefed.io/replica-scheduling`).
 //!
 //! Every error names the annotation, the offending item and its position.
 
@@ -8,8 +9,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::api::{ClusterOverrides, ClusterSelector, OverrideOp, Placement};
+use crate::api::{ClusterOverrides, ClusterPreferencesMap, ClusterSelector, OverrideOp, Placement};
 use crate::overrides::{self, OverrideError};
+use crate::replicas::{self, SchedulingAnnotationError};
 use crate::selector::{self, SelectorError};
 use crate::{keys, names};
 
@@ -83,6 +85,9 @@ pub enum AnnotationError {
         /// What is wrong with the operation.
         source: OverrideError,
     },
+    /// `kubefed.io/replica-scheduling` does not parse.
+    #[error(transparent)]
+    ReplicaScheduling(#[from] SchedulingAnnotationError),
     /// `kubefed.io/orphan` is not a boolean.
     #[error("{}: {value:?} is not \"true\" or \"false\"", keys::ORPHAN)]
     Orphan {
@@ -101,6 +106,8 @@ pub struct FederationAnnotations {
     pub overrides: Vec<ClusterOverrides>,
     /// Whether member copies stay when the source is deleted.
     pub orphan: bool,
+    /// How the replicas are divided (`kubefed.io/replica-scheduling`), when they are.
+    pub replica_scheduling: Option<ClusterPreferencesMap>,
 }
 
 /// Parses `kubefed.io/placement`: `*`, or a comma list of cluster names (trimmed, deduplicated,
@@ -194,6 +201,7 @@ pub fn from_annotations(
         .transpose()?;
     let overrides = get(keys::OVERRIDES).map(parse_overrides).transpose()?.unwrap_or_default();
     let orphan = get(keys::ORPHAN).map(parse_orphan).transpose()?.unwrap_or(false);
+    let replica_scheduling = get(keys::REPLICA_SCHEDULING).map(replicas::parse_annotation).transpose()?;
     if !is_source(annotations) {
         return Ok(None);
     }
@@ -206,7 +214,7 @@ pub fn from_annotations(
         }
         None => Placement { clusters: None, cluster_selector: selector },
     };
-    Ok(Some(FederationAnnotations { placement, overrides, orphan }))
+    Ok(Some(FederationAnnotations { placement, overrides, orphan, replica_scheduling }))
 }
 
 /// The placement value meaning every joined cluster.

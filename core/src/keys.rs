@@ -8,8 +8,13 @@ pub const CLUSTER_SELECTOR: &str = "kubefed.io/cluster-selector";
 pub const OVERRIDES: &str = "kubefed.io/overrides";
 /// Annotation: `"true"` keeps member copies when the source or federated object is deleted.
 pub const ORPHAN: &str = "kubefed.io/orphan";
+/// Annotation: JSON map of cluster name (or `*`) to `{minReplicas, maxReplicas, weight}`, the
+/// replica division of KubeFed's ReplicaSchedulingPreference for an ordinary workload; the
+/// object's own `spec.replicas` is the total.
+pub const REPLICA_SCHEDULING: &str = "kubefed.io/replica-scheduling";
 /// Annotation set by the mutating webhook: the replica count the user asked for, when the host
-/// copy is pinned to zero because the host is not in the placement.
+/// copy is pinned to zero because the host is not in the placement (or the replicas are
+/// divided by `kubefed.io/replica-scheduling`, which gives the host's copy none).
 pub const FEDERATED_REPLICAS: &str = "kubefed.io/federated-replicas";
 /// Annotation on member copies naming the federated object they come from (`namespace/name` of kind).
 pub const ORIGIN: &str = "kubefed.io/origin";
@@ -36,7 +41,7 @@ pub const FOLLOW_CLUSTER_SELECTOR: &str = "kubefed.io/follow-cluster-selector";
 pub const PREFIX: &str = "kubefed.io/";
 
 /// The annotations a user sets to federate an ordinary object.
-pub const USER_ANNOTATIONS: [&str; 4] = [PLACEMENT, CLUSTER_SELECTOR, OVERRIDES, ORPHAN];
+pub const USER_ANNOTATIONS: [&str; 5] = [PLACEMENT, CLUSTER_SELECTOR, OVERRIDES, ORPHAN, REPLICA_SCHEDULING];
 
 /// Field manager used for server-side apply on member clusters.
 pub const FIELD_MANAGER: &str = "kubectl-fed";

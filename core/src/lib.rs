@@ -25,3 +25,4 @@ pub mod source;
 pub mod status;
 pub mod suggest;
 pub mod webhook_config;
+pub mod workload;

@@ -5,6 +5,7 @@
 //! The materialize controller writes what [`desired_federated`] returns; sync asks
 //! [`owned_by_source`] whether the host's copy is the source itself.
 
+use std::collections::BTreeMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 
@@ -15,17 +16,37 @@ use serde_json::{Value, json};
 
 use crate::annotations::{self, FederationAnnotations};
 use crate::api::{ApiResourceRef, Federated, FederatedSpec, TYPES_GROUP};
-use crate::{keys, render};
+use crate::{keys, render, replicas};
 
 /// The `Federated<Kind>` spec `source` with `ann` asks for: its template (everything but status
-/// and server-set metadata), placement and overrides.
+/// and server-set metadata), placement and overrides. With `kubefed.io/replica-scheduling`
+/// the `/spec/replicas` overrides are the replicas controller's (the division), so those of
+/// `kubefed.io/overrides` are left out: see [`with_current_division`].
 pub fn desired_spec(source: &DynamicObject, ann: &FederationAnnotations) -> FederatedSpec {
     let source_json = serde_json::to_value(source).unwrap_or_default();
+    let overrides = if ann.replica_scheduling.is_some() {
+        replicas::with_division(&ann.overrides, &Default::default())
+    } else {
+        ann.overrides.clone()
+    };
     FederatedSpec {
         template: Some(render::template_from_source(&source_json)),
         placement: ann.placement.clone(),
-        overrides: ann.overrides.clone(),
+        overrides,
     }
+}
+
+/// `spec` (a [`desired_spec`]) with the division `existing` carries, when `ann` divides the
+/// replicas: materialize rewrites the federated object without undoing the division.
+pub fn with_current_division(
+    mut spec: FederatedSpec,
+    ann: &FederationAnnotations,
+    existing: Option<&Federated>,
+) -> FederatedSpec {
+    if let (Some(_), Some(existing)) = (&ann.replica_scheduling, existing) {
+        spec.overrides = replicas::with_division(&spec.overrides, &replicas::division(&existing.spec.overrides));
+    }
+    spec
 }
 
 /// Digest of a federated spec: equal digests for equal specs (object keys are ordered).
@@ -37,12 +58,15 @@ pub fn spec_digest(spec: &FederatedSpec) -> u64 {
 
 /// The `Federated<Kind>` (as a server-side apply body) that `source` of type `target` with `ann`
 /// asks for: same name, namespace per [`fed_namespace_of_source`], controller-owned by the
-/// source, born with sync's finalizer, `kubefed.io/orphan` copied, spec per [`desired_spec`].
+/// source, born with sync's finalizer, `kubefed.io/orphan` and `kubefed.io/replica-scheduling`
+/// copied (the replicas controller reads the latter there), spec per [`desired_spec`] with the
+/// division of `existing` kept ([`with_current_division`]).
 pub fn desired_federated(
     source: &DynamicObject,
     ann: &FederationAnnotations,
     target: &ApiResourceRef,
     federated: &ApiResourceRef,
+    existing: Option<&Federated>,
 ) -> Value {
     let mut metadata = json!({
         "name": source.name_any(),
@@ -60,26 +84,52 @@ pub fn desired_federated(
     if let Some(ns) = fed_namespace_of_source(target, &source.metadata) {
         metadata["namespace"] = ns.into();
     }
-    if ann.orphan {
-        metadata["annotations"] = json!({ keys::ORPHAN: "true" });
+    let carried = carried_annotations(ann);
+    if !carried.is_empty() {
+        metadata["annotations"] = json!(carried);
     }
     json!({
         "apiVersion": federated.api_version(),
         "kind": federated.kind,
         "metadata": metadata,
-        "spec": desired_spec(source, ann),
+        "spec": with_current_division(desired_spec(source, ann), ann, existing),
     })
 }
 
-/// True when `existing` already is what the source with uid `source_uid` asks for (a spec with
-/// [`spec_digest`] `desired`, orphaned or not), so no write is needed.
-pub fn up_to_date(existing: &Federated, desired: u64, orphan_wanted: bool, source_uid: &str) -> bool {
-    let orphan_has = annotations::orphaned(existing.annotations());
+/// The annotations a source's federated object carries: `kubefed.io/orphan` when true and
+/// `kubefed.io/replica-scheduling` (canonical JSON) when set.
+fn carried_annotations(ann: &FederationAnnotations) -> BTreeMap<&'static str, String> {
+    let mut carried = BTreeMap::new();
+    if ann.orphan {
+        carried.insert(keys::ORPHAN, "true".to_string());
+    }
+    if let Some(prefs) = &ann.replica_scheduling {
+        carried.insert(keys::REPLICA_SCHEDULING, replicas::format_annotation(prefs));
+    }
+    carried
+}
+
+/// True when `existing` already is what the source with uid `source_uid` and annotations `ann`
+/// asks for (a spec with [`spec_digest`] `desired`, apart from the division when `ann` divides
+/// the replicas; the same carried annotations), so no write is needed.
+pub fn up_to_date(existing: &Federated, desired: u64, ann: &FederationAnnotations, source_uid: &str) -> bool {
+    let has = existing.annotations();
+    let carried = carried_annotations(ann);
+    let same_annotations = [keys::ORPHAN, keys::REPLICA_SCHEDULING]
+        .iter()
+        .all(|k| has.get(*k).filter(|v| *k != keys::ORPHAN || *v == "true") == carried.get(k));
     let owned = existing
         .owner_references()
         .iter()
         .any(|o| o.uid == source_uid && o.controller == Some(true) && o.block_owner_deletion == Some(true));
-    orphan_wanted == orphan_has && owned && spec_digest(&existing.spec) == desired
+    let digest = if ann.replica_scheduling.is_some() {
+        let mut spec = existing.spec.clone();
+        spec.overrides = replicas::with_division(&spec.overrides, &Default::default());
+        spec_digest(&spec)
+    } else {
+        spec_digest(&existing.spec)
+    };
+    same_annotations && owned && digest == desired
 }
 
 /// The controller owner reference of `fed` when it is the federated object of an annotated
@@ -187,12 +237,24 @@ mod tests {
         let mut fed = fed_with_owner("apps/v1", "Deployment", true);
         fed.spec = spec.clone();
         let desired = spec_digest(&spec);
-        assert!(up_to_date(&fed, desired, false, "u1"));
-        assert!(!up_to_date(&fed, desired, false, "u2"), "another source");
-        assert!(!up_to_date(&fed, desired, true, "u1"), "orphan wanted");
+        let plain = FederationAnnotations::default();
+        let orphan = FederationAnnotations { orphan: true, ..Default::default() };
+        assert!(up_to_date(&fed, desired, &plain, "u1"));
+        assert!(!up_to_date(&fed, desired, &plain, "u2"), "another source");
+        assert!(!up_to_date(&fed, desired, &orphan, "u1"), "orphan wanted");
         let mut other = spec.clone();
         other.placement = Placement::clusters(["kronos"]);
-        assert!(!up_to_date(&fed, spec_digest(&other), false, "u1"));
+        assert!(!up_to_date(&fed, spec_digest(&other), &plain, "u1"));
+        let divided = FederationAnnotations { replica_scheduling: Some(Default::default()), ..Default::default() };
+        assert!(!up_to_date(&fed, desired, &divided, "u1"), "the division's annotation is missing");
+        fed.metadata.annotations = Some([(keys::REPLICA_SCHEDULING.to_string(), "{}".to_string())].into());
+        assert!(up_to_date(&fed, desired, &divided, "u1"));
+        fed.spec.overrides = serde_json::from_value(json!([
+            {"clusterName": "vulcan", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+        ]))
+        .unwrap();
+        assert!(up_to_date(&fed, desired, &divided, "u1"), "the division is the replicas controller's");
+        assert!(!up_to_date(&fed, desired, &plain, "u1"));
     }
 
     #[test]
@@ -210,7 +272,7 @@ mod tests {
         }))
         .unwrap();
         let ann = annotations::from_annotations(source.annotations()).unwrap().unwrap();
-        let d = desired_federated(&source, &ann, &target, &target.federated());
+        let d = desired_federated(&source, &ann, &target, &target.federated(), None);
         assert_eq!(d["apiVersion"], "types.kubefed.io/v1beta1");
         assert_eq!(d["kind"], "FederatedDeployment");
         assert_eq!(d["metadata"]["namespace"], "ns");
@@ -231,6 +293,40 @@ mod tests {
             .map(|c| c["name"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(placed, ["kronos", "vulcan"]);
+    }
+
+    #[test]
+    fn a_divided_source_carries_its_preferences_and_keeps_the_division() {
+        let target = deployments();
+        let source: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "u1", "annotations": {
+                "kubefed.io/placement": "vulcan,kronos",
+                "kubefed.io/replica-scheduling": "{ \"vulcan\": {\"weight\": 1} }",
+                "kubefed.io/overrides": r#"{"vulcan":[{"path":"/spec/replicas","value":7},{"path":"/metadata/labels/x","value":"1"}]}"#,
+                "kubefed.io/federated-replicas": "9"}},
+            "spec": {"replicas": 0}
+        }))
+        .unwrap();
+        let ann = annotations::from_annotations(source.annotations()).unwrap().unwrap();
+        let fresh = desired_federated(&source, &ann, &target, &target.federated(), None);
+        assert_eq!(fresh["metadata"]["annotations"]["kubefed.io/replica-scheduling"], r#"{"vulcan":{"weight":1}}"#);
+        assert_eq!(
+            fresh["spec"]["overrides"],
+            json!([{"clusterName": "vulcan", "clusterOverrides": [{"path": "/metadata/labels/x", "value": "1"}]}]),
+            "the division is the replicas controller's: a user /spec/replicas override does not count"
+        );
+        assert_eq!(fresh["spec"]["template"]["spec"]["replicas"], 9, "the total");
+        let mut existing = fed_with_owner("apps/v1", "Deployment", true);
+        existing.spec.overrides = serde_json::from_value(json!([
+            {"clusterName": "kronos", "clusterOverrides": [{"path": "/spec/replicas", "value": 6}]},
+            {"clusterName": "vulcan", "clusterOverrides": [{"path": "/spec/replicas", "value": 3}]}
+        ]))
+        .unwrap();
+        let kept = desired_federated(&source, &ann, &target, &target.federated(), Some(&existing));
+        let division =
+            replicas::division(&serde_json::from_value::<FederatedSpec>(kept["spec"].clone()).unwrap().overrides);
+        assert_eq!(division, [("kronos".to_string(), 6), ("vulcan".to_string(), 3)].into(), "rewriting keeps it");
     }
 
     #[test]

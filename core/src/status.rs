@@ -56,15 +56,27 @@ pub fn cluster_statuses(outcomes: &BTreeMap<String, Outcome>) -> Vec<ClusterStat
     outcomes
         .iter()
         .filter_map(|(name, outcome)| match outcome {
-            Outcome::Propagated => Some(ClusterStatus { name: name.clone(), status: None, message: None }),
+            Outcome::Propagated => {
+                Some(ClusterStatus { name: name.clone(), status: None, message: None, ..Default::default() })
+            }
             Outcome::Removed => None,
             Outcome::Failed { word, message } => Some(ClusterStatus {
                 name: name.clone(),
                 status: Some((*word).to_string()),
                 message: (!message.is_empty()).then(|| message.clone()),
+                ..Default::default()
             }),
         })
         .collect()
+}
+
+/// `clusters` with the replicas `division` assigns to each (see
+/// [`crate::replicas::division`]); `None` for the clusters it does not mention.
+pub fn with_replicas(mut clusters: Vec<ClusterStatus>, division: &BTreeMap<String, i64>) -> Vec<ClusterStatus> {
+    for c in &mut clusters {
+        c.replicas = division.get(&c.name).copied();
+    }
+    clusters
 }
 
 /// `cluster: Word` for every failed cluster, by cluster name: the `Propagation` message, and
@@ -169,6 +181,15 @@ mod tests {
     }
 
     #[test]
+    fn statuses_show_the_assigned_replicas() {
+        let outcomes: BTreeMap<String, Outcome> =
+            [("kronos".to_string(), Outcome::Propagated), ("vulcan".to_string(), Outcome::Propagated)].into();
+        let division: BTreeMap<String, i64> = [("kronos".to_string(), 6)].into();
+        let clusters = with_replicas(cluster_statuses(&outcomes), &division);
+        assert_eq!((clusters[0].replicas, clusters[1].replicas), (Some(6), None));
+    }
+
+    #[test]
     fn condition_times_have_second_precision() {
         let t: k8s_openapi::jiff::Timestamp = "2026-11-29T05:00:00.123456Z".parse().unwrap();
         assert_eq!(condition_time(t), "2026-11-29T05:00:00Z");
@@ -197,8 +218,8 @@ mod tests {
         assert_eq!(
             s.clusters,
             vec![
-                ClusterStatus { name: "earth".into(), status: None, message: None },
-                ClusterStatus { name: "vulcan".into(), status: None, message: None },
+                ClusterStatus { name: "earth".into(), status: None, message: None, ..Default::default() },
+                ClusterStatus { name: "vulcan".into(), status: None, message: None, ..Default::default() },
             ]
         );
         let c = &s.conditions[0];
@@ -218,7 +239,10 @@ mod tests {
         assert_eq!(c.status, "False");
         assert_eq!(c.reason.as_deref(), Some(REASON_CHECK_CLUSTERS));
         assert_eq!(c.message.as_deref(), Some("kronos: DeletionFailed, vulcan: ClusterNotReady"));
-        assert_eq!(s.clusters[0], ClusterStatus { name: "earth".into(), status: None, message: None });
+        assert_eq!(
+            s.clusters[0],
+            ClusterStatus { name: "earth".into(), status: None, message: None, ..Default::default() }
+        );
         assert_eq!(s.clusters[1].status.as_deref(), Some(DELETION_FAILED));
         assert_eq!(s.clusters[1].message, None);
         assert_eq!(s.clusters[2].message.as_deref(), Some("cluster is offline"));
@@ -265,6 +289,7 @@ mod tests {
                 name: "vulcan".into(),
                 status: Some(CLUSTER_NOT_READY.into()),
                 message: None,
+                ..Default::default()
             }],
             ..Default::default()
         };

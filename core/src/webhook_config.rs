@@ -13,7 +13,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 
-use crate::api::{CORE_GROUP, TYPES_GROUP};
+use crate::api::{CORE_GROUP, SCHEDULING_GROUP, TYPES_GROUP};
 use crate::keys;
 
 /// Name of both configuration objects.
@@ -160,10 +160,12 @@ fn follow_webhook(target: &WebhookTarget, ca_bundle: Option<&[u8]>) -> MutatingW
 }
 
 /// CEL for the validating webhook: what [`mutating_match_expression`] lets through, plus every
-/// object of our own API groups (checked whoever writes them).
+/// object of our own API groups and every ReplicaSchedulingPreference (checked whoever writes
+/// them).
 pub fn validating_match_expression() -> String {
     format!(
-        "request.resource.group == '{TYPES_GROUP}' || request.resource.group == '{CORE_GROUP}' || ({})",
+        "request.resource.group == '{TYPES_GROUP}' || request.resource.group == '{CORE_GROUP}' || \
+         request.resource.group == '{SCHEDULING_GROUP}' || ({})",
         mutating_match_expression()
     )
 }

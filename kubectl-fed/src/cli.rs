@@ -41,6 +41,7 @@ pub enum Command {
     Place(cmd::place::PlaceOptions),
     Unplace(cmd::unplace::UnplaceOptions),
     Status(cmd::status::StatusOptions),
+    Rollout(cmd::rollout::RolloutOptions),
     Version(cmd::version::VersionOptions),
     Completion(cmd::completion::CompletionOptions),
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope as RefScope};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams};
@@ -10,6 +10,8 @@ use kube::core::{ApiResource, DynamicObject};
 use kube::runtime::wait::conditions;
 use kube::{Client, ResourceExt};
 
+use crate::context::Ctx;
+use crate::discovery::{self, split_type_name};
 use crate::errors::is_status;
 use crate::waiting;
 
@@ -149,6 +151,37 @@ pub const JOINED_AS_LABEL: &str = "kubefed.io/joined-as";
 pub const CREATED_BY_JOIN_LABEL: &str = "kubefed.io/created-by-join";
 /// `app.kubernetes.io/managed-by` value on what kubectl-fed creates.
 pub const MANAGED_BY: &str = "kubectl-fed";
+
+/// The federated object TYPE/NAME (`target`) names in the context's namespace, with its type
+/// config: TYPE may be a `Federated<Kind>` or the ordinary type it federates (deployment/web).
+pub async fn federated_of(
+    ctx: &Ctx,
+    configs: &[FederatedTypeConfig],
+    target: &str,
+) -> Result<(FederatedTypeConfig, Federated)> {
+    let (type_name, name) = split_type_name(target)?;
+    let resources = discovery::host_resources(ctx).await?;
+    let res = resources.resolve(type_name)?;
+    let ftc = if res.group == fed_core::api::TYPES_GROUP {
+        config_for_federated(configs, &res.kind)
+    } else {
+        config_for(configs, &res.group, &res.kind)
+    }
+    .ok_or_else(|| {
+        anyhow!("{} is not enabled for federation; run `kubectl fed enable {}`", res.qualified(), res.qualified())
+    })?;
+    let client = ctx.host().await?;
+    let api = fed_api(&client, &ftc.spec.federated_type, Some(&ctx.namespace));
+    let fed = api.get_opt(name).await.with_context(|| format!("reading {} {name}", ftc.spec.federated_type.kind))?;
+    let Some(fed) = fed else {
+        bail!(
+            "{target} is not federated: no {} {name} in namespace {} (federate it with `kubectl fed place` or `kubectl fed federate`)",
+            ftc.spec.federated_type.kind,
+            ctx.namespace
+        );
+    };
+    Ok((ftc.clone(), fed))
+}
 
 #[cfg(test)]
 mod tests {

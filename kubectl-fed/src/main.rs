@@ -26,6 +26,7 @@ mod kubeconfig;
 mod member_check;
 mod member_rbac;
 mod output;
+mod replica_flags;
 mod type_configs;
 mod verbose;
 mod waiting;
@@ -104,6 +105,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Place(o) => cmd::place::run(&ctx, o).await,
             Command::Unplace(o) => cmd::unplace::run(&ctx, o).await,
             Command::Status(o) => cmd::status::run(&ctx, o).await,
+            Command::Rollout(o) => cmd::rollout::run(&ctx, o).await,
             Command::Version(o) => cmd::version::run(&ctx, o).await,
             Command::Completion(_) => unreachable!("handled before the runtime starts"),
         }

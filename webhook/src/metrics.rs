@@ -126,6 +126,8 @@ pub enum ControllerLabel {
     Release,
     /// FederatedNamespace `kubefed.io/follow` annotation → host namespace label.
     Follow,
+    /// Replica division → `/spec/replicas` overrides.
+    Replicas,
 }
 
 impl EncodeLabelValue for ControllerLabel {
@@ -135,6 +137,7 @@ impl EncodeLabelValue for ControllerLabel {
             ControllerLabel::Materialize => "materialize",
             ControllerLabel::Release => "release",
             ControllerLabel::Follow => "follow",
+            ControllerLabel::Replicas => "replicas",
         };
         EncodeLabelValue::encode(&value, encoder)
     }

@@ -982,3 +982,90 @@ proptest! {
         prop_assert!(mutate(&view, &req).patch.is_none(), "{}", once);
     }
 }
+
+// ---- replica division ----
+
+const RSP: Gvkr = ("scheduling.kubefed.io", "v1alpha1", "ReplicaSchedulingPreference", "replicaschedulingpreferences");
+
+fn rsp(clusters: Value) -> Value {
+    json!({
+        "apiVersion": "scheduling.kubefed.io/v1alpha1", "kind": "ReplicaSchedulingPreference",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"targetKind": "FederatedDeployment", "totalReplicas": 9, "clusters": clusters}
+    })
+}
+
+#[test]
+fn replica_scheduling_preferences_name_joined_clusters() {
+    let view = federation();
+    assert_allowed(&validate(&view, &create(RSP, rsp(json!({"vulcan": {"weight": 1}, "kronos": {"weight": 2}})))));
+    let denied = validate(&view, &create(RSP, rsp(json!({"vulcn": {"weight": 1}}))));
+    assert_denied(
+        &denied,
+        r#"ReplicaSchedulingPreference "shop/web": spec: cluster "vulcn" is not joined to the federation (joined: earth, kronos, vulcan); did you mean "vulcan"?"#,
+    );
+    let capped = validate(&view, &create(RSP, rsp(json!({"*": {"weight": 1, "maxReplicas": 2}}))));
+    assert_allowed(&capped);
+    assert_eq!(
+        warnings(&capped),
+        [
+            "spec: the clusters hold only 6 of the 9 replicas (maxReplicas, and minReplicas where weight is 0); 3 stay unassigned"
+        ]
+    );
+    let mut bad_kind = rsp(json!({}));
+    bad_kind["spec"]["targetKind"] = json!("FederatedStatefulSet");
+    assert_denied(&validate(&view, &create(RSP, bad_kind)), "targetKind \"FederatedStatefulSet\" must be");
+    assert!(patch_of(&mutate(&view, &create(RSP, rsp(json!({}))))).0.is_empty(), "mutate leaves RSPs alone");
+}
+
+#[test]
+fn the_replica_scheduling_annotation_is_checked_against_the_placement() {
+    let view = federation();
+    let divided = |value: &str| deployment(&[(keys::PLACEMENT, "vulcan,kronos"), (keys::REPLICA_SCHEDULING, value)], 9);
+    assert_allowed(&validate(&view, &create(DEPLOYMENT, divided(r#"{"vulcan":{"weight":1},"kronos":{"weight":2}}"#))));
+    let cases = [
+        (
+            r#"{"earth":{"weight":1}}"#,
+            r#"kubefed.io/replica-scheduling: cluster "earth" is not in the placement (placed: kronos, vulcan)"#,
+        ),
+        (r#"{"mars":{"weight":1}}"#, r#"cluster "mars" is not joined to the federation"#),
+        (r#"{"vulcan":{"weight":-1}}"#, r#""vulcan": weight must not be negative (is -1)"#),
+        (r#"{"vulcan":{"minReplicas":3,"maxReplicas":2}}"#, r#""vulcan": minReplicas 3 is more than maxReplicas 2"#),
+        (r#"{"vulcan":{"weigth":1}}"#, r#"unknown field "weigth"; did you mean "weight"?"#),
+    ];
+    for (value, want) in cases {
+        assert_denied(&validate(&view, &create(DEPLOYMENT, divided(value))), want);
+    }
+    let warned = validate(&view, &create(DEPLOYMENT, divided(r#"{"*":{"weight":1,"maxReplicas":2}}"#)));
+    assert_allowed(&warned);
+    assert!(warnings(&warned).iter().any(|w| w.contains("hold only 4 of the 9 replicas")), "{:?}", warnings(&warned));
+    let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "c", "namespace": "shop", "annotations": {
+            keys::PLACEMENT: "vulcan", keys::REPLICA_SCHEDULING: "{}"}}});
+    assert_denied(&validate(&view, &create(CONFIG_MAP, config_map)), "ConfigMap has no replicas to divide");
+}
+
+#[test]
+fn divided_replicas_pin_the_host_copy_even_when_the_host_is_placed() {
+    let view = federation();
+    let source = deployment(&[(keys::PLACEMENT, "earth,vulcan"), (keys::REPLICA_SCHEDULING, "{}")], 9);
+    let object = mutated(&view, &create(DEPLOYMENT, source));
+    assert_eq!(object["spec"]["replicas"], 0, "the host's copy is the source; the division is the members'");
+    assert_eq!(annotation(&object, keys::FEDERATED_REPLICAS).as_deref(), Some("9"));
+    // The total the validation sees is the recorded one.
+    let warned = validate(
+        &view,
+        &create(
+            DEPLOYMENT,
+            deployment(
+                &[
+                    (keys::PLACEMENT, "vulcan"),
+                    (keys::REPLICA_SCHEDULING, r#"{"vulcan":{"weight":1,"maxReplicas":2}}"#),
+                    (keys::FEDERATED_REPLICAS, "9"),
+                ],
+                0,
+            ),
+        ),
+    );
+    assert!(warnings(&warned).iter().any(|w| w.contains("hold only 2 of the 9")), "{:?}", warnings(&warned));
+}

@@ -128,6 +128,14 @@ pub struct ClusterStatus {
     /// Detail for a failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Replicas the division assigns to this cluster (its `/spec/replicas` override), when the
+    /// object's replicas are divided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i64>,
+    /// The member copy's workload numbers (Deployment, ReplicaSet, StatefulSet, DaemonSet,
+    /// Job), as the member's watch last saw them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<crate::workload::WorkloadStatus>,
 }
 
 /// Condition type on federated objects.

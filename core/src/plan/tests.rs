@@ -71,8 +71,8 @@ fn copies_outside_the_placement_are_deleted_where_seen_or_recorded() {
     let mut f = fed(Placement::clusters(["vulcan"]));
     f.status = Some(FederatedStatus {
         clusters: vec![
-            ClusterStatus { name: "kronos".into(), status: None, message: None },
-            ClusterStatus { name: "pluto".into(), status: None, message: None },
+            ClusterStatus { name: "kronos".into(), status: None, message: None, ..Default::default() },
+            ClusterStatus { name: "pluto".into(), status: None, message: None, ..Default::default() },
         ],
         ..Default::default()
     });
@@ -101,7 +101,9 @@ fn health_and_clients_settle_a_cluster_without_a_request() {
     let mut gone = f.clone();
     gone.spec.placement = Placement::clusters(["vulcan"]);
     gone.status = Some(FederatedStatus {
-        clusters: ["earth", "kronos"].map(|c| ClusterStatus { name: c.into(), status: None, message: None }).into(),
+        clusters: ["earth", "kronos"]
+            .map(|c| ClusterStatus { name: c.into(), status: None, message: None, ..Default::default() })
+            .into(),
         ..Default::default()
     });
     let plan = propagate(&input(&gone, &target, &m));
@@ -168,7 +170,7 @@ fn overrides_that_do_not_apply_are_reported_for_their_cluster() {
 fn clean_up_deletes_wherever_a_copy_may_be_unless_orphaned() {
     let mut f = fed(Placement::clusters(["vulcan"]));
     f.status = Some(FederatedStatus {
-        clusters: vec![ClusterStatus { name: "kronos".into(), status: None, message: None }],
+        clusters: vec![ClusterStatus { name: "kronos".into(), status: None, message: None, ..Default::default() }],
         ..Default::default()
     });
     let target = deployments();
@@ -194,8 +196,8 @@ fn clean_up_deletes_wherever_a_copy_may_be_unless_orphaned() {
 fn clean_set_is_present_or_recorded_minus_placed() {
     let set = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
     let recorded = vec![
-        ClusterStatus { name: "vulcan".into(), status: None, message: None },
-        ClusterStatus { name: "earth".into(), status: None, message: None },
+        ClusterStatus { name: "vulcan".into(), status: None, message: None, ..Default::default() },
+        ClusterStatus { name: "earth".into(), status: None, message: None, ..Default::default() },
     ];
     assert_eq!(clusters_to_clean(&set(&["earth"]), &set(&["kronos", "earth"]), &recorded), set(&["kronos", "vulcan"]));
     assert!(clusters_to_clean(&set(&["earth", "vulcan"]), &set(&["earth"]), &recorded).is_empty());

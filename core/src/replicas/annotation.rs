@@ -5,9 +5,7 @@ use serde_json::{Map, Value};
 use crate::api::{ClusterPreferences, ClusterPreferencesMap, WILDCARD_CLUSTER};
 use crate::{names, suggest};
 
-/// Annotation: JSON map of cluster name (or `"*"`) to `{minReplicas, maxReplicas, weight}`;
-/// the object's own `spec.replicas` is the total.
-pub const REPLICA_SCHEDULING: &str = "kubefed.io/replica-scheduling";
+pub use crate::keys::REPLICA_SCHEDULING;
 
 const EXAMPLE: &str = r#"{"*":{"weight":1},"kronos":{"maxReplicas":20}}"#;
 const FIELDS: [&str; 3] = ["minReplicas", "maxReplicas", "weight"];

@@ -9,6 +9,7 @@ pub mod follow;
 pub mod install;
 pub mod join;
 pub mod place;
+pub mod rollout;
 pub mod status;
 pub mod unjoin;
 pub mod unplace;

@@ -1,4 +1,5 @@
-//! `kubectl fed place TYPE/NAME --clusters a,b | --selector k=v [--override CLUSTER:/ptr=VALUE]…`
+//! `kubectl fed place TYPE/NAME --clusters a,b | --selector k=v [--override CLUSTER:/ptr=VALUE]…
+//! [--weights C=N,… [--min C=N] [--max C=N] | --divide]`
 //!
 //! On an ordinary object: sets the `kubefed.io/` annotations with a JSON merge patch (the
 //! annotations not given are removed, so the result is exactly the placement asked for). The
@@ -11,7 +12,11 @@
 //! ([`crate::member_check`], a server-side dry-run apply); `--skip-member-check` skips this.
 //!
 //! On a `Federated<Kind>` (`federateddeployment/web`): patches `spec.placement` and
-//! `spec.overrides` directly.
+//! `spec.overrides` directly (its replicas are divided by a ReplicaSchedulingPreference, not
+//! by these flags).
+//!
+//! `--weights`/`--min`/`--max`/`--divide` write `kubefed.io/replica-scheduling`
+//! ([`crate::replica_flags`]): the object's replicas are divided over the clusters.
 
 use std::collections::BTreeMap;
 
@@ -31,6 +36,7 @@ use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::fedapi::{self, display_ref, dyn_api, fed_api};
 use crate::member_check;
+use crate::replica_flags::ReplicaFlags;
 
 /// Place an ordinary object on member clusters by annotating it
 ///
@@ -40,7 +46,9 @@ use crate::member_check;
 #[command(after_help = "Examples:
   kubectl fed place deployment/web --clusters vulcan,kronos -n demo
   kubectl fed place svc/web --selector region=eu --override vulcan:/spec/type=NodePort
-  kubectl fed place deploy/web --clusters '*' --override kronos:/spec/replicas=3")]
+  kubectl fed place deploy/web --clusters '*' --override kronos:/spec/replicas=3
+  kubectl fed place deployment/web --clusters vulcan,kronos --weights vulcan=2,kronos=1 --max kronos=5
+  kubectl fed place deployment/web --clusters vulcan,kronos --divide")]
 pub struct PlaceOptions {
     /// TYPE/NAME of the object (e.g. deployment/web)
     #[arg(value_name = "TYPE/NAME")]
@@ -61,6 +69,18 @@ pub struct PlaceOptions {
     /// Do not ask the members first (a server-side dry run of each placed cluster's copy)
     #[arg(long)]
     pub skip_member_check: bool,
+    /// Divide the replicas by weight: CLUSTER=N,… (clusters not listed get none)
+    #[arg(long, value_name = "C=N,...")]
+    pub weights: Option<String>,
+    /// Minimum replicas of a cluster when dividing: CLUSTER=N,… (repeatable)
+    #[arg(long, value_name = "C=N,...")]
+    pub min: Vec<String>,
+    /// Maximum replicas of a cluster when dividing: CLUSTER=N,… (repeatable)
+    #[arg(long, value_name = "C=N,...")]
+    pub max: Vec<String>,
+    /// Divide the replicas evenly over the clusters
+    #[arg(long)]
+    pub divide: bool,
 }
 
 /// Parse one `--override` flag into (cluster, operation).
@@ -121,6 +141,13 @@ impl PlaceOptions {
             parse_selector(sel).map_err(|e| anyhow!("--selector {sel:?}: {e}"))?;
         }
         let overrides = overrides_json(&self.overrides)?;
+        let division = self.replica_flags();
+        let scheduling = division.annotation()?;
+        if let Some(PlacementAnnotation::Clusters(names)) = &placement
+            && let Some(cluster) = division.clusters().into_iter().find(|c| !names.contains(c))
+        {
+            bail!("the replica flags name cluster {cluster:?}, which is not in --clusters ({})", names.join(","));
+        }
         if let (Some(PlacementAnnotation::Clusters(names)), Some(text)) = (&placement, &overrides) {
             for o in parse_overrides(text)? {
                 if !names.contains(&o.cluster_name) {
@@ -137,7 +164,12 @@ impl PlaceOptions {
             (keys::CLUSTER_SELECTOR, self.selector.clone()),
             (keys::OVERRIDES, overrides),
             (keys::ORPHAN, self.orphan.then(|| "true".to_string())),
+            (keys::REPLICA_SCHEDULING, scheduling),
         ])))
+    }
+
+    fn replica_flags(&self) -> ReplicaFlags<'_> {
+        ReplicaFlags { weights: self.weights.as_deref(), min: &self.min, max: &self.max, divide: self.divide }
     }
 }
 
@@ -181,6 +213,12 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
     let mut host = Writer::new(client.clone(), ctx);
 
     if res.group == TYPES_GROUP {
+        if annotations.0.get(keys::REPLICA_SCHEDULING).is_some_and(Option::is_some) {
+            bail!(
+                "--weights, --min, --max and --divide divide an ordinary workload's replicas; for {} write a ReplicaSchedulingPreference named {name}",
+                res.kind
+            );
+        }
         host.merge_patch(&ar, res.namespaced, ns, name, &annotations.federated_patch()?, "placed").await?;
         return host.finish();
     }
@@ -322,7 +360,24 @@ mod tests {
             overrides: overrides.iter().map(|s| s.to_string()).collect(),
             orphan: false,
             skip_member_check: false,
+            weights: None,
+            min: vec![],
+            max: vec![],
+            divide: false,
         }
+    }
+
+    #[test]
+    fn replica_flags_write_the_scheduling_annotation_within_the_clusters() {
+        let mut o = opts(Some("vulcan,kronos"), None, &[]);
+        o.weights = Some("vulcan=2,kronos=1".into());
+        let a = o.validate().unwrap();
+        assert_eq!(a.0[keys::REPLICA_SCHEDULING].as_deref(), Some(r#"{"kronos":{"weight":1},"vulcan":{"weight":2}}"#));
+        o.max = vec!["earth=3".into()];
+        let err = o.validate().unwrap_err().to_string();
+        assert!(err.contains(r#"cluster "earth", which is not in --clusters (kronos,vulcan)"#), "{err}");
+        let plain = opts(Some("vulcan"), None, &[]).validate().unwrap();
+        assert_eq!(plain.0[keys::REPLICA_SCHEDULING], None, "placing again without the flags removes it");
     }
 
     #[test]
@@ -391,6 +446,7 @@ mod tests {
                 "kubefed.io/cluster-selector": null,
                 "kubefed.io/overrides": r#"{"vulcan":[{"op":"replace","path":"/spec/replicas","value":3}]}"#,
                 "kubefed.io/orphan": null,
+                "kubefed.io/replica-scheduling": null,
             }}})
         );
         // Overrides are free with a selector or `*`.

@@ -6,15 +6,15 @@
 //! the object is propagated there). One list call per enabled type, never one per object, so it
 //! stays fast with thousands of federated objects.
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, bail};
 use clap::Args;
-use fed_core::api::{CONDITION_PROPAGATION, Federated, FederatedTypeConfig};
+use fed_core::api::{CONDITION_PROPAGATION, ClusterStatus, Federated, FederatedTypeConfig};
+use fed_core::workload::WorkloadStatus;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use serde::Serialize;
 
 use crate::context::Ctx;
-use crate::discovery;
 use crate::discovery::split_type_name;
 use crate::errors::is_status;
 use crate::fedapi::{self, fed_api};
@@ -46,6 +46,12 @@ pub struct Row {
     pub message: String,
     #[serde(rename = "federatedKind")]
     pub federated_kind: String,
+    /// Replicas the division assigns to the cluster, when the object's replicas are divided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replicas: Option<i64>,
+    /// The member copy's workload numbers, for workload kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadStatus>,
 }
 
 /// The status word the table shows for a propagated object.
@@ -53,7 +59,7 @@ pub const PROPAGATED: &str = "Propagated";
 
 /// Rows for one federated object whose target kind is `kind`.
 pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
-    let row = |cluster: &str, status: &str, message: &str| Row {
+    let row = |cluster: &str, status: &str, message: &str, c: Option<&ClusterStatus>| Row {
         namespace: obj.namespace().unwrap_or_default(),
         kind: kind.to_string(),
         name: obj.name_any(),
@@ -61,6 +67,8 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
         status: status.to_string(),
         message: message.to_string(),
         federated_kind: federated_kind.to_string(),
+        replicas: c.and_then(|c| c.replicas),
+        workload: c.and_then(|c| c.workload),
     };
     let status = obj.status.as_ref();
     let clusters = status.map(|s| s.clusters.as_slice()).unwrap_or_default();
@@ -69,7 +77,7 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
             .iter()
             .map(|c| {
                 let word = c.status.as_deref().filter(|s| !s.is_empty()).unwrap_or(PROPAGATED);
-                row(&c.name, word, c.message.as_deref().unwrap_or(""))
+                row(&c.name, word, c.message.as_deref().unwrap_or(""), Some(c))
             })
             .collect();
         rows.sort();
@@ -77,22 +85,35 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
     }
     let condition = status.and_then(|s| s.conditions.iter().find(|c| c.type_ == CONDITION_PROPAGATION));
     match condition {
-        Some(c) if c.status == "True" => vec![row("<none>", "NoClusters", "the placement selects no joined cluster")],
-        Some(c) => {
-            vec![row("<none>", c.reason.as_deref().unwrap_or("NotPropagated"), c.message.as_deref().unwrap_or(""))]
+        Some(c) if c.status == "True" => {
+            vec![row("<none>", "NoClusters", "the placement selects no joined cluster", None)]
         }
-        None => vec![row("<none>", "Pending", "not yet processed by the sync controller")],
+        Some(c) => vec![row(
+            "<none>",
+            c.reason.as_deref().unwrap_or("NotPropagated"),
+            c.message.as_deref().unwrap_or(""),
+            None,
+        )],
+        None => vec![row("<none>", "Pending", "not yet processed by the sync controller", None)],
     }
 }
 
+/// The table: READY (ready/desired) and UP-TO-DATE columns, as `kubectl get deploy` shows
+/// them, when any row is a workload; `wide` adds the replicas the division assigns and the
+/// federated kind.
 pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
+    let workloads = rows.iter().any(|r| r.workload.is_some());
     let mut headers = vec![];
     if all_namespaces {
         headers.push("namespace");
     }
-    headers.extend(["kind", "name", "cluster", "status", "message"]);
+    headers.extend(["kind", "name", "cluster", "status"]);
+    if workloads {
+        headers.extend(["ready", "up-to-date"]);
+    }
+    headers.push("message");
     if wide {
-        headers.push("federated");
+        headers.extend(["replicas", "federated"]);
     }
     let mut t = Table::new(headers);
     for r in rows {
@@ -100,9 +121,17 @@ pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
         if all_namespaces {
             cells.push(r.namespace.clone());
         }
-        cells.extend([r.kind.clone(), r.name.clone(), r.cluster.clone(), r.status.clone(), r.message.clone()]);
+        cells.extend([r.kind.clone(), r.name.clone(), r.cluster.clone(), r.status.clone()]);
+        if workloads {
+            let (ready, updated) = r.workload.map_or(("-".to_string(), "-".to_string()), |w| {
+                (format!("{}/{}", w.ready, w.desired), w.updated.to_string())
+            });
+            cells.extend([ready, updated]);
+        }
+        cells.push(r.message.clone());
         if wide {
-            cells.push(r.federated_kind.clone());
+            let assigned = r.replicas.map_or_else(|| "-".to_string(), |n| n.to_string());
+            cells.extend([assigned, r.federated_kind.clone()]);
         }
         t.push(cells);
     }
@@ -211,27 +240,7 @@ async fn list_type(client: &kube::Client, ftc: &FederatedTypeConfig, ns: Option<
 }
 
 async fn one(ctx: &Ctx, configs: &[FederatedTypeConfig], target: &str) -> Result<Vec<Row>> {
-    let (type_name, name) = split_type_name(target)?;
-    let resources = discovery::host_resources(ctx).await?;
-    let res = resources.resolve(type_name)?;
-    let ftc = if res.group == fed_core::api::TYPES_GROUP {
-        fedapi::config_for_federated(configs, &res.kind)
-    } else {
-        fedapi::config_for(configs, &res.group, &res.kind)
-    }
-    .ok_or_else(|| {
-        anyhow!("{} is not enabled for federation; run `kubectl fed enable {}`", res.qualified(), res.qualified())
-    })?;
-    let client = ctx.host().await?;
-    let api = fed_api(&client, &ftc.spec.federated_type, Some(&ctx.namespace));
-    let fed = api.get_opt(name).await.with_context(|| format!("reading {} {name}", ftc.spec.federated_type.kind))?;
-    let Some(fed) = fed else {
-        bail!(
-            "{target} is not federated: no {} {name} in namespace {} (federate it with `kubectl fed place` or `kubectl fed federate`)",
-            ftc.spec.federated_type.kind,
-            ctx.namespace
-        );
-    };
+    let (ftc, fed) = fedapi::federated_of(ctx, configs, target).await?;
     Ok(rows_for(&fed, &ftc.spec.target_type.kind, &ftc.spec.federated_type.kind))
 }
 
@@ -254,13 +263,19 @@ mod tests {
     fn one_row_per_cluster_and_empty_status_means_propagated() {
         let status = FederatedStatus {
             clusters: vec![
-                ClusterStatus { name: "vulcan".into(), status: None, message: None },
+                ClusterStatus { name: "vulcan".into(), status: None, message: None, ..Default::default() },
                 ClusterStatus {
                     name: "kronos".into(),
                     status: Some("ClusterNotReady".into()),
                     message: Some("offline".into()),
+                    ..Default::default()
                 },
-                ClusterStatus { name: "earth".into(), status: Some(String::new()), message: None },
+                ClusterStatus {
+                    name: "earth".into(),
+                    status: Some(String::new()),
+                    message: None,
+                    ..Default::default()
+                },
             ],
             ..Default::default()
         };
@@ -279,6 +294,28 @@ mod tests {
              demo        Deployment   web    kronos    ClusterNotReady   offline\n\
              demo        Deployment   web    vulcan    Propagated\n"
         );
+    }
+
+    #[test]
+    fn workloads_get_ready_and_up_to_date_and_wide_the_assigned_replicas() {
+        let w = WorkloadStatus { desired: 3, ready: 2, available: 2, updated: 3, rolled_out: false };
+        let status = FederatedStatus {
+            clusters: vec![ClusterStatus {
+                name: "vulcan".into(),
+                replicas: Some(3),
+                workload: Some(w),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let rows = rows_for(&fed("web", Some(status)), "Deployment", "FederatedDeployment");
+        assert_eq!(
+            table(&rows, false, false).render(),
+            "KIND         NAME   CLUSTER   STATUS       READY   UP-TO-DATE   MESSAGE\n\
+             Deployment   web    vulcan    Propagated   2/3     3\n"
+        );
+        let wide = table(&rows, false, true).render();
+        assert!(wide.contains("REPLICAS") && wide.lines().nth(1).unwrap().contains(" 3 "), "{wide}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Mutex, RwLock};
 
 use fed_core::keys;
 use fed_core::plan::CopyState;
+use fed_core::workload::WorkloadStatus;
 use kube::api::DynamicObject;
 use kube::core::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -30,12 +31,29 @@ pub struct CopyInfo {
     pub fingerprint: u64,
     /// The copy's `kubefed.io/origin` annotation.
     pub origin: Option<String>,
+    /// Its workload numbers, for workload kinds (watched whole, kept as these numbers).
+    pub workload: Option<WorkloadStatus>,
+}
+
+impl CopyInfo {
+    /// What about the copy is worth a sync: a spec change (its fingerprint, which sync reverts
+    /// drift by) or new workload numbers (which sync writes into the status).
+    pub fn trigger(&self) -> u64 {
+        let mut h = DefaultHasher::new();
+        (self.fingerprint, self.workload).hash(&mut h);
+        h.finish()
+    }
 }
 
 /// The record of a member copy with this metadata.
 pub fn copy_record(meta: &ObjectMeta) -> CopyRecord {
+    copy_record_with(meta, None)
+}
+
+/// The record of a member copy with this metadata and these workload numbers.
+pub fn copy_record_with(meta: &ObjectMeta, workload: Option<WorkloadStatus>) -> CopyRecord {
     let origin = meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned();
-    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin })
+    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin, workload })
 }
 
 /// A change of a member copy worth a re-sync: its generation (spec edits, scale), or its
@@ -117,6 +135,27 @@ impl MemberCopies {
         let applied = self.applied.lock().expect("applied lock");
         applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)))
             == Some(&Applied { render, copy })
+    }
+
+    /// The workload numbers the member watch on `cluster` last saw of the copy `namespace/name`.
+    /// Until the watch has seen sync's last write there (a new generation), they describe the
+    /// spec before it: then the rollout does not count as complete.
+    pub fn workload_on(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Option<WorkloadStatus> {
+        let record = {
+            let stores = self.stores.read().expect("member copies lock");
+            let (store, ready) = stores.get(cluster)?;
+            if !ready.is_ready() {
+                return None;
+            }
+            store.get(&copy_ref(namespace, name))?
+        };
+        let mut workload = record.value.workload?;
+        let applied = self.applied.lock().expect("applied lock");
+        let written = applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)));
+        if written.is_some_and(|a| a.copy != record.value.fingerprint) {
+            workload.rolled_out = false;
+        }
+        Some(workload)
     }
 
     /// Records a write of `render` to a member copy and the copy the member answered with.
@@ -211,5 +250,29 @@ mod tests {
         assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7));
         h.forget_apply("vulcan", Some("ns"), "web");
         assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "forgotten after a delete");
+    }
+
+    #[test]
+    fn workload_numbers_do_not_count_as_rolled_out_until_the_watch_sees_syncs_write() {
+        let h = MemberCopies::default();
+        let mut writer = Writer::<CopyRecord>::new(());
+        let ready = Ready::new();
+        h.insert("vulcan", writer.as_reader(), ready.clone());
+        ready.set();
+        let done = WorkloadStatus { desired: 2, ready: 2, available: 2, updated: 2, rolled_out: true };
+        let seen = |w: &mut Writer<CopyRecord>, generation| {
+            w.apply_watcher_event(&watcher::Event::Apply(copy_record_with(&copy(generation).metadata, Some(done))))
+        };
+        seen(&mut writer, 1);
+        assert_eq!(h.workload_on("vulcan", Some("ns"), "web"), Some(done));
+        h.record_apply("vulcan", 7, &copy(2));
+        assert!(!h.workload_on("vulcan", Some("ns"), "web").unwrap().rolled_out, "numbers of the old spec");
+        seen(&mut writer, 2);
+        assert_eq!(h.workload_on("vulcan", Some("ns"), "web"), Some(done));
+        assert_eq!(h.workload_on("kronos", Some("ns"), "web"), None);
+        let a = copy_record_with(&copy(2).metadata, Some(done)).value;
+        let b = copy_record_with(&copy(2).metadata, Some(WorkloadStatus { ready: 1, ..done })).value;
+        assert_eq!(a.fingerprint, b.fingerprint, "status is not drift");
+        assert_ne!(a.trigger(), b.trigger(), "but it is worth a sync");
     }
 }

@@ -265,7 +265,7 @@ impl MaterializeCtx {
                     return Ok(Action::await_change());
                 }
                 let desired = src.desired.unwrap_or_default();
-                if existing.as_ref().is_some_and(|f| up_to_date(f, desired, ann.orphan, &uid)) {
+                if existing.as_ref().is_some_and(|f| up_to_date(f, desired, &ann, &uid)) {
                     return Ok(Action::await_change());
                 }
                 let Some(live) = self.live_source(src).await? else {
@@ -276,7 +276,13 @@ impl MaterializeCtx {
                     debug!(source = %fed_ref, "source changed its annotations meanwhile; waiting for the watch");
                     return Ok(Action::await_change());
                 };
-                let desired = desired_federated(&live, &ann, &self.handle.spec.target, &self.handle.spec.federated);
+                let desired = desired_federated(
+                    &live,
+                    &ann,
+                    &self.handle.spec.target,
+                    &self.handle.spec.federated,
+                    existing.as_deref(),
+                );
                 self.shared.metrics.write(WriteTarget::Host);
                 let applied = self
                     .fed_api(fed_ns.as_deref())

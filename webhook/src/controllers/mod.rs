@@ -8,6 +8,8 @@
 //! - [`materialize`]: annotated source → `Federated<Kind>` (records in [`source`]);
 //! - [`sync`]: `Federated<Kind>` → member clusters, executing the plan from
 //!   [`fed_core::plan`] ([`member_write`] sends the requests);
+//! - [`replicas`]: the replica division (RSP or `kubefed.io/replica-scheduling`) →
+//!   per-cluster `/spec/replicas` overrides on the federated object;
 //! - [`triggers`]: the watches that decide when those run (federated objects, member copies in
 //!   [`copies`], cluster changes).
 //!
@@ -30,6 +32,7 @@ pub mod options;
 pub mod recent_status;
 pub mod registry;
 pub mod release;
+pub mod replicas;
 pub mod retry;
 pub mod run;
 pub mod shared;

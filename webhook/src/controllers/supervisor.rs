@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use super::handle::{TypeHandle, TypeSpec};
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
-use super::{materialize, release, sync, triggers};
+use super::{materialize, release, replicas, sync, triggers};
 use crate::metrics::ControllerLabel;
 
 /// The type specs of the configs (not being deleted) that are enabled, or with `enabled`
@@ -107,14 +107,19 @@ fn converge_disabled(shared: &Shared, released: &mut HashMap<String, Running>, d
     }
 }
 
-/// Starts the controllers of one enabled type: the federated-object watch, materialize, sync
-/// and the member-copy watches.
+/// Starts the controllers of one enabled type: the federated-object watch, materialize, sync,
+/// the member-copy watches and, for workloads whose replicas can be divided, replicas.
 fn start_type(shared: Arc<Shared>, spec: TypeSpec) -> (Arc<TypeHandle>, Vec<AbortOnDrop<()>>) {
     let writer = Writer::<Federated>::new(spec.federated.api_resource());
     let (sync_tx, sync_rx) = mpsc::unbounded();
     let handle = Arc::new(TypeHandle::new(spec, writer.as_reader(), sync_tx));
     let (mat, mut tasks) = materialize::start(shared.clone(), handle.clone());
-    tasks.push(AbortOnDrop::spawn(triggers::watch_federated(shared.clone(), handle.clone(), writer, mat)));
+    let divided = replicas::divides(&handle).then(|| replicas::start(shared.clone(), handle.clone()));
+    let replicas = divided.map(|(queue, more)| {
+        tasks.extend(more);
+        queue
+    });
+    tasks.push(AbortOnDrop::spawn(triggers::watch_federated(shared.clone(), handle.clone(), writer, mat, replicas)));
     tasks.push(AbortOnDrop::spawn(sync::run(shared.clone(), handle.clone(), sync_rx)));
     tasks.push(AbortOnDrop::spawn(triggers::manage_member_watches(shared, handle.clone())));
     (handle, tasks)

@@ -4,8 +4,9 @@
 //! (joined clusters and their health, what the member watches saw, the namespace policy); ask
 //! [`fed_core::plan`] once for the plan (what each cluster must hold, what to delete where);
 //! execute it ([`MemberWriter`]: concurrently, bounded, each request under a timeout); hand the
-//! outcomes to [`fed_core::status::desired_status`] and write `status.clusters[]` +
-//! `Propagation` when changed; Events on new failures. Deletion runs the
+//! outcomes to [`fed_core::status::desired_status`] and write `status.clusters[]` (with the
+//! replicas the division assigns and, for workloads, the copy's numbers) + `Propagation` when
+//! changed; Events on new failures. Deletion runs the
 //! [`fed_core::plan::clean_up`] plan before the finalizer is released.
 //!
 //! Host semantics ([`fed_core::plan::host_is_source`]): when the federated object belongs to an
@@ -260,7 +261,12 @@ impl SyncCtx {
         action: &str,
     ) -> Result<Action, SyncError> {
         let now = status::condition_time(k8s_openapi::jiff::Timestamp::now());
-        let next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
+        let mut next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
+        next.clusters = status::with_replicas(next.clusters, &fed_core::replicas::division(&fed.spec.overrides));
+        let (ns, name) = self.handle.member_key(fed);
+        for c in &mut next.clusters {
+            c.workload = self.handle.copies.workload_on(&c.name, ns.as_deref(), &name);
+        }
         let uid = fed.uid().unwrap_or_default();
         if fed.status.as_ref() != Some(&next) && !self.statuses.just_written(&uid, &next) {
             let patch = json!({ "status": {

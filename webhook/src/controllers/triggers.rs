@@ -1,7 +1,8 @@
 //! Why a sync runs: the watches that turn changes into work for one type.
 //!
 //! - [`watch_federated`]: a `Federated<Kind>` changed (anything but its status) → sync it; a
-//!   source-owned one changed → materialize re-checks its source; a FederatedNamespace's
+//!   source-owned one changed → materialize re-checks its source; a workload's changed → the
+//!   replicas controller re-checks its division; a FederatedNamespace's
 //!   placement changed → sync everything in that namespace.
 //! - [`manage_member_watches`]: clusters joined, left, changed labels, client or health → sync
 //!   what is placed on (or recorded for) them; and one [`watch_member_copies`] per member.
@@ -15,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use fed_core::api::Federated;
-use fed_core::{keys, render};
+use fed_core::{keys, render, workload};
 use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
@@ -23,10 +24,11 @@ use kube::runtime::reflector::{self, ObjectRef, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use tracing::{debug, warn};
 
-use super::copies::{CopyRecord, copy_record};
+use super::copies::{CopyRecord, copy_record, copy_record_with};
 use super::handle::TypeHandle;
 use super::materialize::MaterializeHandle;
 use super::members::{self, Member};
+use super::replicas::ReplicasHandle;
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
 use crate::ready::Ready;
@@ -51,12 +53,13 @@ fn placement_fingerprint(f: Option<&Federated>) -> u64 {
 }
 
 /// Reflects the `Federated<Kind>` objects into the store and turns their changes into sync
-/// and materialize work.
+/// and materialize work (and division work, for a type whose replicas are divided).
 pub async fn watch_federated(
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
     writer: Writer<Federated>,
     mat: MaterializeHandle,
+    replicas: Option<ReplicasHandle>,
 ) {
     let api = Api::<Federated>::all_with(shared.host.clone(), &handle.fed_ar);
     let mut events = std::pin::pin!(reflector::reflector(
@@ -79,6 +82,9 @@ pub async fn watch_federated(
                 let fp = sync_fingerprint(&f);
                 if seen.insert(NameKey::of(&f.metadata), fp) != Some(fp) {
                     handle.requeue(r.clone());
+                    if let Some(replicas) = &replicas {
+                        replicas.federated_changed(&r);
+                    }
                 }
                 mat.federated_changed(&f, &r);
                 if handle.is_namespace() {
@@ -148,8 +154,9 @@ pub async fn manage_member_watches(shared: Arc<Shared>, handle: Arc<TypeHandle>)
     }
 }
 
-/// Watches the managed copies of this type on one member (metadata only) and requeues their
-/// origin when one is edited or deleted, so the sync controller reverts the drift.
+/// Watches the managed copies of this type on one member (metadata only; workloads whole, kept
+/// as their numbers) and requeues their origin when one is edited or deleted, so the sync
+/// controller reverts the drift, or when a workload's numbers change, so sync shows them.
 async fn watch_member_copies(
     handle: Arc<TypeHandle>,
     cluster: String,
@@ -157,10 +164,21 @@ async fn watch_member_copies(
     writer: Writer<CopyRecord>,
     ready: Ready,
 ) {
-    let api = Api::<PartialObjectMeta<DynamicObject>>::all_with(client, &handle.target_ar);
     let config = watcher::Config::default().labels(&format!("{}=true", keys::MANAGED_LABEL));
     let store = writer.as_reader();
-    let records = watcher(api, config).default_backoff().map_ok(|e| record::map_event(e, |m| copy_record(&m.metadata)));
+    let records = if workload::is_workload(&handle.spec.target) {
+        // Whole objects for their status, each kept as a few numbers.
+        let api = Api::<DynamicObject>::all_with(client, &handle.target_ar);
+        let kind = handle.spec.target.kind.clone();
+        let of = move |o: DynamicObject| {
+            let numbers = serde_json::to_value(&o).ok().and_then(|v| workload::of(&kind, &v));
+            copy_record_with(&o.metadata, numbers)
+        };
+        watcher(api, config).default_backoff().map_ok(move |e| record::map_event(e, &of)).boxed()
+    } else {
+        let api = Api::<PartialObjectMeta<DynamicObject>>::all_with(client, &handle.target_ar);
+        watcher(api, config).default_backoff().map_ok(|e| record::map_event(e, |m| copy_record(&m.metadata))).boxed()
+    };
     let mut events = std::pin::pin!(reflector::reflector(writer, records));
     let kind = handle.spec.federated.kind.clone();
     let origin_key = |copy: &CopyRecord| -> Option<NameKey> {
@@ -175,7 +193,7 @@ async fn watch_member_copies(
         match ev {
             Ok(watcher::Event::Apply(copy)) => {
                 let key = NameKey::from(&copy);
-                let entry = (copy.value.fingerprint, origin_key(&copy));
+                let entry = (copy.value.trigger(), origin_key(&copy));
                 if seen.get(&key).map(|e| e.0) != Some(entry.0)
                     && let Some(o) = &entry.1
                 {
@@ -194,7 +212,7 @@ async fn watch_member_copies(
             }
             Ok(watcher::Event::Init) => relist.clear(),
             Ok(watcher::Event::InitApply(copy)) => {
-                relist.insert(NameKey::from(&copy), (copy.value.fingerprint, origin_key(&copy)));
+                relist.insert(NameKey::from(&copy), (copy.value.trigger(), origin_key(&copy)));
             }
             Ok(watcher::Event::InitDone) => {
                 // After a re-list (not the first one: the initial sync covers that), copies that

@@ -1,0 +1,237 @@
+//! Replicas controller: the replica division of a workload's federated object, written as
+//! per-cluster `/spec/replicas` overrides (as KubeFed's replica scheduler writes them).
+//!
+//! Two sources of preferences, one decision each in fed-core:
+//! - a `ReplicaSchedulingPreference` with the name and namespace of a FederatedDeployment or
+//!   FederatedReplicaSet ([`fed_core::replicas::for_rsp`]: its clusters replace the placement
+//!   unless `intersectWithClusterSelector`);
+//! - `kubefed.io/replica-scheduling` on an annotated source, which materialize copies onto its
+//!   federated object ([`fed_core::replicas::for_source`]; the total is the source's replicas).
+//!
+//! Only Ready clusters get replicas: an Offline one keeps its place and its last count, its
+//! share goes to the others, and comes back when it is Ready again (failover). Runs again when
+//! the object, its RSP or any cluster's health changes; writes only when the division moved,
+//! with the object's resourceVersion as precondition (never over a newer write).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use fed_core::api::{Federated, ReplicaSchedulingPreference, TARGET_KINDS};
+use fed_core::keys;
+use fed_core::placement::JoinedCluster;
+use fed_core::replicas::{self, Scheduled};
+use fed_core::source::owned_by_source;
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
+use kube::ResourceExt;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use tracing::{debug, info, warn};
+
+use super::handle::TypeHandle;
+use super::retry::FailureCounts;
+use super::shared::Shared;
+use super::tasks::AbortOnDrop;
+use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
+use crate::ready::Ready;
+
+/// Why a division could not be written; retried with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicasError {
+    /// A host API call failed (a 409 means the object changed meanwhile).
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
+    /// The reconcile task panicked.
+    #[error("reconcile task failed: {0}")]
+    Task(String),
+}
+
+/// True when the replicas of `handle`'s type can be divided: Deployments, ReplicaSets and
+/// StatefulSets (group `apps`).
+pub fn divides(handle: &TypeHandle) -> bool {
+    let target = &handle.spec.target;
+    target.group == "apps" && fed_core::admission::DIVISIBLE_KINDS.contains(&target.kind.as_str())
+}
+
+/// Lets the federated-object watch queue divisions.
+#[derive(Clone)]
+pub struct ReplicasHandle {
+    queue: mpsc::UnboundedSender<ObjectRef<Federated>>,
+}
+
+impl ReplicasHandle {
+    /// A federated object of the type changed: its division may have to follow.
+    pub fn federated_changed(&self, r: &ObjectRef<Federated>) {
+        let _ = self.queue.unbounded_send(r.clone());
+    }
+}
+
+struct ReplicasCtx {
+    shared: Arc<Shared>,
+    handle: Arc<TypeHandle>,
+    rsps: Store<ReplicaSchedulingPreference>,
+    failures: FailureCounts<ObjectRef<Federated>>,
+    metrics: ReconcileMetrics,
+}
+
+/// Starts the RSP watch (for FederatedDeployment and FederatedReplicaSet), the cluster-change
+/// trigger and the applier of one divisible type.
+pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (ReplicasHandle, Vec<AbortOnDrop<()>>) {
+    let (tx, rx) = mpsc::unbounded();
+    let (rsps, writer) = reflector::store();
+    let rsps_ready = Ready::new();
+    let ctx = Arc::new(ReplicasCtx {
+        metrics: shared.metrics.reconciles(ControllerLabel::Replicas, &handle.spec.config_name),
+        shared,
+        handle,
+        rsps,
+        failures: FailureCounts::default(),
+    });
+    let queue = ReplicasHandle { queue: tx };
+    let mut tasks = vec![AbortOnDrop::spawn(on_cluster_changes(ctx.clone(), queue.clone()))];
+    if TARGET_KINDS.contains(&ctx.handle.spec.federated.kind.as_str()) {
+        tasks.push(AbortOnDrop::spawn(watch_rsps(ctx.clone(), writer, rsps_ready.clone(), queue.clone())));
+    } else {
+        rsps_ready.set();
+    }
+    tasks.push(AbortOnDrop::spawn(run_applier(ctx, rx, rsps_ready)));
+    (queue, tasks)
+}
+
+/// Reflects the RSPs aimed at this type and queues their targets.
+async fn watch_rsps(
+    ctx: Arc<ReplicasCtx>,
+    writer: reflector::store::Writer<ReplicaSchedulingPreference>,
+    ready: Ready,
+    queue: ReplicasHandle,
+) {
+    let api = Api::<ReplicaSchedulingPreference>::all(ctx.shared.host.clone());
+    let kind = ctx.handle.spec.federated.kind.clone();
+    let stream = watcher(api, watcher::Config::default()).default_backoff().modify(|r| r.managed_fields_mut().clear());
+    let mut events = std::pin::pin!(reflector::reflector(writer, stream));
+    let target = |r: &ReplicaSchedulingPreference| ctx.handle.fed_ref(r.namespace().as_deref(), &r.name_any());
+    while let Some(ev) = events.next().await {
+        match ev {
+            Ok(watcher::Event::Apply(r) | watcher::Event::InitApply(r) | watcher::Event::Delete(r)) => {
+                if r.spec.target_kind == kind {
+                    queue.federated_changed(&target(&r));
+                }
+            }
+            Ok(watcher::Event::InitDone) => {
+                ready.set();
+            }
+            Ok(watcher::Event::Init) => {}
+            Err(e) => warn!(error = %e, "watching ReplicaSchedulingPreferences"),
+        }
+    }
+}
+
+/// Requeues every divided object of the type when clusters join, leave or change health.
+async fn on_cluster_changes(ctx: Arc<ReplicasCtx>, queue: ReplicasHandle) {
+    let mut changes = ctx.shared.members.subscribe();
+    loop {
+        if changes.changed().await.is_err() {
+            return;
+        }
+        for f in ctx.handle.fed_store.state() {
+            if f.annotations().contains_key(keys::REPLICA_SCHEDULING) || ctx.rsp_of(&f).is_some() {
+                queue.federated_changed(&ObjectRef::from_obj_with(&*f, ctx.handle.fed_ar.clone()));
+            }
+        }
+    }
+}
+
+async fn run_applier(ctx: Arc<ReplicasCtx>, queue: mpsc::UnboundedReceiver<ObjectRef<Federated>>, rsps: Ready) {
+    // Before the registry and the RSPs are listed, every cluster looks unjoined and every
+    // object undivided: a division then would take every replica away.
+    ctx.shared.members.wait_ready().await;
+    ctx.handle.fed_ready.wait().await;
+    rsps.wait().await;
+    let config = controller::Config::default().concurrency(ctx.shared.opts.reconcile_concurrency);
+    let store = ctx.handle.fed_store.clone();
+    applier(
+        |fed, ctx| {
+            AbortOnDrop::spawn(reconcile(fed, ctx))
+                .map(|r| r.unwrap_or_else(|e| Err(ReplicasError::Task(e.to_string()))))
+        },
+        error_policy,
+        ctx,
+        store,
+        queue.map(Ok::<_, Infallible>),
+        config,
+    )
+    .for_each(|r| {
+        match r {
+            Ok((obj, _)) => debug!(object = %obj, "replicas divided"),
+            Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "gone before division"),
+            Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "division failed"),
+            Err(e) => warn!(error = %e, "replicas controller"),
+        }
+        std::future::ready(())
+    })
+    .await;
+}
+
+/// The one place that decides retries: exponential backoff per object, capped.
+fn error_policy(fed: Arc<Federated>, _err: &ReplicasError, ctx: Arc<ReplicasCtx>) -> Action {
+    ctx.metrics.failed();
+    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
+    Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
+}
+
+async fn reconcile(fed: Arc<Federated>, ctx: Arc<ReplicasCtx>) -> Result<Action, ReplicasError> {
+    let _timer = ctx.metrics.start();
+    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
+    ctx.divide(&fed).await?;
+    ctx.failures.clear(&r);
+    Ok(Action::await_change())
+}
+
+impl ReplicasCtx {
+    /// The RSP aimed at `fed`: same namespace and name, its kind as target; not for an
+    /// annotated source's object (the annotation is its form of the preferences).
+    fn rsp_of(&self, fed: &Federated) -> Option<Arc<ReplicaSchedulingPreference>> {
+        if owned_by_source(fed) {
+            return None;
+        }
+        let r = ObjectRef::new(&fed.name_any()).within(&fed.namespace().unwrap_or_default());
+        self.rsps.get(&r).filter(|rsp| rsp.spec.target_kind == self.handle.spec.federated.kind)
+    }
+
+    /// What `fed`'s spec should be, if its replicas are divided.
+    fn scheduled(&self, fed: &Federated) -> Option<Scheduled> {
+        let joined: Vec<JoinedCluster> = self.shared.members.all().iter().map(|m| m.joined()).collect();
+        if owned_by_source(fed) {
+            let prefs = replicas::parse_annotation(fed.annotations().get(keys::REPLICA_SCHEDULING)?).ok()?;
+            return Some(replicas::for_source(replicas::template_replicas(fed), &prefs, fed, &joined));
+        }
+        let rsp = self.rsp_of(fed)?;
+        Some(replicas::for_rsp(&rsp.spec, fed, &joined))
+    }
+
+    async fn divide(&self, fed: &Federated) -> Result<(), kube::Error> {
+        if fed.metadata.deletion_timestamp.is_some() {
+            return Ok(());
+        }
+        let Some(scheduled) = self.scheduled(fed) else { return Ok(()) };
+        if scheduled.is_current(fed) {
+            return Ok(());
+        }
+        let mut spec = json!({ "overrides": scheduled.overrides });
+        if let Some(placement) = &scheduled.placement {
+            spec["placement"] = json!({ "clusters": placement.clusters });
+        }
+        let patch = json!({ "metadata": { "resourceVersion": fed.resource_version() }, "spec": spec });
+        let api: Api<Federated> = match fed.namespace() {
+            Some(ns) => Api::namespaced_with(self.shared.host.clone(), &ns, &self.handle.fed_ar),
+            None => Api::all_with(self.shared.host.clone(), &self.handle.fed_ar),
+        };
+        self.shared.metrics.write(WriteTarget::Host);
+        api.patch(&fed.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
+        info!(object = %self.handle.origin(fed), replicas = ?scheduled.replicas, unassigned = scheduled.unassigned, "replicas divided");
+        Ok(())
+    }
+}
