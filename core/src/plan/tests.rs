@@ -277,7 +277,7 @@ fn transitions_that_keep_a_cluster_update_its_copy_in_place() {
         f.status = Some(FederatedStatus {
             clusters: recorded
                 .iter()
-                .map(|c| ClusterStatus { name: c.to_string(), status: None, message: None })
+                .map(|c| ClusterStatus { name: c.to_string(), status: None, message: None, ..Default::default() })
                 .collect(),
             ..Default::default()
         });

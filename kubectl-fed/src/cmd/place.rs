@@ -239,7 +239,7 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
         let parsed = from_annotations(&annotations.present())?.ok_or_else(|| anyhow!("no placement given"))?;
         let (target, federated) = (&ftc.spec.target_type, &ftc.spec.federated_type);
         let fed: Federated =
-            serde_json::from_value(fed_core::source::desired_federated(&source, &parsed, target, federated))?;
+            serde_json::from_value(fed_core::source::desired_federated(&source, &parsed, target, federated, None))?;
         let clusters = fedapi::clusters(&client, ctx.fed_ns(), &ctx.host_context).await?;
         member_check::check(ctx, &fed, target, &clusters).await?;
     }
