@@ -262,7 +262,8 @@ fn member_side_names(names: &MemberNames, fed_ns: &str, is_host: bool) -> Vec<St
     v
 }
 
-/// `namespace/Kind/name` of every placement that names `cluster` explicitly.
+/// `namespace/Kind/name` of every placement that names `cluster` explicitly. Objects being
+/// deleted do not count: they are on their way out, and the unjoin removes their copies anyway.
 async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &str) -> Result<BTreeSet<String>> {
     let mut refs = BTreeSet::new();
     for ftc in configs {
@@ -271,7 +272,7 @@ async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &
             Ok(list) => {
                 for obj in list.items {
                     let named = obj.spec.placement.clusters.iter().flatten().any(|c| c.name == cluster);
-                    if !named {
+                    if !named || obj.metadata.deletion_timestamp.is_some() {
                         continue;
                     }
                     // A federated object made from a source is reported as the source.
@@ -294,7 +295,7 @@ async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &
                     let named = obj.annotations().get(PLACEMENT).and_then(|v| parse_placement(v).ok()).is_some_and(
                         |p| matches!(p, PlacementAnnotation::Clusters(names) if names.iter().any(|n| n == cluster)),
                     );
-                    if named {
+                    if named && obj.metadata.deletion_timestamp.is_none() {
                         refs.insert(fedapi::ns_kind_name(
                             obj.metadata.namespace.as_deref(),
                             &target.kind,
