@@ -1,7 +1,7 @@
 //! A whole set of annotations (`key=value` lines) through `from_annotations`: the result agrees
 //! with the individual parsers (the first malformed annotation, in the order placement,
-//! cluster selector, overrides, orphan, is the error), and a source's placement resolves to
-//! joined clusters only.
+//! cluster selector, overrides, orphan, replica scheduling, is the error), and a source's
+//! placement resolves to joined clusters only.
 #![no_main]
 
 use std::collections::BTreeMap;
@@ -11,8 +11,9 @@ use fed_core::annotations::{
     PlacementAnnotation, from_annotations, is_source, parse_orphan, parse_overrides, parse_placement,
 };
 use fed_core::api::{ClusterSelector, Placement};
-use fed_core::keys::{CLUSTER_SELECTOR, ORPHAN, OVERRIDES, PLACEMENT};
+use fed_core::keys::{CLUSTER_SELECTOR, ORPHAN, OVERRIDES, PLACEMENT, REPLICA_SCHEDULING};
 use fed_core::placement::{check, resolve};
+use fed_core::replicas::parse_annotation;
 use fed_core::selector::parse_selector;
 use fed_fuzz::{assert_message, federation};
 use libfuzzer_sys::fuzz_target;
@@ -27,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
         get(CLUSTER_SELECTOR).and_then(|v| parse_selector(v).err()).map(|e| format!("{CLUSTER_SELECTOR}: {e}")),
         get(OVERRIDES).and_then(|v| parse_overrides(v).err()).map(|e| e.to_string()),
         get(ORPHAN).and_then(|v| parse_orphan(v).err()).map(|e| e.to_string()),
+        get(REPLICA_SCHEDULING).and_then(|v| parse_annotation(v).err()).map(|e| e.to_string()),
     ]
     .into_iter()
     .flatten()
@@ -42,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(parsed.is_some(), is_source(&annotations));
     let Some(parsed) = parsed else { return };
     assert_eq!(parsed.orphan, get(ORPHAN) == Some("true"));
+    assert_eq!(parsed.replica_scheduling, get(REPLICA_SCHEDULING).map(|v| parse_annotation(v).expect("checked above")));
     assert_eq!(Some(parsed.overrides), get(OVERRIDES).map_or(Ok(Vec::new()), parse_overrides).ok());
     let selector = get(CLUSTER_SELECTOR).map(|s| parse_selector(s).expect("checked above"));
     let expected = match get(PLACEMENT).map(|p| parse_placement(p).expect("checked above")) {
