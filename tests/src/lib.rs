@@ -218,6 +218,16 @@ pub fn kubectl_fed(args: &[&str]) -> Output {
 }
 
 /// Stdout of a command that must have succeeded (fails the test with its output otherwise).
+/// `kubectl fed disable TYPE` once nothing of the type is left: a test namespace deleted just
+/// before still holds its federated objects for a while, and disable refuses while they exist.
+/// Panics if the type is still enabled after two minutes (a later test would see its rights).
+pub async fn disable_when_unused(type_name: &str) {
+    wait_until(Duration::from_secs(120), &format!("`kubectl fed disable {type_name}` succeeds"), || async {
+        kubectl_fed(&["disable", type_name]).status.success().then_some(())
+    })
+    .await
+}
+
 pub fn succeeded(out: Output) -> String {
     assert!(out.status.success(), "{}", output_text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()

@@ -181,7 +181,7 @@ async fn new_objects_in_a_followed_namespace_land_on_its_clusters_until_follow_s
 
     ns.delete().await;
     if !pods_were_enabled {
-        let _ = kubectl_fed(&["disable", "pods"]);
+        fed_e2e::disable_when_unused("pods").await;
     }
 }
 

@@ -115,8 +115,8 @@ async fn every_kubefedctl_line_of_the_seed_runs_as_typed() {
 
     ns.delete().await;
     if !already {
-        let _ = kubectl(&["fed", "disable", "serviceaccounts", "--context", "earth"]);
+        fed_e2e::disable_when_unused("serviceaccounts").await;
     }
-    let _ = kubectl(&["fed", "disable", "pods", "--context", "earth"]);
+    fed_e2e::disable_when_unused("pods").await;
     drop(restore);
 }
