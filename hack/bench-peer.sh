@@ -31,6 +31,7 @@
 # Knobs: FED_BENCH_COUNT (1000) FED_BENCH_CONCURRENCY (16) FED_BENCH_MEM_COUNT (10000)
 #        FED_BENCH_PEER_PHASES FED_BENCH_KEEP_BED=1 (reuse a bed that has never had a federation)
 #        FED_PROFILE (release; debug for a quick check of the harness)
+#        FED_BENCH_NO_BUILD=1 (use the fed-bench binary already built)
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 source "$HACK_DIR/lib-bench.sh"
@@ -63,7 +64,7 @@ k() { kubectl --context "$@"; }
   bash "$KIT/build.sh" "$KF" >"$WORK/kubefed-build.log" 2>&1 || die "KubeFed build failed: $WORK/kubefed-build.log"
 }
 PROFILE="${FED_PROFILE:-release}"
-(cd "$REPO_ROOT" && if [[ "$PROFILE" == release ]]; then cargo build -q --release -p fed-bench; else cargo build -q -p fed-bench; fi)
+[[ "${FED_BENCH_NO_BUILD:-0}" == 1 ]] || (cd "$REPO_ROOT" && if [[ "$PROFILE" == release ]]; then cargo build -q --release -p fed-bench; else cargo build -q -p fed-bench; fi)
 bench="$TARGET_ROOT/$PROFILE/fed-bench"
 
 if [[ "${FED_BENCH_KEEP_BED:-0}" != 1 ]]; then
