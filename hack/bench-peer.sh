@@ -59,7 +59,7 @@ has_phase() { [[ " ${PHASES[*]} " == *" $1 "* ]]; }
 k() { kubectl --context "$@"; }
 
 [[ -x "$KF/bin/controller-manager" ]] || {
-  [[ -x "$KIT/build.sh" || -f "$KIT/build.sh" ]] || die "no KubeFed kit at $KIT (set FED_KUBEFED_KIT to the directory with build.sh and kubefed-v0.10.0.tar.gz)"
+  [[ -f "$KIT/build.sh" ]] || die "no KubeFed kit at $KIT (set FED_KUBEFED_KIT to the directory with build.sh and kubefed-v0.10.0.tar.gz)"
   log "building KubeFed v0.10.0 into $KF (once; ~4 min)"
   bash "$KIT/build.sh" "$KF" >"$WORK/kubefed-build.log" 2>&1 || die "KubeFed build failed: $WORK/kubefed-build.log"
 }
@@ -110,7 +110,7 @@ measure() {
 
 # apply_phase NAME NS: kubectl apply of COUNT FederatedDeployment files, 16 processes at a time.
 apply_phase() {
-  local name="$1" ns="$2" dir="$WORK/apply-yaml" i t0 t1
+  local name="$1" ns="$2" dir="$WORK/apply-yaml" i n t0 t1
   rm -rf "$dir" && mkdir -p "$dir"
   k "$HOST" create ns "$ns" >/dev/null
   for ((i = 0; i < COUNT; i++)); do
