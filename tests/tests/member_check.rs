@@ -1,7 +1,7 @@
 //! `kubectl fed place` asks the members first: a copy a member would refuse (an override making
 //! `spec.replicas` a string) fails the command with one line naming the member and the field,
-//! and nothing changes (the object, its federated object and its member copy keep their uids and
-//! resourceVersions). `--skip-member-check` places it anyway. Also `place namespace/NS`, which
+//! and nothing changes (the object, its federated object and its member copy keep their uids,
+//! generations and annotations; their status may move as the copy's pod comes up). `--skip-member-check` places it anyway. Also `place namespace/NS`, which
 //! adopts the FederatedNamespace `federate` made, in its own namespace.
 
 use std::time::Duration;
@@ -15,7 +15,8 @@ use kube::api::Api;
 
 const LANDED: Duration = Duration::from_secs(90);
 
-/// uid and resourceVersion of `kind/name` in `ns` on `context`.
+/// uid, generation and annotations of `kind/name` in `ns` on `context`: what a placement changes
+/// (resourceVersion is not compared: status updates move it while the copy rolls out).
 fn identity(context: &str, ns: &str, kind: &str, name: &str) -> String {
     succeeded(kubectl(&[
         "--context",
@@ -26,7 +27,7 @@ fn identity(context: &str, ns: &str, kind: &str, name: &str) -> String {
         kind,
         name,
         "-o",
-        "jsonpath={.metadata.uid}/{.metadata.resourceVersion}",
+        "jsonpath={.metadata.uid}/{.metadata.generation}/{.metadata.annotations}",
     ]))
 }
 
@@ -65,7 +66,16 @@ async fn a_placement_a_member_refuses_changes_nothing() {
     .to_string();
     succeeded(apply_on_earth(n, &web, &[]));
     let copies = Api::<Deployment>::namespaced(bed.vulcan.clone(), n);
-    wait_until(LANDED, "web on vulcan", || async { copies.get_opt("web").await.ok()? }).await;
+    // Each Deployment controller has seen its object (it sets the revision annotation first).
+    let sources = Api::<Deployment>::namespaced(bed.earth.clone(), n);
+    for (api, what) in [(&sources, "web seen on earth"), (&copies, "web on vulcan, seen there")] {
+        wait_until(LANDED, what, || async {
+            let d = api.get_opt("web").await.ok()??;
+            let seen = d.status.as_ref()?.observed_generation;
+            (seen.is_some() && seen == d.metadata.generation).then_some(())
+        })
+        .await;
+    }
     let before = [
         identity("earth", n, "deployment", "web"),
         identity("earth", n, "federateddeployment", "web"),
@@ -94,7 +104,7 @@ async fn a_placement_a_member_refuses_changes_nothing() {
         identity("vulcan", n, "deployment", "web"),
     ];
     assert_eq!(after, before, "the object, its federated object and its copy are unchanged");
-    let source = Api::<Deployment>::namespaced(bed.earth.clone(), n).get("web").await.unwrap();
+    let source = sources.get("web").await.unwrap();
     assert!(source.annotations().get(keys::OVERRIDES).is_none());
 
     // A copy the member accepts is placed; --skip-member-check does not ask.
@@ -118,7 +128,7 @@ async fn a_placement_a_member_refuses_changes_nothing() {
         "--skip-member-check",
     ]);
     assert!(out.status.success(), "--skip-member-check places without asking: {}", output_text(&out));
-    let source = Api::<Deployment>::namespaced(bed.earth.clone(), n).get("web").await.unwrap();
+    let source = sources.get("web").await.unwrap();
     assert!(source.annotations().get(keys::OVERRIDES).is_some_and(|o| o.contains("abc")));
     ns.delete().await;
 }
