@@ -11,8 +11,10 @@
 #        earth's apiserver at 127.0.0.1 rather than through the `kubernetes` Service (the bed
 #        runs no kube-proxy);
 #      local — fed-webhook as a process on 127.0.0.1 with a CA it generated (rcgen), registered
-#        with `kubectl fed install --webhook-url …`; restarted when its binary was rebuilt. For
-#        debugging (a debugger or RUST_LOG=debug on the host).
+#        with `kubectl fed install --webhook-url …`; restarted when its binary was rebuilt. It
+#        runs as the component's ServiceAccount (a token from the TokenRequest API, in
+#        .local/federation/controllers.kubeconfig), with the RBAC the pods get. For debugging
+#        (a debugger or RUST_LOG=debug on the host) and for the benchmarks.
 #   4. `kubectl fed join` of earth (host self-join), vulcan and kronos;
 #   5. `kubectl fed enable` of deployments, services and configmaps.
 # hack/federation-down.sh stops the host component; hack/cluster-down.sh stops everything.
@@ -55,6 +57,33 @@ mkdir -p "$FED_DIR"
 # caches have synced; on a fresh bed its caches wait for the CRDs that install creates.
 installed() { kubectl --context earth get crd kubefedclusters.core.kubefed.io >/dev/null 2>&1; }
 
+# The component's namespace, ServiceAccount and RBAC (none of them goes through admission), and a
+# kubeconfig for earth with a fresh token of that ServiceAccount: the local process then writes
+# as the pods do, so the webhook configuration's match conditions treat it the same way.
+controllers_kubeconfig() {
+  local out="$FED_DIR/controllers.kubeconfig" server ca token
+  kubectl --context earth apply -f "$REPO_ROOT/manifests/host/namespace.yaml" \
+    -f "$REPO_ROOT/manifests/host/rbac.yaml" >/dev/null
+  server="$(kubectl config view --raw --minify --context earth -o jsonpath='{.clusters[0].cluster.server}')"
+  ca="$(kubectl config view --raw --minify --context earth -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')"
+  token="$(kubectl --context earth -n "$FED_NS" create token kubectl-fed-webhook --duration=720h)"
+  (umask 077 && cat >"$out" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+- name: earth
+  cluster: {server: "$server", certificate-authority-data: "$ca"}
+users:
+- name: kubectl-fed-webhook
+  user: {token: "$token"}
+contexts:
+- name: earth
+  context: {cluster: earth, user: kubectl-fed-webhook}
+current-context: earth
+EOF
+  )
+}
+
 start_local() {
   "$webhook_bin" certs --out-dir "$FED_DIR/pki" --ip 127.0.0.1 >/dev/null
   # The in-cluster form, if it runs, would answer in place of this process.
@@ -70,9 +99,10 @@ start_local() {
   fi
   if [[ -z "$running" ]]; then
     FED_HOST_MODE=local "$HACK_DIR/federation-down.sh"
+    controllers_kubeconfig
     setsid nohup "$webhook_bin" serve \
       --tls-cert "$FED_DIR/pki/tls.crt" --tls-key "$FED_DIR/pki/tls.key" \
-      --listen "127.0.0.1:$WEBHOOK_PORT" --kubeconfig "$KUBECONFIG_PATH" --context earth \
+      --listen "127.0.0.1:$WEBHOOK_PORT" --kubeconfig "$FED_DIR/controllers.kubeconfig" --context earth \
       9>&- >>"$FED_DIR/fed-webhook.log" 2>&1 </dev/null &
     echo $! >"$pid_file"
     log "started fed-webhook (pid $!) on $WEBHOOK_URL, log $FED_DIR/fed-webhook.log"

@@ -39,8 +39,18 @@ pub const SERVICE_PORT: i32 = 443;
 /// Seconds the apiserver waits for an answer before applying the failure policy.
 pub const TIMEOUT_SECONDS: i32 = 5;
 
-/// Name of the one match condition.
+/// Name of the match condition that selects what each webhook reviews.
 pub const MATCH_CONDITION_NAME: &str = "kubefed-objects";
+/// Name of the validating webhook's second match condition, which lets the controllers' own
+/// writes of Federated objects through unreviewed.
+pub const CONTROLLERS_MATCH_CONDITION_NAME: &str = "not-written-by-the-controllers";
+/// The ServiceAccount the host component runs as (in the federation namespace).
+pub const SERVICE_ACCOUNT_NAME: &str = "kubectl-fed-webhook";
+
+/// The user name the controllers write as: their ServiceAccount in `federation_namespace`.
+pub fn controllers_username(federation_namespace: &str) -> String {
+    format!("system:serviceaccount:{federation_namespace}:{SERVICE_ACCOUNT_NAME}")
+}
 
 /// Where the apiserver sends admission requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -170,6 +180,15 @@ pub fn validating_match_expression() -> String {
     )
 }
 
+/// CEL for the validating webhook's second condition: false only for a write of a Federated
+/// object (group `types.kubefed.io`) by `controllers` (a user name). Those objects come from a
+/// source, an RSP or a Federated object that admission already checked (materialize, the replica
+/// division, the sync finalizer, the follow label), so the round trip would check nothing new.
+/// Every other user, a namespace's other ServiceAccounts included, is still reviewed.
+pub fn controllers_match_expression(controllers: &str) -> String {
+    format!("!(request.userInfo.username == '{controllers}' && request.resource.group == '{TYPES_GROUP}')")
+}
+
 fn rules() -> Vec<RuleWithOperations> {
     vec![RuleWithOperations {
         api_groups: Some(vec!["*".to_string()]),
@@ -200,11 +219,16 @@ fn metadata() -> ObjectMeta {
     }
 }
 
-/// Both webhook configurations for `target`, trusting `ca_bundle` (PEM) when given.
+/// Both webhook configurations for `target`, trusting `ca_bundle` (PEM) when given, for
+/// controllers running as [`controllers_username`] of `federation_namespace`.
 ///
 /// The in-cluster form is usually rendered without a CA bundle (the installer fills it in);
 /// without one the apiserver trusts only its system roots.
-pub fn webhook_configurations(target: &WebhookTarget, ca_bundle: Option<&[u8]>) -> WebhookConfigurations {
+pub fn webhook_configurations(
+    target: &WebhookTarget,
+    ca_bundle: Option<&[u8]>,
+    federation_namespace: &str,
+) -> WebhookConfigurations {
     let mutating = MutatingWebhookConfiguration {
         metadata: metadata(),
         webhooks: Some(vec![
@@ -231,7 +255,13 @@ pub fn webhook_configurations(target: &WebhookTarget, ca_bundle: Option<&[u8]>) 
             name: VALIDATING_WEBHOOK_NAME.to_string(),
             client_config: target.client_config(VALIDATE_PATH, ca_bundle),
             rules: Some(rules()),
-            match_conditions: Some(match_conditions(validating_match_expression())),
+            match_conditions: Some(vec![
+                MatchCondition { name: MATCH_CONDITION_NAME.to_string(), expression: validating_match_expression() },
+                MatchCondition {
+                    name: CONTROLLERS_MATCH_CONDITION_NAME.to_string(),
+                    expression: controllers_match_expression(&controllers_username(federation_namespace)),
+                },
+            ]),
             match_policy: Some("Equivalent".to_string()),
             failure_policy: Some("Fail".to_string()),
             side_effects: "None".to_string(),
@@ -266,7 +296,7 @@ mod tests {
     use super::*;
 
     fn local() -> WebhookConfigurations {
-        webhook_configurations(&WebhookTarget::Url("https://127.0.0.1:9443/".into()), Some(b"PEM"))
+        webhook_configurations(&WebhookTarget::Url("https://127.0.0.1:9443/".into()), Some(b"PEM"), "x")
     }
 
     #[test]
@@ -282,7 +312,11 @@ mod tests {
 
     #[test]
     fn service_form_points_at_the_service() {
-        let c = webhook_configurations(&WebhookTarget::in_cluster(keys::FEDERATION_NAMESPACE), None);
+        let c = webhook_configurations(
+            &WebhookTarget::in_cluster(keys::FEDERATION_NAMESPACE),
+            None,
+            keys::FEDERATION_NAMESPACE,
+        );
         let v = &c.validating.webhooks.as_ref().unwrap()[0];
         let svc = v.client_config.service.as_ref().unwrap();
         assert_eq!((svc.namespace.as_str(), svc.name.as_str()), (keys::FEDERATION_NAMESPACE, SERVICE_NAME));
@@ -293,7 +327,7 @@ mod tests {
     #[test]
     fn both_forms_share_rules_conditions_and_policies() {
         let a = local();
-        let b = webhook_configurations(&WebhookTarget::in_cluster("x"), None);
+        let b = webhook_configurations(&WebhookTarget::in_cluster("x"), None, "x");
         let (ma, mb) = (&a.mutating.webhooks.as_ref().unwrap()[0], &b.mutating.webhooks.as_ref().unwrap()[0]);
         assert_eq!(ma.rules, mb.rules);
         assert_eq!(ma.match_conditions, mb.match_conditions);
@@ -338,7 +372,7 @@ mod tests {
 
     #[test]
     fn the_follow_webhook_selects_followed_namespaces_and_new_uncontrolled_objects() {
-        for c in [local(), webhook_configurations(&WebhookTarget::in_cluster("x"), None)] {
+        for c in [local(), webhook_configurations(&WebhookTarget::in_cluster("x"), None, "x")] {
             let hooks = c.mutating.webhooks.as_ref().unwrap();
             assert_eq!(hooks[0].name, MUTATING_WEBHOOK_NAME, "the mutating webhook stays first");
             let f = &hooks[1];
@@ -362,6 +396,37 @@ mod tests {
         assert!(e.contains("request.kind.group in ['types.kubefed.io'"), "{e}");
         assert!(e.contains("'/Event'") && e.contains("'discovery.k8s.io/EndpointSlice'"), "{e}");
         assert_eq!(e.matches('(').count(), e.matches(')').count());
+    }
+
+    #[test]
+    fn only_the_validating_webhook_lets_the_controllers_own_federated_writes_through() {
+        let user = controllers_username("kube-federation-system");
+        assert_eq!(user, "system:serviceaccount:kube-federation-system:kubectl-fed-webhook");
+        let e = controllers_match_expression(&user);
+        assert_eq!(
+            e,
+            "!(request.userInfo.username == 'system:serviceaccount:kube-federation-system:kubectl-fed-webhook' \
+             && request.resource.group == 'types.kubefed.io')"
+        );
+        for (c, ns) in [(local(), "x"), (webhook_configurations(&WebhookTarget::in_cluster("y"), None, "y"), "y")] {
+            let v = &c.validating.webhooks.as_ref().unwrap()[0];
+            let conditions = v.match_conditions.as_ref().unwrap();
+            assert_eq!(conditions.len(), 2, "both must hold for a review");
+            assert_eq!(conditions[1].name, CONTROLLERS_MATCH_CONDITION_NAME);
+            assert_eq!(conditions[1].expression, controllers_match_expression(&controllers_username(ns)));
+            for m in c.mutating.webhooks.as_ref().unwrap() {
+                let names: Vec<_> = m.match_conditions.iter().flatten().map(|c| c.name.as_str()).collect();
+                assert!(!names.contains(&CONTROLLERS_MATCH_CONDITION_NAME), "{}: {names:?}", m.name);
+            }
+        }
+    }
+
+    #[test]
+    fn the_host_manifests_run_the_component_as_this_service_account() {
+        let rbac = include_str!("../../manifests/host/rbac.yaml");
+        assert!(rbac.contains(&format!("kind: ServiceAccount\nmetadata:\n  name: {SERVICE_ACCOUNT_NAME}\n")), "{rbac}");
+        let deployment = include_str!("../../manifests/host/deployment.yaml");
+        assert!(deployment.contains(&format!("serviceAccountName: {SERVICE_ACCOUNT_NAME}\n")), "{deployment}");
     }
 
     #[test]

@@ -101,6 +101,8 @@ async fn seed_walkthrough_listings_land_on_earth_and_vulcan_only() {
     let out = kubectl(&["--context", "earth", "-n", ns, "delete", "federateddeployment", "fedhttp", "--wait=true"]);
     assert!(out.status.success(), "{}", output_text(&out));
     wait_absent::<Deployment>(&bed, &["earth", "vulcan"], ns, "fedhttp").await;
+    // The namespace's placement names vulcan: leave nothing that would hold up its unjoin later.
+    let _ = kubectl(&["--context", "earth", "delete", "namespace", ns, "--wait=false"]);
 }
 
 #[tokio::test]

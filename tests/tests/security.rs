@@ -531,3 +531,37 @@ async fn a_policy_made_after_the_objects_still_confines_them() {
     .await;
     ns.delete().await;
 }
+
+#[tokio::test]
+async fn only_the_controllers_own_writes_of_federated_objects_skip_review() {
+    // The validating webhook's second match condition lets the host component's ServiceAccount
+    // write Federated objects unreviewed (they come from objects admission already checked).
+    // A ServiceAccount of the same name in another namespace is an ordinary user.
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "sec-skip").await;
+    let n = ns.name.as_str();
+    let rbac = json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": HOST_SA}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "federated-writer"},
+         "rules": [{"apiGroups": ["types.kubefed.io"], "resources": ["federatedconfigmaps"],
+                    "verbs": ["get", "create", "patch", "update", "delete"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "federated-writer"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "federated-writer"},
+         "subjects": [{"kind": "ServiceAccount", "name": HOST_SA, "namespace": n}]}]})
+    .to_string();
+    let out = apply(n, &rbac, &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    // Placed on a cluster that is not joined: the webhook refuses it to anyone it reviews.
+    let unjoined = |name: &str| {
+        json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap", "metadata": {"name": name},
+               "spec": {"template": {"data": {"k": "v"}}, "placement": {"clusters": [{"name": "nowhere"}]}}})
+        .to_string()
+    };
+    let namesake = format!("--as=system:serviceaccount:{n}:{HOST_SA}");
+    assert_denied(&apply(n, &unjoined("by-namesake"), &[&namesake]), &["nowhere"]);
+    assert_denied(&apply(n, &unjoined("by-admin"), &[]), &["nowhere"]);
+    let controllers = format!("--as={}", fed_core::webhook_config::controllers_username(FED_NS));
+    let out = apply(n, &unjoined("by-controllers"), &[&controllers]);
+    assert!(out.status.success(), "the controllers' own write is not reviewed: {}", output_text(&out));
+    ns.delete().await;
+}

@@ -13,6 +13,7 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 mod admission;
 mod cli;
 mod controllers;
+mod listing;
 mod logging;
 mod manifests;
 mod metrics;

@@ -24,7 +24,7 @@ pub fn render(args: &ManifestsArgs) -> Result<String> {
         Some(path) => Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?),
         None => None,
     };
-    let configs = webhook_configurations(&target, ca.as_deref());
+    let configs = webhook_configurations(&target, ca.as_deref(), &args.federation_namespace);
     Ok(match args.output {
         OutputFormat::Json => configs.to_json()? + "\n",
         OutputFormat::Yaml if args.url.is_none() && ca.is_none() => format!("{GENERATED_HEADER}{}", configs.to_yaml()?),

@@ -229,7 +229,7 @@ pub async fn run(ctx: &Ctx, opts: InstallOptions) -> Result<()> {
             (None, Some(certs)) => (WebhookTarget::in_cluster(&fed_ns), certs.ca_cert.into_bytes()),
             (None, None) => unreachable!("in-cluster certificates are made above"),
         };
-        let configs = webhook_configurations(&target, Some(&ca_pem));
+        let configs = webhook_configurations(&target, Some(&ca_pem), &fed_ns);
         host.apply(&Obj::typed(&configs.mutating)?).await?;
         host.apply(&Obj::typed(&configs.validating)?).await?;
         if opts.webhook_url.is_none() && ctx.output().is_none() {

@@ -32,7 +32,7 @@ use fed_core::keys::{FEDERATED_LABEL, HOST_LABEL, MANAGED_LABEL, PLACEMENT};
 use k8s_openapi::api::core::v1::{Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, ListParams};
-use kube::core::ApiResource;
+use kube::core::{ApiResource, ObjectMeta};
 use kube::{Client, ResourceExt};
 
 use crate::apply::Writer;
@@ -263,8 +263,19 @@ fn member_side_names(names: &MemberNames, fed_ns: &str, is_host: bool) -> Vec<St
 }
 
 /// `namespace/Kind/name` of every placement that names `cluster` explicitly. Objects being
-/// deleted do not count: they are on their way out, and the unjoin removes their copies anyway.
+/// deleted, or in a namespace being deleted, do not count: they are on their way out, and the
+/// unjoin removes their copies anyway.
 async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &str) -> Result<BTreeSet<String>> {
+    let namespaces = Api::<Namespace>::all(client.clone()).list_metadata(&ListParams::default()).await?;
+    let leaving: BTreeSet<String> = namespaces
+        .items
+        .into_iter()
+        .filter(|n| n.metadata.deletion_timestamp.is_some())
+        .map(|n| n.name_any())
+        .collect();
+    let going = |meta: &ObjectMeta| {
+        meta.deletion_timestamp.is_some() || meta.namespace.as_ref().is_some_and(|ns| leaving.contains(ns))
+    };
     let mut refs = BTreeSet::new();
     for ftc in configs {
         let fed = &ftc.spec.federated_type;
@@ -272,7 +283,7 @@ async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &
             Ok(list) => {
                 for obj in list.items {
                     let named = obj.spec.placement.clusters.iter().flatten().any(|c| c.name == cluster);
-                    if !named || obj.metadata.deletion_timestamp.is_some() {
+                    if !named || going(&obj.metadata) {
                         continue;
                     }
                     // A federated object made from a source is reported as the source.
@@ -295,7 +306,7 @@ async fn references(client: &Client, configs: &[FederatedTypeConfig], cluster: &
                     let named = obj.annotations().get(PLACEMENT).and_then(|v| parse_placement(v).ok()).is_some_and(
                         |p| matches!(p, PlacementAnnotation::Clusters(names) if names.iter().any(|n| n == cluster)),
                     );
-                    if named && obj.metadata.deletion_timestamp.is_none() {
+                    if named && !going(&obj.metadata) {
                         refs.insert(fedapi::ns_kind_name(
                             obj.metadata.namespace.as_deref(),
                             &target.kind,

@@ -42,6 +42,7 @@ use super::retry::FailureCounts;
 use super::shared::Shared;
 use super::source::SourceRecord;
 use super::tasks::AbortOnDrop;
+use crate::listing::HeldWhileListing;
 use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
 use crate::ready::Ready;
 use crate::record::{self, NameKey};
@@ -142,12 +143,18 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<SourceRecord>, m
         .map_ok(|e| record::map_event(e, SourceRecord::of));
     let mut events = std::pin::pin!(reflector::reflector(writer, records));
     let mut seen: HashMap<NameKey, u64> = HashMap::new();
+    let mut held = HeldWhileListing::default();
     while let Some(ev) = events.next().await {
+        for r in ev.as_ref().map(|ev| held.observe(ev)).unwrap_or_default() {
+            let _ = mat.queue.unbounded_send(r);
+        }
         match ev {
             Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
                 let fp = o.fingerprint();
-                if seen.insert(NameKey::of(&o.metadata), fp) != Some(fp) {
-                    let _ = mat.queue.unbounded_send(ObjectRef::from_obj_with(&o, ctx.source_type.clone()));
+                if seen.insert(NameKey::of(&o.metadata), fp) != Some(fp)
+                    && let Some(r) = held.now_or_held(ObjectRef::from_obj_with(&o, ctx.source_type.clone()))
+                {
+                    let _ = mat.queue.unbounded_send(r);
                 }
             }
             Ok(watcher::Event::Delete(o)) => {

@@ -35,6 +35,7 @@ use super::handle::TypeHandle;
 use super::retry::FailureCounts;
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
+use crate::listing::HeldWhileListing;
 use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
 use crate::ready::Ready;
 
@@ -113,11 +114,18 @@ async fn watch_rsps(
     let stream = watcher(api, watcher::Config::default()).default_backoff().modify(|r| r.managed_fields_mut().clear());
     let mut events = std::pin::pin!(reflector::reflector(writer, stream));
     let target = |r: &ReplicaSchedulingPreference| ctx.handle.fed_ref(r.namespace().as_deref(), &r.name_any());
+    // A division reads the RSP from its store: what a re-list finds waits for it.
+    let mut held = HeldWhileListing::default();
     while let Some(ev) = events.next().await {
+        for r in ev.as_ref().map(|ev| held.observe(ev)).unwrap_or_default() {
+            queue.federated_changed(&r);
+        }
         match ev {
             Ok(watcher::Event::Apply(r) | watcher::Event::InitApply(r) | watcher::Event::Delete(r)) => {
-                if r.spec.target_kind == kind {
-                    queue.federated_changed(&target(&r));
+                if r.spec.target_kind == kind
+                    && let Some(f) = held.now_or_held(target(&r))
+                {
+                    queue.federated_changed(&f);
                 }
             }
             Ok(watcher::Event::InitDone) => {

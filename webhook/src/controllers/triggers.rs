@@ -31,6 +31,7 @@ use super::members::{self, Member};
 use super::replicas::ReplicasHandle;
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
+use crate::listing::HeldWhileListing;
 use crate::ready::Ready;
 use crate::record::{self, NameKey};
 
@@ -75,16 +76,22 @@ pub async fn watch_federated(
             shared.types.requeue_namespace(&ns);
         }
     };
+    // Sync and division look the object up in the store: what a re-list finds waits for it.
+    let mut held = HeldWhileListing::default();
+    let requeue = |r: ObjectRef<Federated>| {
+        if let Some(replicas) = &replicas {
+            replicas.federated_changed(&r);
+        }
+        handle.requeue(r);
+    };
     while let Some(ev) = events.next().await {
+        ev.as_ref().map(|ev| held.observe(ev)).unwrap_or_default().into_iter().for_each(requeue);
         match ev {
             Ok(watcher::Event::Apply(f) | watcher::Event::InitApply(f)) => {
                 let r = ObjectRef::from_obj_with(&f, handle.fed_ar.clone());
                 let fp = sync_fingerprint(&f);
                 if seen.insert(NameKey::of(&f.metadata), fp) != Some(fp) {
-                    handle.requeue(r.clone());
-                    if let Some(replicas) = &replicas {
-                        replicas.federated_changed(&r);
-                    }
+                    held.now_or_held(r.clone()).into_iter().for_each(requeue);
                 }
                 mat.federated_changed(&f, &r);
                 if handle.is_namespace() {
