@@ -5,7 +5,7 @@ CARGO ?= cargo
 E2E_THREADS ?= 8
 
 .PHONY: all build lint fmt test test-unit test-e2e manifests cluster-up cluster-down \
-        federation-up federation-down demo bench bench-webhook bench-propagation bench-peer bench-shards test-faults \
+        federation-up federation-down demo bench bench-webhook bench-propagation bench-peer bench-scale bench-shards test-faults \
         fuzz fuzz-smoke
 
 all: build
@@ -70,6 +70,11 @@ bench-propagation:
 ## (starts from a fresh bed; builds KubeFed once into ~/.cache/kubectl-fed)
 bench-peer:
 	hack/bench-peer.sh
+
+## bench-scale: N = 3, 6, 12, 24 member clusters (extra light control planes beside the bed's
+## three): convergence against the floor, controller RSS and idle CPU per member
+bench-scale:
+	FED_BENCH_PLOT=1 hack/bench-scale.sh
 
 ## bench-shards: the 1,000-member sharding design, simulated (docs/ARCHITECTURE.md)
 bench-shards:
