@@ -57,6 +57,19 @@ mkdir -p "$FED_DIR"
 # caches have synced; on a fresh bed its caches wait for the CRDs that install creates.
 installed() { kubectl --context earth get crd kubefedclusters.core.kubefed.io >/dev/null 2>&1; }
 
+# Switching forms on a running bed: the webhook configurations still send reviews to the other
+# form (a Service with no pods left, or a stopped local process), so the installer's own writes
+# would be refused. They are deleted here; the install below registers the new form's.
+drop_other_form_webhooks() { # FORM: url | service
+  local registered
+  registered="$(kubectl --context earth get validatingwebhookconfiguration kubectl-fed \
+    -o jsonpath='{.webhooks[0].clientConfig}' 2>/dev/null)" || return 0
+  if [[ "$1" == url && "$registered" == *'"service"'* ]] || [[ "$1" == service && "$registered" == *'"url"'* ]]; then
+    kubectl --context earth delete validatingwebhookconfiguration,mutatingwebhookconfiguration kubectl-fed >/dev/null
+    log "removed the other form's webhook configurations"
+  fi
+}
+
 # The component's namespace, ServiceAccount and RBAC (none of them goes through admission), and a
 # kubeconfig for earth with a fresh token of that ServiceAccount: the local process then writes
 # as the pods do, so the webhook configuration's match conditions treat it the same way.
@@ -114,6 +127,7 @@ start_local() {
       sleep 0.2
     done
   }
+  drop_other_form_webhooks url
   if installed; then local_ready; fi
   "$fed" install --webhook-url "$WEBHOOK_URL" --ca-bundle "$FED_DIR/pki/ca.crt" --context earth >/dev/null
   local_ready
@@ -122,6 +136,7 @@ start_local() {
 start_in_cluster() {
   # A local process from an earlier FED_HOST_MODE=local run would hold the webhook port.
   FED_HOST_MODE=local "$HACK_DIR/federation-down.sh"
+  drop_other_form_webhooks service
   # The workspace build above may have made a new fed-webhook binary: build its image and load it
   # into every node (a tag the nodes lack would never be pulled).
   "$HACK_DIR/images.sh" --no-build --import >/dev/null

@@ -101,7 +101,11 @@ start_member() { # INDEX
       --proxy-client-key-file="$vulcan_pki/front-proxy-client.key"
     start_process kube-apiserver "$name"
   fi
+  kubeconfig_extra "$name=$port" | write_file_atomic "$dir/admin.kubeconfig"
   kubeconfig_extra "$name=$port" | sed 's/user: scale-admin/user: scale-kcm/' | write_file_atomic "$dir/kcm.kubeconfig"
+  # The controller manager reads the bootstrap RBAC and its ConfigMaps at start and exits
+  # without them: the apiserver must be ready first.
+  until_ready "$name's apiserver" kubectl --kubeconfig "$dir/admin.kubeconfig" get --raw /readyz
   if ! is_running kube-controller-manager "$name"; then
     write_cmd kube-controller-manager "$name" "$BIN_DIR/kube-controller-manager" \
       --kubeconfig="$dir/kcm.kubeconfig" --authentication-kubeconfig="$dir/kcm.kubeconfig" \
