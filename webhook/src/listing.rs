@@ -24,19 +24,20 @@ impl<T> Default for HeldWhileListing<T> {
 }
 
 impl<T> HeldWhileListing<T> {
-    /// Notes where the watch is: a list starts at `Init`; it is done at `InitDone`, and what was
-    /// held is returned then, to be queued (the store has been swapped by now).
-    pub fn observe<K>(&mut self, event: &Event<K>) -> Vec<T> {
+    /// Notes where the watch is, from each item of its stream: a list starts at `Init`; it is
+    /// done at `InitDone`, and what was held is returned then, to be queued (the store has been
+    /// swapped by now). Errors change nothing.
+    pub fn observe<K, E>(&mut self, event: &Result<Event<K>, E>) -> Vec<T> {
         match event {
-            Event::Init => {
+            Ok(Event::Init) => {
                 self.listing = true;
                 Vec::new()
             }
-            Event::InitDone => {
+            Ok(Event::InitDone) => {
                 self.listing = false;
                 std::mem::take(&mut self.held)
             }
-            Event::Apply(_) | Event::Delete(_) | Event::InitApply(_) => Vec::new(),
+            Ok(Event::Apply(_) | Event::Delete(_) | Event::InitApply(_)) | Err(_) => Vec::new(),
         }
     }
 
@@ -64,7 +65,7 @@ mod tests {
         events
             .into_iter()
             .map(|(ev, item)| {
-                let mut queued = held.observe(&ev);
+                let mut queued = held.observe(&Ok::<_, ()>(ev));
                 queued.extend(item.and_then(|i| held.now_or_held(i)));
                 queued
             })
@@ -114,5 +115,15 @@ mod tests {
         for (what, events, want) in cases {
             assert_eq!(run(events), want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_watch_error_in_a_list_keeps_holding() {
+        let mut held = HeldWhileListing::default();
+        assert!(held.observe(&Ok::<Event<()>, &str>(Event::Init)).is_empty());
+        assert_eq!(held.now_or_held(1), None);
+        assert!(held.observe(&Err::<Event<()>, _>("connection reset")).is_empty());
+        assert_eq!(held.now_or_held(2), None, "still listing after the error");
+        assert_eq!(held.observe(&Ok::<Event<()>, &str>(Event::InitDone)), vec![1, 2]);
     }
 }

@@ -15,7 +15,6 @@
 //! gone.
 
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use fed_core::annotations;
@@ -25,10 +24,10 @@ use fed_core::source::{
 };
 use fed_core::{keys, render};
 use futures::channel::mpsc;
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::ApiResource;
-use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -39,6 +38,7 @@ use tracing::{debug, info, warn};
 use super::handle::TypeHandle;
 use super::live::same_live_incarnation;
 use super::retry::FailureCounts;
+use super::runner::{self, Outcomes, ReconcileError};
 use super::shared::Shared;
 use super::source::SourceRecord;
 use super::tasks::AbortOnDrop;
@@ -56,6 +56,12 @@ pub enum MaterializeError {
     /// The reconcile task panicked.
     #[error("reconcile task failed: {0}")]
     Task(String),
+}
+
+impl ReconcileError for MaterializeError {
+    fn task_failed(e: tokio::task::JoinError) -> Self {
+        MaterializeError::Task(e.to_string())
+    }
 }
 
 enum Sweep {
@@ -145,7 +151,7 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<SourceRecord>, m
     let mut seen: HashMap<NameKey, u64> = HashMap::new();
     let mut held = HeldWhileListing::default();
     while let Some(ev) = events.next().await {
-        for r in ev.as_ref().map(|ev| held.observe(ev)).unwrap_or_default() {
+        for r in held.observe(&ev) {
             let _ = mat.queue.unbounded_send(r);
         }
         match ev {
@@ -174,29 +180,16 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<SourceRecord>, m
 }
 
 async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<ObjectRef<SourceRecord>>) {
-    let config = controller::Config::default().concurrency(ctx.shared.opts.reconcile_concurrency);
-    let store = ctx.sources.clone();
-    applier(
-        |src, ctx| {
-            AbortOnDrop::spawn(reconcile(src, ctx))
-                .map(|r| r.unwrap_or_else(|e| Err(MaterializeError::Task(e.to_string()))))
-        },
-        error_policy,
-        ctx,
-        store,
-        queue.map(Ok::<_, Infallible>),
-        config,
-    )
-    .for_each(|r| {
-        match r {
-            Ok((obj, _)) => debug!(object = %obj, "materialized"),
-            Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "source gone"),
-            Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "materialize failed"),
-            Err(e) => warn!(error = %e, "materialize controller"),
-        }
-        std::future::ready(())
-    })
-    .await;
+    let (concurrency, store) = (ctx.shared.opts.reconcile_concurrency, ctx.sources.clone());
+    let kind = ctx.handle.spec.target.kind.clone();
+    let words = Outcomes {
+        kind: &kind,
+        done: "materialized",
+        gone: "source gone",
+        failed: "materialize failed",
+        controller: "materialize controller",
+    };
+    runner::run(reconcile, error_policy, ctx, store, queue, concurrency, words).await;
 }
 
 /// The one place that decides retries: exponential backoff per source, capped.

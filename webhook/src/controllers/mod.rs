@@ -15,7 +15,7 @@
 //!
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
 //! deleted. [`follow_label`] labels the host namespace of a FederatedNamespace annotated
-//! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`retry`], [`recent_status`],
+//! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`runner`] (the applier loop), [`retry`], [`recent_status`],
 //! [`live`]; [`stalls`]: members that stopped answering, skipped so they cannot hold up the
 //! others.
 
@@ -35,6 +35,7 @@ pub mod release;
 pub mod replicas;
 pub mod retry;
 pub mod run;
+pub mod runner;
 pub mod shared;
 pub mod source;
 pub mod stalls;

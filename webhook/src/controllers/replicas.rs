@@ -13,7 +13,6 @@
 //! the object, its RSP or any cluster's health changes; writes only when the division moved,
 //! with the object's resourceVersion as precondition (never over a newer write).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use fed_core::api::{Federated, ReplicaSchedulingPreference, TARGET_KINDS};
@@ -21,18 +20,19 @@ use fed_core::keys;
 use fed_core::placement::JoinedCluster;
 use fed_core::replicas::{self, Scheduled};
 use fed_core::source::owned_by_source;
+use futures::StreamExt;
 use futures::channel::mpsc;
-use futures::{FutureExt, StreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::controller::Action;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::handle::TypeHandle;
 use super::retry::FailureCounts;
+use super::runner::{self, Outcomes, ReconcileError};
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
@@ -48,6 +48,12 @@ pub enum ReplicasError {
     /// The reconcile task panicked.
     #[error("reconcile task failed: {0}")]
     Task(String),
+}
+
+impl ReconcileError for ReplicasError {
+    fn task_failed(e: tokio::task::JoinError) -> Self {
+        ReplicasError::Task(e.to_string())
+    }
 }
 
 /// True when the replicas of `handle`'s type can be divided: Deployments, ReplicaSets and
@@ -117,7 +123,7 @@ async fn watch_rsps(
     // A division reads the RSP from its store: what a re-list finds waits for it.
     let mut held = HeldWhileListing::default();
     while let Some(ev) = events.next().await {
-        for r in ev.as_ref().map(|ev| held.observe(ev)).unwrap_or_default() {
+        for r in held.observe(&ev) {
             queue.federated_changed(&r);
         }
         match ev {
@@ -158,29 +164,16 @@ async fn run_applier(ctx: Arc<ReplicasCtx>, queue: mpsc::UnboundedReceiver<Objec
     ctx.shared.members.wait_ready().await;
     ctx.handle.fed_ready.wait().await;
     rsps.wait().await;
-    let config = controller::Config::default().concurrency(ctx.shared.opts.reconcile_concurrency);
-    let store = ctx.handle.fed_store.clone();
-    applier(
-        |fed, ctx| {
-            AbortOnDrop::spawn(reconcile(fed, ctx))
-                .map(|r| r.unwrap_or_else(|e| Err(ReplicasError::Task(e.to_string()))))
-        },
-        error_policy,
-        ctx,
-        store,
-        queue.map(Ok::<_, Infallible>),
-        config,
-    )
-    .for_each(|r| {
-        match r {
-            Ok((obj, _)) => debug!(object = %obj, "replicas divided"),
-            Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "gone before division"),
-            Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "division failed"),
-            Err(e) => warn!(error = %e, "replicas controller"),
-        }
-        std::future::ready(())
-    })
-    .await;
+    let (concurrency, store) = (ctx.shared.opts.reconcile_concurrency, ctx.handle.fed_store.clone());
+    let kind = ctx.handle.spec.federated.kind.clone();
+    let words = Outcomes {
+        kind: &kind,
+        done: "replicas divided",
+        gone: "gone before division",
+        failed: "division failed",
+        controller: "replicas controller",
+    };
+    runner::run(reconcile, error_policy, ctx, store, queue, concurrency, words).await;
 }
 
 /// The one place that decides retries: exponential backoff per object, capped.

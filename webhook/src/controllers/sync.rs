@@ -14,7 +14,6 @@
 //! namespace holding the federated object) itself and is never written or deleted.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +22,8 @@ use fed_core::keys;
 use fed_core::plan::{self, MemberCluster, Plan};
 use fed_core::status::{self, Outcome};
 use futures::channel::mpsc;
-use futures::{FutureExt, StreamExt};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::controller::Action;
 use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
@@ -38,8 +36,8 @@ use super::live::{host_namespace_ending, same_live_incarnation};
 use super::member_write::MemberWriter;
 use super::recent_status::RecentStatus;
 use super::retry::FailureCounts;
+use super::runner::{self, Outcomes, ReconcileError};
 use super::shared::Shared;
-use super::tasks::AbortOnDrop;
 use crate::metrics::{ControllerLabel, ReconcileMetrics};
 
 /// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
@@ -74,6 +72,16 @@ impl SyncError {
     }
 }
 
+impl ReconcileError for SyncError {
+    fn task_failed(e: tokio::task::JoinError) -> Self {
+        SyncError::Task(e.to_string())
+    }
+
+    fn reported(&self) -> bool {
+        self.is_incomplete()
+    }
+}
+
 /// How long a status sync wrote is trusted over the store's copy of the object.
 const RECENT_STATUS_TTL: Duration = Duration::from_secs(10);
 
@@ -94,7 +102,7 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
     // them behind for good, and a sync would drop every cluster from the status. (A controller
     // that has just taken over the Lease starts with an empty registry.)
     shared.members.wait_ready().await;
-    let config = controller::Config::default().concurrency(shared.opts.reconcile_concurrency);
+    let concurrency = shared.opts.reconcile_concurrency;
     let store = handle.fed_store.clone();
     let kind = handle.spec.federated.kind.clone();
     let metrics = shared.metrics.reconciles(ControllerLabel::Sync, &handle.spec.config_name);
@@ -105,29 +113,14 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
         failures: FailureCounts::default(),
         statuses: RecentStatus::new(RECENT_STATUS_TTL),
     });
-    applier(
-        |fed, ctx| {
-            AbortOnDrop::spawn(reconcile(fed, ctx)).map(|r| r.unwrap_or_else(|e| Err(SyncError::Task(e.to_string()))))
-        },
-        error_policy,
-        ctx,
-        store,
-        queue.map(Ok::<_, Infallible>),
-        config,
-    )
-    .for_each(|r| {
-        match r {
-            Ok((obj, _)) => debug!(object = %obj, "synced"),
-            Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "gone before sync"),
-            Err(controller::Error::ReconcilerFailed(e, obj)) if e.is_incomplete() => {
-                debug!(object = %obj, error = %e, "sync incomplete; retrying")
-            }
-            Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "sync failed"),
-            Err(e) => warn!(%kind, error = %e, "sync controller"),
-        }
-        std::future::ready(())
-    })
-    .await;
+    let words = Outcomes {
+        kind: &kind,
+        done: "synced",
+        gone: "gone before sync",
+        failed: "sync failed",
+        controller: "sync controller",
+    };
+    runner::run(reconcile, error_policy, ctx, store, queue, concurrency, words).await;
 }
 
 /// The one place that decides retries: exponential backoff per object, capped.

@@ -85,7 +85,7 @@ pub async fn watch_federated(
         handle.requeue(r);
     };
     while let Some(ev) = events.next().await {
-        ev.as_ref().map(|ev| held.observe(ev)).unwrap_or_default().into_iter().for_each(requeue);
+        held.observe(&ev).into_iter().for_each(requeue);
         match ev {
             Ok(watcher::Event::Apply(f) | watcher::Event::InitApply(f)) => {
                 let r = ObjectRef::from_obj_with(&f, handle.fed_ar.clone());
