@@ -141,30 +141,47 @@ pub fn follow_match_expression() -> String {
 /// `kubefed.io/follow=true`. Failure policy Fail: while fed-webhook cannot answer, nothing is
 /// created unfederated in a followed namespace (docs/SECURITY.md).
 fn follow_webhook(target: &WebhookTarget, ca_bundle: Option<&[u8]>) -> MutatingWebhook {
+    let rules = vec![RuleWithOperations {
+        api_groups: Some(vec!["*".to_string()]),
+        api_versions: Some(vec!["*".to_string()]),
+        resources: Some(vec!["*".to_string()]),
+        operations: Some(vec!["CREATE".to_string()]),
+        scope: Some("Namespaced".to_string()),
+    }];
+    let followed = LabelSelector {
+        match_labels: Some([(keys::FOLLOW.to_string(), "true".to_string())].into()),
+        ..Default::default()
+    };
+    mutating_webhook(
+        FOLLOW_WEBHOOK_NAME,
+        target.client_config(FOLLOW_PATH, ca_bundle),
+        rules,
+        vec![condition(FOLLOW_MATCH_CONDITION_NAME, follow_match_expression())],
+        Some(followed),
+    )
+}
+
+/// A mutating webhook with the policies every one of ours shares: failure policy Fail, no side
+/// effects, admission/v1, [`TIMEOUT_SECONDS`], no reinvocation.
+fn mutating_webhook(
+    name: &str,
+    client_config: WebhookClientConfig,
+    rules: Vec<RuleWithOperations>,
+    match_conditions: Vec<MatchCondition>,
+    namespace_selector: Option<LabelSelector>,
+) -> MutatingWebhook {
     MutatingWebhook {
-        name: FOLLOW_WEBHOOK_NAME.to_string(),
-        client_config: target.client_config(FOLLOW_PATH, ca_bundle),
-        rules: Some(vec![RuleWithOperations {
-            api_groups: Some(vec!["*".to_string()]),
-            api_versions: Some(vec!["*".to_string()]),
-            resources: Some(vec!["*".to_string()]),
-            operations: Some(vec!["CREATE".to_string()]),
-            scope: Some("Namespaced".to_string()),
-        }]),
-        match_conditions: Some(vec![MatchCondition {
-            name: FOLLOW_MATCH_CONDITION_NAME.to_string(),
-            expression: follow_match_expression(),
-        }]),
+        name: name.to_string(),
+        client_config,
+        rules: Some(rules),
+        match_conditions: Some(match_conditions),
         match_policy: Some("Equivalent".to_string()),
         failure_policy: Some("Fail".to_string()),
         side_effects: "None".to_string(),
         admission_review_versions: vec!["v1".to_string()],
         timeout_seconds: Some(TIMEOUT_SECONDS),
         reinvocation_policy: Some("Never".to_string()),
-        namespace_selector: Some(LabelSelector {
-            match_labels: Some([(keys::FOLLOW.to_string(), "true".to_string())].into()),
-            ..Default::default()
-        }),
+        namespace_selector,
         object_selector: None,
     }
 }
@@ -201,8 +218,8 @@ fn rules() -> Vec<RuleWithOperations> {
     }]
 }
 
-fn match_conditions(expression: String) -> Vec<MatchCondition> {
-    vec![MatchCondition { name: MATCH_CONDITION_NAME.to_string(), expression }]
+fn condition(name: &str, expression: String) -> MatchCondition {
+    MatchCondition { name: name.to_string(), expression }
 }
 
 fn metadata() -> ObjectMeta {
@@ -232,20 +249,13 @@ pub fn webhook_configurations(
     let mutating = MutatingWebhookConfiguration {
         metadata: metadata(),
         webhooks: Some(vec![
-            MutatingWebhook {
-                name: MUTATING_WEBHOOK_NAME.to_string(),
-                client_config: target.client_config(MUTATE_PATH, ca_bundle),
-                rules: Some(rules()),
-                match_conditions: Some(match_conditions(mutating_match_expression())),
-                match_policy: Some("Equivalent".to_string()),
-                failure_policy: Some("Fail".to_string()),
-                side_effects: "None".to_string(),
-                admission_review_versions: vec!["v1".to_string()],
-                timeout_seconds: Some(TIMEOUT_SECONDS),
-                reinvocation_policy: Some("Never".to_string()),
-                namespace_selector: None,
-                object_selector: None,
-            },
+            mutating_webhook(
+                MUTATING_WEBHOOK_NAME,
+                target.client_config(MUTATE_PATH, ca_bundle),
+                rules(),
+                vec![condition(MATCH_CONDITION_NAME, mutating_match_expression())],
+                None,
+            ),
             follow_webhook(target, ca_bundle),
         ]),
     };
@@ -256,11 +266,11 @@ pub fn webhook_configurations(
             client_config: target.client_config(VALIDATE_PATH, ca_bundle),
             rules: Some(rules()),
             match_conditions: Some(vec![
-                MatchCondition { name: MATCH_CONDITION_NAME.to_string(), expression: validating_match_expression() },
-                MatchCondition {
-                    name: CONTROLLERS_MATCH_CONDITION_NAME.to_string(),
-                    expression: controllers_match_expression(&controllers_username(federation_namespace)),
-                },
+                condition(MATCH_CONDITION_NAME, validating_match_expression()),
+                condition(
+                    CONTROLLERS_MATCH_CONDITION_NAME,
+                    controllers_match_expression(&controllers_username(federation_namespace)),
+                ),
             ]),
             match_policy: Some("Equivalent".to_string()),
             failure_policy: Some("Fail".to_string()),
