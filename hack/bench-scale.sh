@@ -21,6 +21,7 @@
 #        FED_BENCH_IDLE_SECONDS (30) FED_BENCH_KEEP_MEMBERS=1 (leave the extra members up)
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
+source "$HACK_DIR/lib-bench.sh"
 
 read -r -a SCALE_N <<<"${FED_BENCH_SCALE_N:-3 6 12 24}"
 COUNT="${FED_BENCH_COUNT:-200}"
@@ -56,20 +57,8 @@ clusters_for() { # N: earth,vulcan,kronos,m01,…
   for ((i = 1; i <= n - 3; i++)); do list+=",$(printf 'm%02d' "$i")"; done
   echo "$list"
 }
+HOST=earth
 k() { kubectl --kubeconfig "$ALL_KUBECONFIG" --context "$@"; }
-
-# Deletes NS from the host first (the controllers remove their copies), then from every cluster.
-delete_everywhere() { # NS CLUSTERS(comma-separated)
-  local ns="$1" c
-  k earth delete ns "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
-  k earth wait --for=delete "ns/$ns" --timeout=600s >/dev/null 2>&1 || log "WARNING: $ns still on earth after 600s"
-  for c in ${2//,/ }; do k "$c" delete ns "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true; done
-  for c in ${2//,/ }; do
-    k "$c" wait --for=delete "ns/$ns" --timeout=300s >/dev/null 2>&1 || log "WARNING: $ns still on $c after 300s"
-  done
-}
-
-ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat"; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"; }
 
 results="$WORK/results-$RUN_ID.jsonl"
@@ -86,23 +75,23 @@ for n in "${SCALE_N[@]}"; do
     sleep 1
   done
   sleep "${FED_BENCH_SETTLE:-15}"  # the joins' own work (watches opened, first probes) dies down
-  t0="$(ticks)"; w0="$(date +%s.%N)"
+  cpu_snapshot "fed-webhook=$pid" >"$WORK/cpu0"; w0="$(date +%s.%N)"
   sleep "$IDLE_SECONDS"  # the measurement window itself, not a wait for a condition
-  t1="$(ticks)"; w1="$(date +%s.%N)"
-  idle="$(jq -n --argjson n "$n" --argjson t "$((t1 - t0))" --argjson rss "$(rss_kib)" \
-    --argjson wall "$(awk -v a="$w0" -v b="$w1" 'BEGIN { print b - a }')" \
+  cpu_snapshot "fed-webhook=$pid" >"$WORK/cpu1"
+  wall="$(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')"
+  idle="$(jq -n --argjson n "$n" --argjson rss "$(rss_kib)" --argjson cpu "$(cpu_delta "$WORK/cpu0" "$WORK/cpu1" "$wall")" \
     '{ members: $n, rss_mib: ($rss / 1024 * 10 | round / 10),
-       cpu_percent: ($t / $wall * 10 | round / 10) }')"  # CLK_TCK 100: ticks/s = percent of a core
+       cpu_percent: ($cpu.cpu_seconds["fed-webhook"] / $cpu.wall_s * 1000 | round / 10) }')"
   log "N=$n idle: $idle"
   floor_ns="bench-scale-floor-$RUN_ID-$n"
   floor="$("$bench" floor --kubeconfig "$ALL_KUBECONFIG" --namespace "$floor_ns" --clusters "$list" \
     --count "$COUNT" --concurrency "$CONC" --pid "$pid" --timeout 900)" || floor='{"failed": true}'
-  delete_everywhere "$floor_ns" "$list"
+  delete_ns "$floor_ns" ${list//,/ }
   fed_ns="bench-scale-fed-$RUN_ID-$n"
   federated="$("$bench" federated --kubeconfig "$ALL_KUBECONFIG" --namespace "$fed_ns" --host earth \
     --placement "$list" --count "$COUNT" --concurrency "$CONC" --pid "$pid" --timeout 900)" ||
     federated='{"failed": true}'
-  delete_everywhere "$fed_ns" "$list"
+  delete_ns "$fed_ns" ${list//,/ }
   jq -nc --argjson idle "$idle" --argjson floor "$floor" --argjson fed "$federated" \
     '{ members: $idle.members, idle: $idle, floor: $floor, federated: $fed,
        ratio: (if ($floor.converged_s and $fed.converged_s) then ($fed.converged_s / $floor.converged_s * 100 | round / 100) else null end) }' \

@@ -3,19 +3,22 @@
 # --context) and HOST (the host cluster) defined by the caller.
 
 # Deletes namespace NS everywhere: on the host first (sources and federated objects; the
-# controllers delete the member copies), then on the members. Bounded; warns instead of failing.
+# controllers delete the member copies), then on the members (CLUSTER…, default the bed's).
+# Bounded; warns instead of failing.
 delete_ns() {
   local ns="$1" c
+  shift
+  local members=("${@:-${CLUSTERS[@]}}")
   if k "$HOST" get ns "$ns" >/dev/null 2>&1; then
     k "$HOST" delete ns "$ns" --wait=false >/dev/null 2>&1 || true
     k "$HOST" wait --for=delete "ns/$ns" --timeout=600s >/dev/null 2>&1 ||
       log "WARNING: namespace $ns still present on $HOST after 600s"
   fi
-  for c in "${CLUSTERS[@]}"; do
+  for c in "${members[@]}"; do
     [[ "$c" == "$HOST" ]] && continue
     k "$c" delete ns "$ns" --wait=false --ignore-not-found >/dev/null 2>&1 || true
   done
-  for c in "${CLUSTERS[@]}"; do
+  for c in "${members[@]}"; do
     [[ "$c" == "$HOST" ]] && continue
     k "$c" wait --for=delete "ns/$ns" --timeout=300s >/dev/null 2>&1 ||
       log "WARNING: namespace $ns still present on $c after 300s"
