@@ -80,9 +80,7 @@ fn no_request_of_the_federation_service_accounts_was_refused_by_rbac() {
         assert!(!starts.is_empty(), "no start of {cluster}'s apiserver in its log");
         let startup = k8s_openapi::jiff::SignedDuration::try_from(STARTUP_WINDOW).unwrap();
         let starting = |at: k8s_openapi::jiff::Timestamp| {
-            starts.iter().any(|s| {
-                at.duration_since(*s) >= k8s_openapi::jiff::SignedDuration::ZERO && at.duration_since(*s) <= startup
-            })
+            starts.iter().map(|s| at.duration_since(*s)).any(|d| !d.is_negative() && d <= startup)
         };
         for e in events.iter().filter(|e| !e.rbac_change) {
             if e.user == HOST_COMPONENT && matches!(e.verb.as_str(), "create" | "patch" | "update") {

@@ -82,16 +82,14 @@ async fn a_placement_a_member_refuses_changes_nothing() {
         identity("vulcan", n, "deployment", "web"),
     ];
 
-    let out = kubectl_fed(&[
-        "place",
-        "deploy/web",
-        "-n",
-        n,
-        "--clusters",
-        "vulcan",
-        "--override",
-        "vulcan:/spec/replicas=abc",
-    ]);
+    // `place deploy/web` on vulcan with its `spec.replicas` overridden to `replicas`.
+    let place_replicas = |replicas: &str, extra: &[&str]| {
+        let over = format!("vulcan:/spec/replicas={replicas}");
+        let mut args = vec!["place", "deploy/web", "-n", n, "--clusters", "vulcan", "--override", &over];
+        args.extend_from_slice(extra);
+        kubectl_fed(&args)
+    };
+    let out = place_replicas("abc", &[]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "a refused copy must fail the command: {}", output_text(&out));
     let line =
@@ -108,25 +106,14 @@ async fn a_placement_a_member_refuses_changes_nothing() {
     assert!(source.annotations().get(keys::OVERRIDES).is_none());
 
     // A copy the member accepts is placed; --skip-member-check does not ask.
-    let out =
-        kubectl_fed(&["place", "deploy/web", "-n", n, "--clusters", "vulcan", "--override", "vulcan:/spec/replicas=2"]);
+    let out = place_replicas("2", &[]);
     assert!(out.status.success(), "{}", output_text(&out));
     wait_until(LANDED, "vulcan's copy at 2 replicas", || async {
         let d = copies.get_opt("web").await.ok()??;
         (d.spec.replicas == Some(2)).then_some(())
     })
     .await;
-    let out = kubectl_fed(&[
-        "place",
-        "deploy/web",
-        "-n",
-        n,
-        "--clusters",
-        "vulcan",
-        "--override",
-        "vulcan:/spec/replicas=abc",
-        "--skip-member-check",
-    ]);
+    let out = place_replicas("abc", &["--skip-member-check"]);
     assert!(out.status.success(), "--skip-member-check places without asking: {}", output_text(&out));
     let source = sources.get("web").await.unwrap();
     assert!(source.annotations().get(keys::OVERRIDES).is_some_and(|o| o.contains("abc")));
