@@ -16,6 +16,7 @@ pub mod health;
 pub mod keys;
 pub mod names;
 pub mod overrides;
+pub mod ownership;
 pub mod placement;
 pub mod plan;
 pub mod render;

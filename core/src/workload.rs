@@ -34,12 +34,18 @@ pub fn is_workload(target: &ApiResourceRef) -> bool {
     }
 }
 
+/// True when the object's controller has reported on its current spec: its
+/// `status.observedGeneration` has reached its generation (or it has no generation).
+pub fn observed(obj: &Value) -> bool {
+    let int = |path: &str| obj.pointer(path).and_then(Value::as_i64);
+    int("/metadata/generation").is_none_or(|g| int("/status/observedGeneration").is_some_and(|o| o >= g))
+}
+
 /// The health of a member copy of kind `kind` (`None` for other kinds).
 pub fn of(kind: &str, obj: &Value) -> Option<WorkloadStatus> {
     let int = |path: &str| obj.pointer(path).and_then(Value::as_i64);
     let status = |field: &str| int(&format!("/status/{field}")).unwrap_or(0);
-    let generation = int("/metadata/generation");
-    let observed = generation.is_none_or(|g| int("/status/observedGeneration").is_some_and(|o| o >= g));
+    let observed = observed(obj);
     let replicas = int("/spec/replicas").unwrap_or(1);
     let w = match kind {
         "Deployment" => {

@@ -217,3 +217,60 @@ async fn annotated_configmap_propagates() {
     }
     ns.delete().await;
 }
+
+/// The manager and operation of each main-resource entry in `meta`'s managedFields that is ours.
+fn our_operations(meta: &kube::core::ObjectMeta) -> Vec<String> {
+    let entries = meta.managed_fields.as_deref().unwrap_or_default();
+    entries
+        .iter()
+        .filter(|e| e.manager.as_deref() == Some("kubectl-fed") && e.subresource.as_deref().is_none_or(str::is_empty))
+        .filter_map(|e| e.operation.clone())
+        .collect()
+}
+
+/// Copies and federated objects that are absent are created with a POST; the first change after
+/// that adopts the POST's fields, so what the source drops goes from its copies too.
+#[tokio::test]
+async fn a_copy_created_by_post_drops_what_its_source_drops() {
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "prop-post").await;
+    let cm = |data: serde_json::Value| {
+        serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "sizes", "annotations": {"kubefed.io/placement": "vulcan"}},
+            "data": data
+        })
+        .to_string()
+    };
+    apply(&ns.name, &cm(serde_json::json!({"colour": "green", "size": "large"})));
+    let created = wait_present::<ConfigMap>(&bed, &["vulcan"], &ns.name, "sizes").await.remove(0);
+    assert_eq!(our_operations(&created.metadata), ["Update"], "the copy was created with a POST");
+    let fed_api = Api::<kube::api::DynamicObject>::namespaced_with(
+        bed.earth.clone(),
+        &ns.name,
+        &kube::core::ApiResource {
+            group: "types.kubefed.io".into(),
+            version: "v1beta1".into(),
+            api_version: "types.kubefed.io/v1beta1".into(),
+            kind: "FederatedConfigMap".into(),
+            plural: "federatedconfigmaps".into(),
+        },
+    );
+    let fed = fed_api.get("sizes").await.expect("its federated object");
+    assert_eq!(our_operations(&fed.metadata), ["Update"], "the federated object was created with a POST");
+
+    apply(&ns.name, &cm(serde_json::json!({"colour": "green"})));
+    let vulcan = Api::<ConfigMap>::namespaced(bed.vulcan.clone(), &ns.name);
+    let updated = wait_until(CONVERGE, "size dropped from vulcan's copy", || async {
+        let c = vulcan.get_opt("sizes").await.ok()??;
+        (!c.data.as_ref()?.contains_key("size")).then_some(c)
+    })
+    .await;
+    assert_eq!(updated.data.as_ref().unwrap()["colour"], "green");
+    assert_eq!(updated.metadata.uid, created.metadata.uid, "updated in place");
+    assert_eq!(our_operations(&updated.metadata), ["Apply"], "the POST's fields were adopted by the apply");
+    let fed = fed_api.get("sizes").await.expect("its federated object");
+    assert!(fed.data["spec"]["template"]["data"].get("size").is_none(), "{:?}", fed.data["spec"]);
+    assert_eq!(our_operations(&fed.metadata), ["Apply"]);
+    ns.delete().await;
+}

@@ -9,9 +9,9 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, RwLock};
 
-use fed_core::keys;
 use fed_core::plan::CopyState;
 use fed_core::workload::WorkloadStatus;
+use fed_core::{keys, ownership};
 use kube::api::DynamicObject;
 use kube::core::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -33,27 +33,36 @@ pub struct CopyInfo {
     pub origin: Option<String>,
     /// Its workload numbers, for workload kinds (watched whole, kept as these numbers).
     pub workload: Option<WorkloadStatus>,
+    /// Whether its controller has reported on its current spec ([`fed_core::workload::observed`];
+    /// always true for other kinds).
+    pub reported: bool,
+    /// True while sync's POST still owns its fields as an `Update`
+    /// ([`fed_core::ownership::needs_adoption`]): adopt them before the next apply.
+    pub adopt: bool,
 }
 
 impl CopyInfo {
     /// What about the copy is worth a sync: a spec change (its fingerprint, which sync reverts
-    /// drift by) or new workload numbers (which sync writes into the status).
+    /// drift by), new workload numbers (which sync writes into the status) or its controller's
+    /// report on the current spec (which a status write waits for).
     pub fn trigger(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        (self.fingerprint, self.workload).hash(&mut h);
+        (self.fingerprint, self.workload, self.reported).hash(&mut h);
         h.finish()
     }
 }
 
 /// The record of a member copy with this metadata.
 pub fn copy_record(meta: &ObjectMeta) -> CopyRecord {
-    copy_record_with(meta, None)
+    copy_record_with(meta, None, true)
 }
 
-/// The record of a member copy with this metadata and these workload numbers.
-pub fn copy_record_with(meta: &ObjectMeta, workload: Option<WorkloadStatus>) -> CopyRecord {
+/// The record of a member copy with this metadata and these workload numbers, `reported` by its
+/// controller for its current spec or not.
+pub fn copy_record_with(meta: &ObjectMeta, workload: Option<WorkloadStatus>, reported: bool) -> CopyRecord {
     let origin = meta.annotations.as_ref().and_then(|a| a.get(keys::ORIGIN)).cloned();
-    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin, workload })
+    let adopt = ownership::needs_adoption(meta.managed_fields.as_deref().unwrap_or_default(), keys::FIELD_MANAGER);
+    Named::new(meta, CopyInfo { fingerprint: copy_fingerprint(meta), origin, workload, reported, adopt })
 }
 
 /// A change of a member copy worth a re-sync: its generation (spec edits, scale), or its
@@ -119,6 +128,13 @@ impl MemberCopies {
         }
     }
 
+    /// True when the member watch shows the copy still owned by sync's POST
+    /// ([`CopyInfo::adopt`]): its fields are to be adopted before it is applied.
+    pub fn needs_adoption(&self, cluster: &str, namespace: Option<&str>, name: &str) -> bool {
+        let stores = self.stores.read().expect("member copies lock");
+        stores.get(cluster).and_then(|(store, _)| store.get(&copy_ref(namespace, name))).is_some_and(|c| c.value.adopt)
+    }
+
     /// True when the member watch shows the copy exactly as sync's last write of `render` left
     /// it (nobody edited it since), so applying `render` again can be skipped.
     pub fn unchanged_since_apply(&self, cluster: &str, namespace: Option<&str>, name: &str, render: u64) -> bool {
@@ -135,6 +151,27 @@ impl MemberCopies {
         let applied = self.applied.lock().expect("applied lock");
         applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)))
             == Some(&Applied { render, copy })
+    }
+
+    /// True when a report on the copy `namespace/name` that sync wrote on `cluster` is on its
+    /// way: the member watch has not seen that write yet, or the copy's controller has not
+    /// reported on its current spec. False for a copy sync has not written, and when the watch
+    /// has not listed the cluster (nothing is known).
+    pub fn report_pending(&self, cluster: &str, namespace: Option<&str>, name: &str) -> bool {
+        let written = {
+            let applied = self.applied.lock().expect("applied lock");
+            match applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name))) {
+                Some(a) => a.copy,
+                None => return false,
+            }
+        };
+        let stores = self.stores.read().expect("member copies lock");
+        match stores.get(cluster) {
+            Some((store, ready)) if ready.is_ready() => store
+                .get(&copy_ref(namespace, name))
+                .is_none_or(|r| !r.value.reported || r.value.fingerprint != written),
+            _ => false,
+        }
     }
 
     /// The workload numbers the member watch on `cluster` last saw of the copy `namespace/name`.
@@ -261,7 +298,11 @@ mod tests {
         ready.set();
         let done = WorkloadStatus { desired: 2, ready: 2, available: 2, updated: 2, rolled_out: true };
         let seen = |w: &mut Writer<CopyRecord>, generation| {
-            w.apply_watcher_event(&watcher::Event::Apply(copy_record_with(&copy(generation).metadata, Some(done))))
+            w.apply_watcher_event(&watcher::Event::Apply(copy_record_with(
+                &copy(generation).metadata,
+                Some(done),
+                true,
+            )))
         };
         seen(&mut writer, 1);
         assert_eq!(h.workload_on("vulcan", Some("ns"), "web"), Some(done));
@@ -270,9 +311,36 @@ mod tests {
         seen(&mut writer, 2);
         assert_eq!(h.workload_on("vulcan", Some("ns"), "web"), Some(done));
         assert_eq!(h.workload_on("kronos", Some("ns"), "web"), None);
-        let a = copy_record_with(&copy(2).metadata, Some(done)).value;
-        let b = copy_record_with(&copy(2).metadata, Some(WorkloadStatus { ready: 1, ..done })).value;
+        let a = copy_record_with(&copy(2).metadata, Some(done), true).value;
+        let b = copy_record_with(&copy(2).metadata, Some(WorkloadStatus { ready: 1, ..done }), true).value;
         assert_eq!(a.fingerprint, b.fingerprint, "status is not drift");
         assert_ne!(a.trigger(), b.trigger(), "but it is worth a sync");
+    }
+
+    #[test]
+    fn a_report_is_pending_from_sync_s_write_until_the_copy_s_controller_has_seen_it() {
+        let h = MemberCopies::default();
+        let mut writer = Writer::<CopyRecord>::new(());
+        let ready = Ready::new();
+        h.insert("vulcan", writer.as_reader(), ready.clone());
+        let zero = WorkloadStatus { desired: 0, ready: 0, available: 0, updated: 0, rolled_out: false };
+        let seen = |w: &mut Writer<CopyRecord>, generation, reported| {
+            let r = copy_record_with(&copy(generation).metadata, Some(zero), reported);
+            w.apply_watcher_event(&watcher::Event::Apply(r))
+        };
+        assert!(!h.report_pending("vulcan", Some("ns"), "web"), "sync wrote nothing: nothing to wait for");
+        h.record_apply("vulcan", 7, &copy(1));
+        assert!(!h.report_pending("vulcan", Some("ns"), "web"), "not listed: nothing is known");
+        ready.set();
+        assert!(h.report_pending("vulcan", Some("ns"), "web"), "the watch has not seen the write");
+        seen(&mut writer, 1, false);
+        assert!(h.report_pending("vulcan", Some("ns"), "web"), "its controller has not reported");
+        seen(&mut writer, 1, true);
+        assert!(!h.report_pending("vulcan", Some("ns"), "web"));
+        h.record_apply("vulcan", 8, &copy(2));
+        assert!(h.report_pending("vulcan", Some("ns"), "web"), "a new write waits for its own report");
+        let a = copy_record_with(&copy(2).metadata, Some(zero), false).value;
+        let b = copy_record_with(&copy(2).metadata, Some(zero), true).value;
+        assert_ne!(a.trigger(), b.trigger(), "the report itself is worth a sync");
     }
 }

@@ -1,7 +1,8 @@
 //! Materialize controller: an annotated source object (label `kubefed.io/federated=true`) ⇄ a
 //! `Federated<Kind>` of the same name, owned by the source.
 //!
-//! - source with federation annotations → server-side apply of the `Federated<Kind>`
+//! - source with federation annotations → the `Federated<Kind>` is created (a POST) or
+//!   server-side applied
 //!   (template from the source, placement/overrides from the annotations, `kubefed.io/orphan`
 //!   copied, controller ownerReference to the source);
 //! - source without the annotations, or that lost the label → its `Federated<Kind>` is
@@ -22,7 +23,7 @@ use fed_core::api::Federated;
 use fed_core::source::{
     SweepVerdict, desired_federated, fed_namespace_of_source, source_owner, sweep_verdict, up_to_date,
 };
-use fed_core::{keys, render};
+use fed_core::{keys, ownership, render};
 use futures::channel::mpsc;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
@@ -35,6 +36,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use super::adopt::{self, Known};
 use super::handle::TypeHandle;
 use super::live::same_live_incarnation;
 use super::retry::FailureCounts;
@@ -283,11 +285,15 @@ impl MaterializeCtx {
                     &self.handle.spec.federated,
                     existing.as_deref(),
                 );
+                // A federated object the store does not have is created with a POST: cheaper for
+                // the host than an apply, and most are new.
+                let known = match existing.as_deref() {
+                    None => Known::Absent,
+                    Some(f) if ownership::needs_adoption(f.managed_fields(), keys::FIELD_MANAGER) => Known::Unadopted,
+                    Some(_) => Known::Applied,
+                };
                 self.shared.metrics.write(WriteTarget::Host);
-                let applied = self
-                    .fed_api(fed_ns.as_deref())
-                    .patch(&src.name_any(), &PatchParams::apply(keys::FIELD_MANAGER).force(), &Patch::Apply(&desired))
-                    .await;
+                let applied = adopt::put(&self.fed_api(fed_ns.as_deref()), &src.name_any(), &desired, known).await;
                 match applied {
                     // The namespace is being deleted with the source in it: nothing to keep.
                     Err(kube::Error::Api(s)) if namespace_terminating(&s) => {

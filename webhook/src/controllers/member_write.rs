@@ -11,15 +11,16 @@ use std::time::Duration;
 
 use fed_core::api::ApiResourceRef;
 use fed_core::keys;
-use fed_core::plan::{self, Plan, Step};
+use fed_core::plan::{self, CopyState, Plan, Step};
 use fed_core::status::{CLUSTER_NOT_READY, Outcome};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
+use kube::api::{Api, DeleteParams, DynamicObject, PostParams, Preconditions, PropagationPolicy};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
+use super::adopt::{self, Known};
 use super::copies::render_fingerprint;
 use super::handle::TypeHandle;
 use super::live::host_namespace;
@@ -144,7 +145,8 @@ impl<'a> MemberWriter<'a> {
         }
     }
 
-    /// Server-side applies the rendered copy on one member.
+    /// Writes the rendered copy on one member: a POST when the member watch shows none there (a
+    /// create costs the member less than an apply), a server-side apply otherwise.
     async fn apply_on(&self, plan: &Plan, cluster: &str, object: &Value, word: &'static str) -> Outcome {
         let client = match self.client(cluster) {
             Ok(c) => c,
@@ -157,8 +159,12 @@ impl<'a> MemberWriter<'a> {
         // rendered body: a copy can only ever be written into its own namespace, under its name.
         let (ns, name) = (plan.namespace.as_deref(), plan.name.as_str());
         let api = self.member_api(client.clone(), ns);
-        let params = PatchParams::apply(keys::FIELD_MANAGER).force();
-        let mut result = self.write(cluster, api.patch(name, &params, &Patch::Apply(object))).await;
+        let known = match self.handle.copies.copy_on(cluster, ns, name) {
+            CopyState::Absent => Known::Absent,
+            _ if self.handle.copies.needs_adoption(cluster, ns, name) => Known::Unadopted,
+            _ => Known::Applied,
+        };
+        let mut result = self.write(cluster, adopt::put(&api, name, object, known)).await;
         if let (Some(ns), Some(404)) = (ns, result.as_ref().err().and_then(CallError::code)) {
             match self.namespace_wanted(ns, name).await {
                 Ok(true) => {}
@@ -174,7 +180,7 @@ impl<'a> MemberWriter<'a> {
             if let Err(e) = self.ensure_namespace(cluster, client, ns).await {
                 return e.outcome(word, self.shared.opts.member_timeout);
             }
-            result = self.write(cluster, api.patch(name, &params, &Patch::Apply(object))).await;
+            result = self.write(cluster, adopt::put(&api, name, object, known)).await;
         }
         match result {
             Ok(answer) => {

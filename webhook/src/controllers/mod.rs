@@ -16,9 +16,10 @@
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
 //! deleted. [`follow_label`] labels the host namespace of a FederatedNamespace annotated
 //! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`runner`] (the applier loop), [`retry`], [`recent_status`],
-//! [`live`]; [`stalls`]: members that stopped answering, skipped so they cannot hold up the
+//! [`live`], [`adopt`] (POST when absent, then field adoption before the first apply); [`stalls`]: members that stopped answering, skipped so they cannot hold up the
 //! others.
 
+pub mod adopt;
 pub mod copies;
 pub mod follow_label;
 pub mod handle;

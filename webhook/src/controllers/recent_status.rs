@@ -1,4 +1,5 @@
-//! Statuses sync has just written, so a stale store does not make it write them again.
+//! Statuses sync has just written, so a stale store does not make it write them again, and
+//! status writes waiting for the members' reports.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,12 +17,31 @@ use fed_core::status::status_content;
 pub struct RecentStatus {
     ttl: Duration,
     written: Mutex<HashMap<String, (u64, Instant)>>,
+    /// Since when a status write has waited for the members' reports, by object uid.
+    waiting: Mutex<HashMap<String, Instant>>,
 }
 
 impl RecentStatus {
     /// Remembers each write for `ttl`.
     pub fn new(ttl: Duration) -> Self {
-        RecentStatus { ttl, written: Default::default() }
+        RecentStatus { ttl, written: Default::default(), waiting: Default::default() }
+    }
+
+    /// How much longer a status write for `uid` is to wait for reports on their way from the
+    /// members, out of `max` from the first time it was asked; `None` once `max` has passed.
+    /// Writing at once and again when the reports come costs the host two status patches where
+    /// one does; waiting longer than `max` would hide the status from users.
+    pub fn wait_for_reports(&self, uid: &str, max: Duration) -> Option<Duration> {
+        let mut waiting = self.waiting.lock().expect("recent status lock");
+        if waiting.len() >= 1024 {
+            waiting.retain(|_, since| since.elapsed() < max);
+        }
+        let waited = waiting.entry(uid.to_string()).or_insert_with(Instant::now).elapsed();
+        if waited < max {
+            return Some(max - waited);
+        }
+        waiting.remove(uid);
+        None
     }
 
     /// True when a status with the same content as `status` was written for `uid` within the TTL.
@@ -37,11 +57,28 @@ impl RecentStatus {
             written.retain(|_, (_, at)| at.elapsed() < self.ttl);
         }
         written.insert(uid.to_string(), (status_content(status), Instant::now()));
+        self.waiting.lock().expect("recent status lock").remove(uid);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_status_waits_for_reports_at_most_max_then_again_after_a_write() {
+        let recent = RecentStatus::new(Duration::from_secs(10));
+        let max = Duration::from_millis(50);
+        let first = recent.wait_for_reports("u", max).expect("waits the first time");
+        assert!(first <= max);
+        assert!(recent.wait_for_reports("u", max).is_some_and(|w| w <= first), "the wait counts from the first ask");
+        assert!(recent.wait_for_reports("other", max).is_some(), "per object");
+        std::thread::sleep(max);
+        assert_eq!(recent.wait_for_reports("u", max), None, "then the status is written");
+        assert!(recent.wait_for_reports("u", max).is_some(), "a later change waits afresh");
+        let ok = BTreeMap::from([("vulcan".to_string(), Outcome::Propagated)]);
+        recent.record("other", &desired_status(Some(1), &ok, None, "2026-12-02T05:00:00Z"));
+        assert!(recent.wait_for_reports("other", max).is_some_and(|w| w > max / 2), "a write resets the wait");
+    }
+
     use std::collections::BTreeMap;
 
     use fed_core::status::{CLUSTER_NOT_READY, Outcome, desired_status};

@@ -9,6 +9,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::task::JoinError;
 use tracing::info;
 
+use super::live::HostNamespaces;
 use super::members::{self, Members};
 use super::options::ControllerOptions;
 use super::registry::TypeRegistry;
@@ -41,6 +42,7 @@ async fn federation(
 ) -> anyhow::Result<()> {
     info!(namespace = %opts.federation_namespace, "starting federation controllers");
     let reporter = Reporter { controller: "kubectl-fed".into(), instance: Some(identity) };
+    let (namespaces, _namespaces_task) = HostNamespaces::start(&client);
     let shared = Arc::new(Shared {
         host: client.clone(),
         opts: opts.clone(),
@@ -48,6 +50,7 @@ async fn federation(
         recorder: Recorder::new(client.clone(), reporter),
         types: TypeRegistry::default(),
         metrics: metrics.clone(),
+        namespaces,
     });
     let members_task =
         AbortOnDrop::spawn(members::run(shared.members.clone(), client.clone(), opts.federation_namespace.clone()));

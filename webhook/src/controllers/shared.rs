@@ -5,6 +5,7 @@ use std::sync::Arc;
 use kube::Client;
 use kube::runtime::events::Recorder;
 
+use super::live::HostNamespaces;
 use super::members::Members;
 use super::options::ControllerOptions;
 use super::registry::TypeRegistry;
@@ -24,4 +25,6 @@ pub struct Shared {
     pub types: TypeRegistry,
     /// Writes and reconciles of the controllers.
     pub metrics: ControllerMetrics,
+    /// The host's namespaces, from a watch.
+    pub namespaces: HostNamespaces,
 }

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fed_core::api::Federated;
-use fed_core::keys;
 use fed_core::plan::{self, MemberCluster, Plan};
 use fed_core::status::{self, Outcome};
+use fed_core::{keys, workload};
 use futures::channel::mpsc;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -84,6 +84,9 @@ impl ReconcileError for SyncError {
 
 /// How long a status sync wrote is trusted over the store's copy of the object.
 const RECENT_STATUS_TTL: Duration = Duration::from_secs(10);
+/// The longest a status write waits for the members' reports on copies just written: one patch
+/// with their numbers instead of one without and one with.
+const REPORT_WAIT: Duration = Duration::from_secs(2);
 
 /// Context of one type's sync controller.
 pub struct SyncCtx {
@@ -201,11 +204,18 @@ impl SyncCtx {
     /// write member copies that no finalizer guards, and nothing would ever remove them. In a
     /// namespace being deleted, the object's own deletion is coming: writing would re-create
     /// what a user is tearing down on the members (a FederatedNamespace's namespace, say).
+    /// Whether the namespace is live comes from the namespace watch when it shows it so: a copy
+    /// written in the moment before the watch sees a deletion is removed by the cleanup that
+    /// deletion brings, and a member namespace already gone is only re-created after a fresh
+    /// read ([`MemberWriter`]'s namespace check).
     async fn live(&self, cached: &Federated) -> Result<Option<Federated>, kube::Error> {
         let namespace = cached.metadata.namespace.as_deref();
         let current = self.fed_api(namespace).get_opt(&cached.name_any()).await?;
         let Some(current) = current.filter(|c| still_live(cached, c)) else { return Ok(None) };
+        // The namespace watch may say it is live, except for a FederatedNamespace: its copies
+        // are the member namespaces themselves, which a late write would bring back.
         if let Some(ns) = namespace
+            && (self.handle.is_namespace() || !self.shared.namespaces.seen_live(ns))
             && host_namespace_ending(&self.shared.host, ns).await?
         {
             debug!(object = %self.handle.origin(cached), "its namespace is being deleted; not writing copies");
@@ -261,7 +271,15 @@ impl SyncCtx {
             c.workload = self.handle.copies.workload_on(&c.name, ns.as_deref(), &name);
         }
         let uid = fed.uid().unwrap_or_default();
-        if fed.status.as_ref() != Some(&next) && !self.statuses.just_written(&uid, &next) {
+        let changed = fed.status.as_ref() != Some(&next) && !self.statuses.just_written(&uid, &next);
+        if changed
+            && status::failures(outcomes).is_empty()
+            && self.reports_pending(fed, outcomes)
+            && let Some(wait) = self.statuses.wait_for_reports(&uid, REPORT_WAIT)
+        {
+            return Ok(Action::requeue(wait));
+        }
+        if changed {
             let patch = json!({ "status": {
                 "observedGeneration": next.observed_generation,
                 "conditions": next.conditions,
@@ -279,6 +297,18 @@ impl SyncCtx {
         } else {
             Err(SyncError::Incomplete(failed.join(", ")))
         }
+    }
+
+    /// True when a workload copy just written, or not yet reported on by its member's
+    /// controller, is about to bring new numbers for the status.
+    fn reports_pending(&self, fed: &Federated, outcomes: &BTreeMap<String, Outcome>) -> bool {
+        if !workload::is_workload(&self.handle.spec.target) {
+            return false;
+        }
+        let (ns, name) = self.handle.member_key(fed);
+        outcomes.iter().any(|(cluster, outcome)| {
+            *outcome == Outcome::Propagated && self.handle.copies.report_pending(cluster, ns.as_deref(), &name)
+        })
     }
 
     /// One Warning Event per newly failing cluster.

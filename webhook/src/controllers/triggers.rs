@@ -16,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use fed_core::api::Federated;
-use fed_core::{keys, render, workload};
+use fed_core::{keys, ownership, render, workload};
 use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
@@ -65,7 +65,9 @@ pub async fn watch_federated(
     let api = Api::<Federated>::all_with(shared.host.clone(), &handle.fed_ar);
     let mut events = std::pin::pin!(reflector::reflector(
         writer,
-        watcher(api, watcher::Config::default()).default_backoff().modify(|f| f.managed_fields_mut().clear()),
+        watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(|f| ownership::keep_adoption_marker(f.managed_fields_mut(), keys::FIELD_MANAGER)),
     ));
     let mut seen: HashMap<NameKey, u64> = HashMap::new();
     let mut ns_placements: HashMap<String, u64> = HashMap::new();
@@ -178,8 +180,9 @@ async fn watch_member_copies(
         let api = Api::<DynamicObject>::all_with(client, &handle.target_ar);
         let kind = handle.spec.target.kind.clone();
         let of = move |o: DynamicObject| {
-            let numbers = serde_json::to_value(&o).ok().and_then(|v| workload::of(&kind, &v));
-            copy_record_with(&o.metadata, numbers)
+            let value = serde_json::to_value(&o).ok();
+            let numbers = value.as_ref().and_then(|v| workload::of(&kind, v));
+            copy_record_with(&o.metadata, numbers, value.as_ref().is_some_and(workload::observed))
         };
         watcher(api, config).default_backoff().map_ok(move |e| record::map_event(e, &of)).boxed()
     } else {
