@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use fed_core::plan::CopyState;
 use fed_core::workload::WorkloadStatus;
@@ -86,11 +87,18 @@ pub fn render_fingerprint(obj: &serde_json::Value) -> u64 {
 /// One write of sync to a member copy: a fingerprint of the rendered object sent, and the
 /// copy's [`copy_fingerprint`] in the answer. While both still hold, the copy is as sync left
 /// it and another write would change nothing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 struct Applied {
     render: u64,
     copy: u64,
+    at: Instant,
 }
+
+/// How long a copy sync has just written counts as written while the member watch has not
+/// delivered it yet: a reconcile in that moment (another member's watch was faster) would
+/// otherwise read the host and write it again. A copy deleted meanwhile is forgotten by its
+/// watch's Delete event ([`MemberCopies::forget_apply`]) and written again at once.
+const UNSEEN_WRITE: Duration = Duration::from_secs(10);
 
 /// The member-copy stores of one type (one per member cluster) and sync's writes to them.
 #[derive(Default)]
@@ -136,7 +144,8 @@ impl MemberCopies {
     }
 
     /// True when the member watch shows the copy exactly as sync's last write of `render` left
-    /// it (nobody edited it since), so applying `render` again can be skipped.
+    /// it (nobody edited it since), or does not show that write yet ([`UNSEEN_WRITE`]), so
+    /// applying `render` again can be skipped.
     pub fn unchanged_since_apply(&self, cluster: &str, namespace: Option<&str>, name: &str, render: u64) -> bool {
         let copy = {
             let stores = self.stores.read().expect("member copies lock");
@@ -144,13 +153,18 @@ impl MemberCopies {
                 Some((store, ready)) if ready.is_ready() => {
                     store.get(&copy_ref(namespace, name)).map(|c| c.value.fingerprint)
                 }
-                _ => None,
+                _ => return false,
             }
         };
-        let Some(copy) = copy else { return false };
         let applied = self.applied.lock().expect("applied lock");
-        applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)))
-            == Some(&Applied { render, copy })
+        let Some(a) = applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name))) else {
+            return false;
+        };
+        a.render == render
+            && match copy {
+                Some(copy) => a.copy == copy,
+                None => a.at.elapsed() < UNSEEN_WRITE,
+            }
     }
 
     /// True when a report on the copy `namespace/name` that sync wrote on `cluster` is on its
@@ -199,7 +213,10 @@ impl MemberCopies {
     pub fn record_apply(&self, cluster: &str, render: u64, answer: &DynamicObject) {
         let copy = copy_fingerprint(&answer.metadata);
         let mut applied = self.applied.lock().expect("applied lock");
-        applied.entry(cluster.to_string()).or_default().insert(NameKey::of(&answer.metadata), Applied { render, copy });
+        applied
+            .entry(cluster.to_string())
+            .or_default()
+            .insert(NameKey::of(&answer.metadata), Applied { render, copy, at: Instant::now() });
     }
 
     /// Forgets sync's writes to a member copy (deleted, or the write failed).
@@ -275,7 +292,8 @@ mod tests {
         h.record_apply("vulcan", 7, &copy(1));
         assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "the watch has not listed vulcan yet");
         ready.set();
-        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "the watch has not seen the copy yet");
+        assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7), "just written, not seen by the watch yet");
+        assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 8), "another render is a change");
         seen(&mut writer, 1);
         assert!(h.unchanged_since_apply("vulcan", Some("ns"), "web", 7));
         assert!(!h.unchanged_since_apply("vulcan", Some("ns"), "web", 8), "a new render must be written");

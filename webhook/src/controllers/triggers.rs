@@ -215,6 +215,7 @@ async fn watch_member_copies(
             Ok(watcher::Event::Delete(copy)) => {
                 let key = NameKey::from(&copy);
                 seen.remove(&key);
+                handle.copies.forget_apply(&cluster, key.namespace(), key.name());
                 if let Some(o) = origin_key(&copy) {
                     debug!(%cluster, copy = %key, origin = %o, "member copy deleted");
                     requeue(&o);
@@ -228,6 +229,9 @@ async fn watch_member_copies(
                 // After a re-list (not the first one: the initial sync covers that), copies that
                 // changed or vanished while the watch was down are drift too.
                 if listed {
+                    for gone in seen.keys().filter(|k| !relist.contains_key(*k)) {
+                        handle.copies.forget_apply(&cluster, gone.namespace(), gone.name());
+                    }
                     relist_drift(&seen, &relist).into_iter().for_each(requeue);
                 }
                 seen = std::mem::take(&mut relist);
