@@ -44,18 +44,6 @@ pub fn needs_adoption(entries: &[ManagedFieldsEntry], manager: &str) -> bool {
     to_adopt(entries, manager).is_some()
 }
 
-/// Trims `entries` for a cache: nothing, or, when `manager` has fields to adopt, that one entry
-/// without its field set, so [`needs_adoption`] still answers from the cache.
-pub fn keep_adoption_marker(entries: &mut Vec<ManagedFieldsEntry>, manager: &str) {
-    let marker = to_adopt(entries, manager).map(|i| ManagedFieldsEntry {
-        manager: entries[i].manager.take(),
-        operation: entries[i].operation.take(),
-        ..Default::default()
-    });
-    entries.clear();
-    entries.extend(marker);
-}
-
 /// The JSON patch that turns `manager`'s `Update` entry into its `Apply` entry, if there is one
 /// to adopt. Its test operations make it fail, changing nothing, if the entries moved since
 /// they were read.
@@ -115,22 +103,6 @@ mod tests {
             assert_eq!(to_adopt(entries, us), *want, "{what}");
             assert_eq!(needs_adoption(entries, us), want.is_some(), "{what}");
         }
-    }
-
-    #[test]
-    fn a_cache_keeps_only_the_marker() {
-        let us = "kubectl-fed";
-        let mut entries = vec![entry("other", UPDATE, None), entry(us, UPDATE, None)];
-        entries[1].fields_v1 = Some(Default::default());
-        keep_adoption_marker(&mut entries, us);
-        assert_eq!(
-            entries,
-            vec![ManagedFieldsEntry { manager: Some(us.into()), operation: Some(UPDATE.into()), ..Default::default() }]
-        );
-        assert!(needs_adoption(&entries, us));
-        let mut applied = vec![entry(us, APPLY, None), entry(us, UPDATE, Some("status"))];
-        keep_adoption_marker(&mut applied, us);
-        assert!(applied.is_empty());
     }
 
     #[test]

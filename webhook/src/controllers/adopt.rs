@@ -26,7 +26,7 @@ pub async fn adopt_fields(api: &Api<DynamicObject>, name: &str) -> Result<(), ku
 pub enum Known {
     /// Absent: create it.
     Absent,
-    /// Present, and still owned by an earlier POST of ours: adopt, then apply.
+    /// Present, and maybe still owned by an earlier POST of ours: check (and adopt), then apply.
     Unadopted,
     /// Present (or unknown): apply.
     Applied,

@@ -23,7 +23,7 @@ use fed_core::api::Federated;
 use fed_core::source::{
     SweepVerdict, desired_federated, fed_namespace_of_source, source_owner, sweep_verdict, up_to_date,
 };
-use fed_core::{keys, ownership, render};
+use fed_core::{keys, render};
 use futures::channel::mpsc;
 use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
@@ -201,6 +201,18 @@ fn error_policy(src: Arc<SourceRecord>, _err: &MaterializeError, ctx: Arc<Materi
     Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
 
+/// How to write a source's federated object, from what the store has of it: one it does not
+/// have is created with a POST (cheaper for the host than an apply, and most are new); one whose
+/// spec never changed since it was created (generation 1) may still be owned by that POST, so
+/// its fields are checked first; any other is applied.
+fn known_federated(existing: Option<&Federated>) -> Known {
+    match existing {
+        None => Known::Absent,
+        Some(f) if f.metadata.generation.is_none_or(|g| g <= 1) => Known::Unadopted,
+        Some(_) => Known::Applied,
+    }
+}
+
 /// True for the API server's refusal to create anything in a namespace that is being deleted.
 pub fn namespace_terminating(status: &kube::core::Status) -> bool {
     status.details.iter().flat_map(|d| &d.causes).any(|c| c.reason == "NamespaceTerminating")
@@ -285,14 +297,8 @@ impl MaterializeCtx {
                     &self.handle.spec.federated,
                     existing.as_deref(),
                 );
-                // A federated object the store does not have is created with a POST: cheaper for
-                // the host than an apply, and most are new.
-                let known = match existing.as_deref() {
-                    None => Known::Absent,
-                    Some(f) if ownership::needs_adoption(f.managed_fields(), keys::FIELD_MANAGER) => Known::Unadopted,
-                    Some(_) => Known::Applied,
-                };
                 self.shared.metrics.write(WriteTarget::Host);
+                let known = known_federated(existing.as_deref());
                 let applied = adopt::put(&self.fed_api(fed_ns.as_deref()), &src.name_any(), &desired, known).await;
                 match applied {
                     // The namespace is being deleted with the source in it: nothing to keep.
@@ -422,6 +428,20 @@ async fn sweeper(ctx: Arc<MaterializeCtx>, rx: mpsc::UnboundedReceiver<Sweep>, r
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_federated_object_is_posted_when_absent_and_checked_until_its_spec_changes() {
+        let ar = kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
+        let at = |generation: Option<i64>| {
+            let mut f = Federated::new("cm", &ar, Default::default());
+            f.metadata.generation = generation;
+            f
+        };
+        assert_eq!(known_federated(None), Known::Absent);
+        assert_eq!(known_federated(Some(&at(Some(1)))), Known::Unadopted, "as the POST left it");
+        assert_eq!(known_federated(Some(&at(None))), Known::Unadopted, "nothing known: check");
+        assert_eq!(known_federated(Some(&at(Some(2)))), Known::Applied, "applied since: ours");
+    }
 
     #[test]
     fn a_terminating_namespace_is_recognised_by_its_cause() {

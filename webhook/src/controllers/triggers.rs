@@ -16,7 +16,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use fed_core::api::Federated;
-use fed_core::{keys, ownership, render, workload};
+use fed_core::{keys, render, workload};
 use futures::{StreamExt, TryStreamExt};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, PartialObjectMeta};
@@ -65,9 +65,7 @@ pub async fn watch_federated(
     let api = Api::<Federated>::all_with(shared.host.clone(), &handle.fed_ar);
     let mut events = std::pin::pin!(reflector::reflector(
         writer,
-        watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(|f| ownership::keep_adoption_marker(f.managed_fields_mut(), keys::FIELD_MANAGER)),
+        watcher(api, watcher::Config::default()).default_backoff().modify(|f| f.managed_fields_mut().clear()),
     ));
     let mut seen: HashMap<NameKey, u64> = HashMap::new();
     let mut ns_placements: HashMap<String, u64> = HashMap::new();
