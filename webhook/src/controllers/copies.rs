@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use fed_core::plan::CopyState;
@@ -17,6 +17,7 @@ use kube::api::DynamicObject;
 use kube::core::ObjectMeta;
 use kube::runtime::reflector::{ObjectRef, Store};
 
+use super::adopt::Known;
 use crate::ready::Ready;
 use crate::record::{self, NameKey, Named};
 
@@ -123,46 +124,51 @@ impl MemberCopies {
         self.stores.write().expect("member copies lock").retain(|name, _| keep(name));
     }
 
+    /// What the member watch on `cluster` has of the copy `namespace/name`: `None` when it has
+    /// not listed the cluster (nothing is known), `Some(None)` when there is no such copy.
+    fn listed(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Option<Option<Arc<CopyRecord>>> {
+        let stores = self.stores.read().expect("member copies lock");
+        let (store, ready) = stores.get(cluster)?;
+        ready.is_ready().then(|| store.get(&copy_ref(namespace, name)))
+    }
+
+    /// Sync's last write to the copy `namespace/name` on `cluster`, if it remembers one.
+    fn written(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Option<Applied> {
+        let applied = self.applied.lock().expect("applied lock");
+        applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name))).copied()
+    }
+
     /// What the member watch on `cluster` knows about the copy `namespace/name`.
     pub fn copy_on(&self, cluster: &str, namespace: Option<&str>, name: &str) -> CopyState {
-        let stores = self.stores.read().expect("member copies lock");
-        let Some((store, ready)) = stores.get(cluster) else { return CopyState::Unknown };
-        if !ready.is_ready() {
-            return CopyState::Unknown;
-        }
-        match store.get(&copy_ref(namespace, name)) {
-            Some(copy) => CopyState::Present(copy.value.origin.clone()),
-            None => CopyState::Absent,
+        match self.listed(cluster, namespace, name) {
+            None => CopyState::Unknown,
+            Some(None) => CopyState::Absent,
+            Some(Some(copy)) => CopyState::Present(copy.value.origin.clone()),
         }
     }
 
-    /// True when the member watch shows the copy still owned by sync's POST
-    /// ([`CopyInfo::adopt`]): its fields are to be adopted before it is applied.
-    pub fn needs_adoption(&self, cluster: &str, namespace: Option<&str>, name: &str) -> bool {
-        let stores = self.stores.read().expect("member copies lock");
-        stores.get(cluster).and_then(|(store, _)| store.get(&copy_ref(namespace, name))).is_some_and(|c| c.value.adopt)
+    /// How sync is to write the copy `namespace/name` on `cluster`: create it when the member
+    /// watch shows none, adopt the fields sync's POST still owns ([`CopyInfo::adopt`]) before
+    /// applying, or just apply.
+    pub fn known(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Known {
+        match self.listed(cluster, namespace, name) {
+            Some(None) => Known::Absent,
+            Some(Some(copy)) if copy.value.adopt => Known::Unadopted,
+            _ => Known::Applied,
+        }
     }
 
     /// True when the member watch shows the copy exactly as sync's last write of `render` left
     /// it (nobody edited it since), or does not show that write yet ([`UNSEEN_WRITE`]), so
     /// applying `render` again can be skipped.
     pub fn unchanged_since_apply(&self, cluster: &str, namespace: Option<&str>, name: &str, render: u64) -> bool {
-        let copy = {
-            let stores = self.stores.read().expect("member copies lock");
-            match stores.get(cluster) {
-                Some((store, ready)) if ready.is_ready() => {
-                    store.get(&copy_ref(namespace, name)).map(|c| c.value.fingerprint)
-                }
-                _ => return false,
-            }
-        };
-        let applied = self.applied.lock().expect("applied lock");
-        let Some(a) = applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name))) else {
+        let (Some(copy), Some(a)) = (self.listed(cluster, namespace, name), self.written(cluster, namespace, name))
+        else {
             return false;
         };
         a.render == render
             && match copy {
-                Some(copy) => a.copy == copy,
+                Some(copy) => a.copy == copy.value.fingerprint,
                 None => a.at.elapsed() < UNSEEN_WRITE,
             }
     }
@@ -172,19 +178,11 @@ impl MemberCopies {
     /// reported on its current spec. False for a copy sync has not written, and when the watch
     /// has not listed the cluster (nothing is known).
     pub fn report_pending(&self, cluster: &str, namespace: Option<&str>, name: &str) -> bool {
-        let written = {
-            let applied = self.applied.lock().expect("applied lock");
-            match applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name))) {
-                Some(a) => a.copy,
-                None => return false,
-            }
-        };
-        let stores = self.stores.read().expect("member copies lock");
-        match stores.get(cluster) {
-            Some((store, ready)) if ready.is_ready() => store
-                .get(&copy_ref(namespace, name))
-                .is_none_or(|r| !r.value.reported || r.value.fingerprint != written),
-            _ => false,
+        let Some(a) = self.written(cluster, namespace, name) else { return false };
+        match self.listed(cluster, namespace, name) {
+            None => false,
+            Some(None) => true,
+            Some(Some(copy)) => !copy.value.reported || copy.value.fingerprint != a.copy,
         }
     }
 
@@ -192,18 +190,9 @@ impl MemberCopies {
     /// Until the watch has seen sync's last write there (a new generation), they describe the
     /// spec before it: then the rollout does not count as complete.
     pub fn workload_on(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Option<WorkloadStatus> {
-        let record = {
-            let stores = self.stores.read().expect("member copies lock");
-            let (store, ready) = stores.get(cluster)?;
-            if !ready.is_ready() {
-                return None;
-            }
-            store.get(&copy_ref(namespace, name))?
-        };
-        let mut workload = record.value.workload?;
-        let applied = self.applied.lock().expect("applied lock");
-        let written = applied.get(cluster).and_then(|copies| copies.get(&NameKey::new(namespace, name)));
-        if written.is_some_and(|a| a.copy != record.value.fingerprint) {
+        let copy = self.listed(cluster, namespace, name)??;
+        let mut workload = copy.value.workload?;
+        if self.written(cluster, namespace, name).is_some_and(|a| a.copy != copy.value.fingerprint) {
             workload.rolled_out = false;
         }
         Some(workload)
@@ -243,6 +232,15 @@ mod tests {
         o
     }
 
+    /// Member copies with a watch store registered for vulcan, not listed yet.
+    fn watched_vulcan() -> (MemberCopies, Writer<CopyRecord>, Ready) {
+        let h = MemberCopies::default();
+        let writer = Writer::<CopyRecord>::new(());
+        let ready = Ready::new();
+        h.insert("vulcan", writer.as_reader(), ready.clone());
+        (h, writer, ready)
+    }
+
     #[test]
     fn a_copy_record_keeps_where_the_copy_is_where_it_came_from_and_its_generation() {
         let mut o = copy(4);
@@ -280,11 +278,29 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_is_created_when_absent_and_adopted_while_a_post_owns_it() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+        let (h, mut writer, ready) = watched_vulcan();
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Applied, "not listed: apply, it may exist");
+        ready.set();
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Absent);
+        let mut posted = copy(1);
+        let entry = |operation: &str| ManagedFieldsEntry {
+            manager: Some(keys::FIELD_MANAGER.into()),
+            operation: Some(operation.into()),
+            ..Default::default()
+        };
+        posted.metadata.managed_fields = Some(vec![entry("Update")]);
+        writer.apply_watcher_event(&watcher::Event::Apply(copy_record(&posted.metadata)));
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Unadopted);
+        posted.metadata.managed_fields = Some(vec![entry("Apply")]);
+        writer.apply_watcher_event(&watcher::Event::Apply(copy_record(&posted.metadata)));
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Applied);
+    }
+
+    #[test]
     fn an_untouched_copy_needs_no_second_apply_but_an_edited_one_does() {
-        let h = MemberCopies::default();
-        let mut writer = Writer::<CopyRecord>::new(());
-        let ready = Ready::new();
-        h.insert("vulcan", writer.as_reader(), ready.clone());
+        let (h, mut writer, ready) = watched_vulcan();
         let seen = |w: &mut Writer<CopyRecord>, generation| {
             w.apply_watcher_event(&watcher::Event::Apply(copy_record(&copy(generation).metadata)))
         };
@@ -309,10 +325,7 @@ mod tests {
 
     #[test]
     fn workload_numbers_do_not_count_as_rolled_out_until_the_watch_sees_syncs_write() {
-        let h = MemberCopies::default();
-        let mut writer = Writer::<CopyRecord>::new(());
-        let ready = Ready::new();
-        h.insert("vulcan", writer.as_reader(), ready.clone());
+        let (h, mut writer, ready) = watched_vulcan();
         ready.set();
         let done = WorkloadStatus { desired: 2, ready: 2, available: 2, updated: 2, rolled_out: true };
         let seen = |w: &mut Writer<CopyRecord>, generation| {
@@ -337,10 +350,7 @@ mod tests {
 
     #[test]
     fn a_report_is_pending_from_sync_s_write_until_the_copy_s_controller_has_seen_it() {
-        let h = MemberCopies::default();
-        let mut writer = Writer::<CopyRecord>::new(());
-        let ready = Ready::new();
-        h.insert("vulcan", writer.as_reader(), ready.clone());
+        let (h, mut writer, ready) = watched_vulcan();
         let zero = WorkloadStatus { desired: 0, ready: 0, available: 0, updated: 0, rolled_out: false };
         let seen = |w: &mut Writer<CopyRecord>, generation, reported| {
             let r = copy_record_with(&copy(generation).metadata, Some(zero), reported);

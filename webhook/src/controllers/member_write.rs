@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fed_core::api::ApiResourceRef;
 use fed_core::keys;
-use fed_core::plan::{self, CopyState, Plan, Step};
+use fed_core::plan::{self, Plan, Step};
 use fed_core::status::{CLUSTER_NOT_READY, Outcome};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::Namespace;
@@ -20,7 +20,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
-use super::adopt::{self, Known};
+use super::adopt;
 use super::copies::render_fingerprint;
 use super::handle::TypeHandle;
 use super::live::host_namespace;
@@ -159,11 +159,7 @@ impl<'a> MemberWriter<'a> {
         // rendered body: a copy can only ever be written into its own namespace, under its name.
         let (ns, name) = (plan.namespace.as_deref(), plan.name.as_str());
         let api = self.member_api(client.clone(), ns);
-        let known = match self.handle.copies.copy_on(cluster, ns, name) {
-            CopyState::Absent => Known::Absent,
-            _ if self.handle.copies.needs_adoption(cluster, ns, name) => Known::Unadopted,
-            _ => Known::Applied,
-        };
+        let known = self.handle.copies.known(cluster, ns, name);
         let mut result = self.write(cluster, adopt::put(&api, name, object, known)).await;
         if let (Some(ns), Some(404)) = (ns, result.as_ref().err().and_then(CallError::code)) {
             match self.namespace_wanted(ns, name).await {
