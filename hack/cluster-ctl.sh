@@ -15,6 +15,16 @@
 #                                                   (the kernel still accepts connections) and
 #                                                   nothing answers (a hung server)
 #   hack/cluster-ctl.sh resume  COMPONENT CLUSTER   SIGCONT, then wait until healthy
+#   hack/cluster-ctl.sh backup  etcd CLUSTER        copy etcd's data directory while etcd is
+#                                                   stopped (a few seconds down: a consistent copy)
+#                                                   to .local/clusters/<name>/etcd-backup
+#   hack/cluster-ctl.sh restore etcd CLUSTER        the cluster back to that backup, as a restore is
+#                                                   done: its kube-scheduler, kube-controller-manager,
+#                                                   kube-apiserver and etcd stopped, etcd's data
+#                                                   replaced by the backup, all started again. Every
+#                                                   other client of that apiserver holds
+#                                                   resourceVersions from after the backup: restart
+#                                                   the ones that do not re-list by themselves
 #
 # COMPONENT: etcd | kube-apiserver | kube-controller-manager, or on a cluster with a node
 # (hack/lib-node.sh) kubelet | containerd | kube-scheduler | node-ns (the node's mount-namespace
@@ -25,7 +35,7 @@
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 [[ $# -eq 3 ]] || usage
 action="$1" comp="$2" name="$3"
 check_component "$comp"
@@ -51,7 +61,45 @@ do_start() {
   fi
 }
 
+# The backup of NAME's etcd data directory.
+backup_dir() { echo "$CLUSTERS_DIR/$1/etcd-backup"; }
+
+do_backup() {
+  [[ "$comp" == etcd ]] || die "backup is of etcd only"
+  cluster_vars "$name"
+  stop_processes "etcd/$name"
+  rm -rf "$(backup_dir "$name").tmp"
+  cp -a "$C_DIR/etcd" "$(backup_dir "$name").tmp"
+  rm -rf "$(backup_dir "$name")"
+  mv "$(backup_dir "$name").tmp" "$(backup_dir "$name")"
+  start_process etcd "$name"
+  wait_ready etcd "$name"
+  log "etcd of $name backed up to $(backup_dir "$name") ($(du -sh "$(backup_dir "$name")" | cut -f1))"
+}
+
+do_restore() {
+  [[ "$comp" == etcd ]] || die "restore is of etcd only"
+  cluster_vars "$name"
+  [[ -d "$(backup_dir "$name")" ]] || die "no backup of $name's etcd; run: hack/cluster-ctl.sh backup etcd $name"
+  local order=(etcd kube-apiserver kube-controller-manager kube-scheduler) c started=()
+  for c in "${order[@]}"; do
+    if [[ -s "$(cmd_file "$c" "$name")" ]] && is_running "$c" "$name"; then started+=("$c"); fi
+  done
+  for ((i = ${#order[@]} - 1; i >= 0; i--)); do
+    if is_running "${order[$i]}" "$name"; then stop_processes "${order[$i]}/$name"; fi
+  done
+  rm -rf "$C_DIR/etcd"
+  cp -a "$(backup_dir "$name")" "$C_DIR/etcd"
+  for c in "${started[@]}"; do
+    start_process "$c" "$name"
+    wait_ready "$c" "$name"
+  done
+  log "$name restored from $(backup_dir "$name"); started again: ${started[*]}"
+}
+
 case "$action" in
+  backup) take_lock; do_backup ;;
+  restore) take_lock; do_restore ;;
   stop) take_lock; stop_processes "$comp/$name" ;;
   kill) take_lock; STOP_SIGNAL=KILL stop_processes "$comp/$name" ;;
   start) take_lock; do_start ;;

@@ -19,6 +19,8 @@
 #   5. `kubectl fed enable` of deployments, services and configmaps.
 # hack/federation-down.sh stops the host component; hack/cluster-down.sh stops everything.
 # FED_PROFILE=release runs release builds (the benchmarks do); default debug, like `make build`.
+# FED_HOST_IMAGE=REF installs that image instead of the local build's (cluster form; the fault
+# suite's upgrade scenario installs an earlier commit's image first: hack/previous-image.sh).
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
@@ -142,7 +144,7 @@ start_in_cluster() {
   "$HACK_DIR/images.sh" --no-build --import >/dev/null
   # shellcheck source=/dev/null
   source "$LOCAL_DIR/images.env"
-  "$fed" install --image "$FED_WEBHOOK_IMAGE" --replicas "${FED_HOST_REPLICAS:-2}" --host-network --port "$WEBHOOK_PORT" \
+  "$fed" install --image "${FED_HOST_IMAGE:-$FED_WEBHOOK_IMAGE}" --replicas "${FED_HOST_REPLICAS:-2}" --host-network --port "$WEBHOOK_PORT" \
     --host-apiserver "127.0.0.1:$PORT_BASE" --context earth >/dev/null
   if ! kubectl --context earth -n "$FED_NS" rollout status deployment/kubectl-fed-webhook --timeout=180s >/dev/null; then
     kubectl --context earth -n "$FED_NS" get pods -o wide >&2 || true

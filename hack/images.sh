@@ -20,9 +20,12 @@
 # Debian's umoci and skopeo are installed when missing.
 #
 #   hack/images.sh [--no-build] [--import]
+#   hack/images.sh --webhook-from BIN [--import]
 #
 # --import also imports the images into every running node of the bed (what hack/cluster-up.sh
 # does at start), e.g. after rebuilding fed-webhook: the new tag is then on every node.
+# --webhook-from builds only a fed-webhook image, from the binary BIN (another commit's build:
+# hack/previous-image.sh), and prints its ref; .local/images.env is left as it is.
 set -euo pipefail
 source "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 
@@ -32,15 +35,19 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/$PROFILE"
 IMAGES_DIR="$LOCAL_DIR/images"
 IMAGES_ENV="$LOCAL_DIR/images.env"
 start=$SECONDS
-build=1 import=0
-for arg in "$@"; do
-  case "$arg" in
+build=1 import=0 webhook_from=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
     --no-build) build=0 ;;
     --import) import=1 ;;
-    *) die "usage: hack/images.sh [--no-build] [--import]" ;;
+    --webhook-from) webhook_from="${2:?--webhook-from needs a binary}"; build=0; shift ;;
+    *) die "usage: hack/images.sh [--no-build] [--import] | --webhook-from BIN [--import]" ;;
   esac
+  shift
 done
-for b in fed-pause fed-demo-web fed-webhook; do [[ -x "$TARGET_DIR/$b" ]] || build=1; done
+if [[ -z "$webhook_from" ]]; then
+  for b in fed-pause fed-demo-web fed-webhook; do [[ -x "$TARGET_DIR/$b" ]] || build=1; done
+fi
 
 ensure_debs umoci:umoci skopeo:skopeo objcopy:binutils ldd:libc-bin sha256sum:coreutils
 
@@ -130,15 +137,33 @@ build_image() {
   log "built image $IMAGE_REF in $((SECONDS - t0))s ($(du -h "$IMAGE_ARCHIVE" | cut -f1), $IMAGE_ARCHIVE)"
 }
 
+# Imports the archives FED_IMAGE_ARCHIVES names into every running node.
+import_all() {
+  for name in "${CLUSTERS[@]}" "${CLUSTERS[@]/%/-2}"; do # every node key (hack/lib-node.sh)
+    if is_running containerd "$name"; then node_import_images "$name"; fi
+  done
+}
+
+# Entrypoint, Cmd and user exactly as webhook/Dockerfile's ENTRYPOINT, CMD and USER.
+webhook_image() { # NAME BIN
+  build_image "$1" docker.io/kubectl-fed/fed-webhook "$2" 65532:65532 \
+    serve --tls-cert=/tls/tls.crt --tls-key=/tls/tls.key --listen=0.0.0.0:9443
+}
+
+if [[ -n "$webhook_from" ]]; then
+  webhook_image fed-webhook-from "$webhook_from" >&2
+  if ((import)); then FED_IMAGE_ARCHIVES="$IMAGE_ARCHIVE" import_all; fi
+  echo "$IMAGE_REF"
+  exit 0
+fi
+
 # Pause runs as nobody, like the upstream pause image.
 build_image pause docker.io/kubectl-fed/pause "$TARGET_DIR/fed-pause" 65535:65535
 pause_ref="$IMAGE_REF" pause_tar="$IMAGE_ARCHIVE"
 # Root in the pod: the server binds port 80 (a pod may still set runAsUser with --listen).
 build_image demo-web docker.io/kubectl-fed/demo-web "$TARGET_DIR/fed-demo-web" ""
 demo_ref="$IMAGE_REF" demo_tar="$IMAGE_ARCHIVE"
-# Entrypoint, Cmd and user exactly as webhook/Dockerfile's ENTRYPOINT, CMD and USER.
-build_image fed-webhook docker.io/kubectl-fed/fed-webhook "$TARGET_DIR/fed-webhook" 65532:65532 \
-  serve --tls-cert=/tls/tls.crt --tls-key=/tls/tls.key --listen=0.0.0.0:9443
+webhook_image fed-webhook "$TARGET_DIR/fed-webhook"
 webhook_ref="$IMAGE_REF" webhook_tar="$IMAGE_ARCHIVE"
 
 write_file_atomic "$IMAGES_ENV" <<EOF
@@ -151,9 +176,4 @@ EOF
 chmod 644 "$IMAGES_ENV"
 log "images ready in $((SECONDS - start))s; refs in $IMAGES_ENV"
 
-if ((import)); then
-  FED_IMAGE_ARCHIVES="$pause_tar $demo_tar $webhook_tar"
-  for name in "${CLUSTERS[@]}" "${CLUSTERS[@]/%/-2}"; do # every node key (hack/lib-node.sh)
-    if is_running containerd "$name"; then node_import_images "$name"; fi
-  done
-fi
+if ((import)); then FED_IMAGE_ARCHIVES="$pause_tar $demo_tar $webhook_tar" import_all; fi

@@ -45,16 +45,17 @@ pub fn needs_adoption(entries: &[ManagedFieldsEntry], manager: &str) -> bool {
 }
 
 /// The JSON patch that turns `manager`'s `Update` entry into its `Apply` entry, if there is one
-/// to adopt. Its test operations make it fail, changing nothing, if the entries moved since
-/// they were read.
-pub fn adoption_patch(entries: &[ManagedFieldsEntry], manager: &str) -> Option<Patch> {
+/// to adopt, on the incarnation `uid` of the object the entries were read from. Its test
+/// operations make it fail, changing nothing, if the entries moved since they were read or the
+/// object is another incarnation by now.
+pub fn adoption_patch(entries: &[ManagedFieldsEntry], manager: &str, uid: &str) -> Option<Patch> {
     let i = to_adopt(entries, manager)?;
     let at = |field: &str| PointerBuf::from_tokens(["metadata", "managedFields", &i.to_string(), field]);
-    let test =
-        |field: &str, value: &str| PatchOperation::Test(TestOperation { path: at(field), value: Value::from(value) });
+    let test = |path: PointerBuf, value: &str| PatchOperation::Test(TestOperation { path, value: Value::from(value) });
     Some(Patch(vec![
-        test("manager", manager),
-        test("operation", UPDATE),
+        test(PointerBuf::from_tokens(["metadata", "uid"]), uid),
+        test(at("manager"), manager),
+        test(at("operation"), UPDATE),
         PatchOperation::Replace(ReplaceOperation { path: at("operation"), value: Value::from(APPLY) }),
     ]))
 }
@@ -109,17 +110,21 @@ mod tests {
     fn the_patch_turns_that_entry_into_an_apply_and_guards_it() {
         let us = "kubectl-fed";
         let entries = vec![entry("other", UPDATE, None), entry(us, UPDATE, None)];
-        let patch = adoption_patch(&entries, us).expect("an entry to adopt");
-        let mut obj = serde_json::json!({ "metadata": { "managedFields": entries } });
+        let patch = adoption_patch(&entries, us, "u-1").expect("an entry to adopt");
+        let mut obj = serde_json::json!({ "metadata": { "uid": "u-1", "managedFields": entries } });
         json_patch::patch(&mut obj, &patch).expect("applies to the entries it was made from");
         assert_eq!(obj["metadata"]["managedFields"][1]["operation"], APPLY);
         assert_eq!(obj["metadata"]["managedFields"][1]["manager"], us);
         assert_eq!(obj["metadata"]["managedFields"][0]["operation"], UPDATE, "other entries untouched");
 
-        let mut moved = serde_json::json!({ "metadata": { "managedFields": [entry(us, UPDATE, None), entry("other", UPDATE, None)] } });
+        let mut moved = serde_json::json!({ "metadata": { "uid": "u-1", "managedFields": [entry(us, UPDATE, None), entry("other", UPDATE, None)] } });
         let before = moved.clone();
         assert!(json_patch::patch(&mut moved, &patch).is_err(), "entries that moved fail the test");
         assert_eq!(moved, before, "and nothing changes");
-        assert!(adoption_patch(&[entry(us, APPLY, None)], us).is_none());
+        let mut replaced = serde_json::json!({ "metadata": { "uid": "u-2", "managedFields": entries } });
+        let before = replaced.clone();
+        assert!(json_patch::patch(&mut replaced, &patch).is_err(), "another incarnation fails the test");
+        assert_eq!(replaced, before);
+        assert!(adoption_patch(&[entry(us, APPLY, None)], us, "u-1").is_none());
     }
 }

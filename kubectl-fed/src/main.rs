@@ -25,6 +25,7 @@ mod host_manifests;
 mod kubeconfig;
 mod member_check;
 mod member_rbac;
+mod orphans;
 mod output;
 mod replica_flags;
 mod type_configs;

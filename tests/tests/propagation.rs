@@ -274,3 +274,54 @@ async fn a_copy_created_by_post_drops_what_its_source_drops() {
     assert_eq!(our_operations(&fed.metadata), ["Apply"]);
     ns.delete().await;
 }
+
+/// The race the fault suite found, step by step: materialize reads a source live, the user
+/// deletes it, garbage collection removes its federated object (and sync's cleanup its copies),
+/// and only then does materialize's write, decided from its store's entry for that object, reach
+/// the API server. That write must not bring the federated object back (its copies would be
+/// re-created under new uids, then deleted again at the next collection).
+#[tokio::test]
+async fn a_write_decided_before_a_delete_does_not_bring_the_object_back() {
+    use fed_core::guard::{Attempt, Cleanup, Owner, Seen, Write, decide, pinned};
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "prop-late").await;
+    let cm = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "late", "annotations": {"kubefed.io/placement": "vulcan"}},
+        "data": {"v": "0"}
+    });
+    apply(&ns.name, &cm.to_string());
+    wait_present::<ConfigMap>(&bed, &["vulcan"], &ns.name, "late").await;
+    let fed_api = Api::<kube::api::DynamicObject>::namespaced_with(
+        bed.earth.clone(),
+        &ns.name,
+        &kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedConfigMap"),
+            "federatedconfigmaps",
+        ),
+    );
+    // What materialize's store holds of the federated object while it reads the source live.
+    let stored = fed_api.get("late").await.expect("its federated object");
+    let write = decide(Owner::Live, Cleanup::Collected, &Seen::Present(stored.metadata.uid.clone()), Attempt::First);
+
+    Api::<ConfigMap>::namespaced(bed.earth.clone(), &ns.name).delete("late", &DeleteParams::default()).await.unwrap();
+    wait_until(CONVERGE, "the federated object collected", || async {
+        matches!(fed_api.get_opt("late").await, Ok(None)).then_some(())
+    })
+    .await;
+    wait_absent::<ConfigMap>(&bed, &["vulcan"], &ns.name, "late").await;
+
+    // The write lands now.
+    let Write::Apply { uid } = write else { panic!("an apply to the object the store shows: {write:?}") };
+    let body = serde_json::json!({
+        "apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedConfigMap",
+        "metadata": {"name": "late", "ownerReferences": stored.metadata.owner_references},
+        "spec": stored.data["spec"],
+    });
+    let body = uid.as_deref().map_or(body.clone(), |u| pinned(&body, u));
+    let answer = fed_api.patch("late", &PatchParams::apply("kubectl-fed").force(), &Patch::Apply(&body)).await;
+    let back = fed_api.get_opt("late").await.unwrap();
+    assert!(back.is_none(), "the late write created the federated object again: {:?}", back.map(|b| b.metadata.uid));
+    assert!(matches!(answer, Err(kube::Error::Api(ref s)) if s.code == 409), "refused as a conflict: {answer:?}");
+    ns.delete().await;
+}

@@ -1,6 +1,7 @@
 //! `kubectl fed status [TYPE/NAME | -A]`: one row per placed cluster of each federated object;
 //! with `-A` also the namespaces that follow (new objects there are federated) and where their
-//! new objects go.
+//! new objects go. `--orphans` lists instead the member copies no federated object asks for
+//! ([`crate::orphans`]).
 //!
 //! Reads `status.clusters[]` of the `Federated<Kind>` objects (an empty status word means
 //! the object is propagated there). One list call per enabled type, never one per object, so it
@@ -19,6 +20,7 @@ use crate::discovery::split_type_name;
 use crate::errors::is_status;
 use crate::fedapi::{self, fed_api};
 use crate::follow;
+use crate::orphans;
 use crate::output::{self, OutputFormat, Table};
 
 /// Show where federated objects landed, one row per placed cluster
@@ -33,6 +35,11 @@ pub struct StatusOptions {
     /// Every namespace
     #[arg(short = 'A', long)]
     pub all_namespaces: bool,
+    /// List instead the copies on the members whose federated object the host lacks (after the
+    /// host was restored from an older backup, say); they are left in place, and applying the
+    /// object again adopts them
+    #[arg(long)]
+    pub orphans: bool,
 }
 
 /// One row of the status table.
@@ -144,6 +151,9 @@ impl StatusOptions {
         if self.all_namespaces && self.target.is_some() {
             bail!("-A lists every object; it cannot be combined with TYPE/NAME");
         }
+        if self.orphans && self.target.is_some() {
+            bail!("--orphans lists the copies no federated object asks for; it cannot be combined with TYPE/NAME");
+        }
         if let Some(target) = &self.target {
             split_type_name(target)?;
         }
@@ -157,6 +167,11 @@ pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
     let client = ctx.host().await?;
     let configs = fedapi::type_configs(&client, ctx.fed_ns(), &ctx.host_context).await?;
     let ns = (!opts.all_namespaces).then_some(ctx.namespace.as_str());
+    if opts.orphans {
+        let clusters = fedapi::clusters(&client, ctx.fed_ns(), &ctx.host_context).await?;
+        let rows = orphans::find(ctx, &client, &configs, &clusters, ns).await?;
+        return print_orphans(ctx, &rows, ns);
+    }
     let mut rows = match &opts.target {
         Some(target) => one(ctx, &configs, target).await?,
         None => {
@@ -207,6 +222,27 @@ pub async fn run(ctx: &Ctx, opts: StatusOptions) -> Result<()> {
                 println!();
                 following_table(&following).print();
             }
+            Ok(())
+        }
+    }
+}
+
+/// Prints the orphaned copies as a table or as a `FederationOrphans` document.
+fn print_orphans(ctx: &Ctx, rows: &[orphans::OrphanRow], ns: Option<&str>) -> Result<()> {
+    match ctx.output() {
+        Some(f) if f.is_document() => {
+            let list = serde_json::json!({ "kind": "FederationOrphans", "items": rows });
+            output::print_documents(f, vec![list])
+        }
+        _ if rows.is_empty() => {
+            match ns {
+                Some(ns) => output::note(format!("No orphaned member copies found in {ns} namespace.")),
+                None => output::note("No orphaned member copies found."),
+            }
+            Ok(())
+        }
+        _ => {
+            orphans::table(rows, ns.is_none()).print();
             Ok(())
         }
     }

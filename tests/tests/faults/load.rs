@@ -108,6 +108,9 @@ pub struct Report {
     pub steps: usize,
     /// Attempts the apiserver refused because it could not call the webhook.
     pub refused: usize,
+    /// Attempts that failed for any reason (refused, denied, …), the last ones of failed steps
+    /// included: with a healthy apiserver, each one is a valid write admission turned away.
+    pub attempts_failed: usize,
     /// Steps of placed or plain objects that never succeeded (`name step: error`).
     pub failed: Vec<String>,
     /// Invalid-placement objects that were admitted.
@@ -175,6 +178,7 @@ async fn run_script(
             attempt += 1;
             let result = write(api, &script, *step, attempt > 1).await;
             let Err(e) = result else { break Ok(()) };
+            report.lock().await.attempts_failed += 1;
             if e.contains("failed calling webhook") {
                 refused.fetch_add(1, Ordering::Relaxed);
             }

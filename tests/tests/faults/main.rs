@@ -19,6 +19,8 @@ mod hung;
 mod load;
 mod replica;
 mod report;
+mod restore;
+mod upgrade;
 mod watch;
 
 use std::time::{Duration, Instant};

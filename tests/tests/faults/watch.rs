@@ -69,11 +69,21 @@ impl CopyWatch {
 
     /// [`CopyWatch::recreated`] on `members` only (those that stayed in the placement).
     pub fn recreated_on(&self, members: &[&str]) -> (usize, Vec<String>) {
+        self.count_recreated(members, &BTreeSet::new())
+    }
+
+    /// [`CopyWatch::recreated`] but for the copies named in `expected` (deleted and asked for
+    /// again by the host: a new uid is what it asked for).
+    pub fn recreated_except(&self, expected: &BTreeSet<String>) -> (usize, Vec<String>) {
+        self.count_recreated(&MEMBERS, expected)
+    }
+
+    fn count_recreated(&self, members: &[&str], expected: &BTreeSet<String>) -> (usize, Vec<String>) {
         let mut count = 0;
         let mut examples = Vec::new();
         for (member, state) in self.seen.iter().filter(|(m, _)| members.contains(m)) {
             for (name, uids) in &state.lock().expect("watch state").uids {
-                if uids.len() > 1 {
+                if uids.len() > 1 && !expected.contains(name) {
                     count += uids.len() - 1;
                     if examples.len() < 5 {
                         examples.push(format!("{member}: {name} re-created ({} uids)", uids.len()));

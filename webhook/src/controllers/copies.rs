@@ -10,6 +10,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use fed_core::guard::Seen;
 use fed_core::plan::CopyState;
 use fed_core::workload::WorkloadStatus;
 use fed_core::{keys, ownership};
@@ -147,14 +148,14 @@ impl MemberCopies {
         }
     }
 
-    /// How sync is to write the copy `namespace/name` on `cluster`: create it when the member
-    /// watch shows none, adopt the fields sync's POST still owns ([`CopyInfo::adopt`]) before
-    /// applying, or just apply.
+    /// What the member watch on `cluster` knows of the copy `namespace/name`, for
+    /// [`super::adopt::put`]: not listed, absent, or present (its uid is not kept), with the
+    /// fields sync's POST still owns to adopt first ([`CopyInfo::adopt`]).
     pub fn known(&self, cluster: &str, namespace: Option<&str>, name: &str) -> Known {
         match self.listed(cluster, namespace, name) {
-            Some(None) => Known::Absent,
-            Some(Some(copy)) if copy.value.adopt => Known::Unadopted,
-            _ => Known::Applied,
+            None => Known::UNKNOWN,
+            Some(None) => Known::ABSENT,
+            Some(Some(copy)) => Known { seen: Seen::Present(None), unadopted: copy.value.adopt },
         }
     }
 
@@ -281,9 +282,10 @@ mod tests {
     fn a_copy_is_created_when_absent_and_adopted_while_a_post_owns_it() {
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
         let (h, mut writer, ready) = watched_vulcan();
-        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Applied, "not listed: apply, it may exist");
+        let present = |unadopted| Known { seen: Seen::Present(None), unadopted };
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::UNKNOWN, "not listed: it may exist");
         ready.set();
-        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Absent);
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::ABSENT);
         let mut posted = copy(1);
         let entry = |operation: &str| ManagedFieldsEntry {
             manager: Some(keys::FIELD_MANAGER.into()),
@@ -292,10 +294,10 @@ mod tests {
         };
         posted.metadata.managed_fields = Some(vec![entry("Update")]);
         writer.apply_watcher_event(&watcher::Event::Apply(copy_record(&posted.metadata)));
-        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Unadopted);
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), present(true));
         posted.metadata.managed_fields = Some(vec![entry("Apply")]);
         writer.apply_watcher_event(&watcher::Event::Apply(copy_record(&posted.metadata)));
-        assert_eq!(h.known("vulcan", Some("ns"), "web"), Known::Applied);
+        assert_eq!(h.known("vulcan", Some("ns"), "web"), present(false));
     }
 
     #[test]

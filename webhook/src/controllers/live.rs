@@ -1,8 +1,9 @@
-//! The checks every write made on behalf of a cached object does first.
+//! The host's namespaces, read now and as a watch sees them: what sync checks before it writes
+//! copies of an object in a namespace (the incarnation of the object itself is
+//! [`fed_core::guard::Owner`]'s question).
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::core::PartialObjectMeta;
 use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -11,14 +12,6 @@ use tracing::warn;
 
 use super::tasks::AbortOnDrop;
 use crate::record::{self, Named};
-
-/// True when `current` (just read from the API server) is the incarnation `cached` (from a
-/// store, which can lag behind a busy watch by seconds) was taken from (same uid) and is not
-/// being deleted. Writes that would create something on behalf of `cached` check this first, so
-/// a stale store never resurrects what was deleted meanwhile.
-pub fn same_live_incarnation(cached: &ObjectMeta, current: &ObjectMeta) -> bool {
-    current.uid.is_some() && current.uid == cached.uid && current.deletion_timestamp.is_none()
-}
 
 /// The host's namespace `name` as the API server has it now (`None`: not found).
 pub async fn host_namespace(host: &Client, name: &str) -> Result<Option<Namespace>, kube::Error> {
@@ -63,25 +56,5 @@ impl HostNamespaces {
     /// of the API server ([`host_namespace_ending`]).
     pub fn seen_live(&self, name: &str) -> bool {
         self.store.get(&record::object_ref(None, name, ())).is_some_and(|n| !n.value)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_same_undeleted_incarnation_is_live() {
-        let meta = |uid: Option<&str>, deleting: bool| ObjectMeta {
-            uid: uid.map(String::from),
-            deletion_timestamp: deleting
-                .then(|| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now())),
-            ..Default::default()
-        };
-        let cached = meta(Some("a"), false);
-        assert!(same_live_incarnation(&cached, &meta(Some("a"), false)));
-        assert!(!same_live_incarnation(&cached, &meta(Some("b"), false)), "deleted and re-created");
-        assert!(!same_live_incarnation(&cached, &meta(Some("a"), true)), "being deleted");
-        assert!(!same_live_incarnation(&meta(None, false), &meta(None, false)), "no uid proves nothing");
     }
 }

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use fed_core::annotations;
 use fed_core::api::Federated;
+use fed_core::guard::{self, Cleanup, Owner, Seen};
 use fed_core::source::{
     SweepVerdict, desired_federated, fed_namespace_of_source, source_owner, sweep_verdict, up_to_date,
 };
@@ -36,9 +37,8 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
-use super::adopt::{self, Known};
+use super::adopt::{self, Known, Put};
 use super::handle::TypeHandle;
-use super::live::same_live_incarnation;
 use super::retry::FailureCounts;
 use super::runner::{self, Outcomes, ReconcileError};
 use super::shared::Shared;
@@ -201,15 +201,18 @@ fn error_policy(src: Arc<SourceRecord>, _err: &MaterializeError, ctx: Arc<Materi
     Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
 }
 
-/// How to write a source's federated object, from what the store has of it: one it does not
-/// have is created with a POST (cheaper for the host than an apply, and most are new); one whose
-/// spec never changed since it was created (generation 1) may still be owned by that POST, so
-/// its fields are checked first; any other is applied.
+/// What the store has of a source's federated object, for [`adopt::put`]: one it does not have
+/// is created with a POST (cheaper for the host than an apply, and most are new); one it has is
+/// applied pinned to its uid, so that an apply landing after garbage collection removed it (its
+/// source deleted meanwhile) cannot create it again; one whose spec never changed since it was
+/// created (generation 1) may still be owned by that POST, so its fields are checked first.
 fn known_federated(existing: Option<&Federated>) -> Known {
     match existing {
-        None => Known::Absent,
-        Some(f) if f.metadata.generation.is_none_or(|g| g <= 1) => Known::Unadopted,
-        Some(_) => Known::Applied,
+        None => Known::ABSENT,
+        Some(f) => Known {
+            seen: Seen::Present(f.metadata.uid.clone()),
+            unadopted: f.metadata.generation.is_none_or(|g| g <= 1),
+        },
     }
 }
 
@@ -282,8 +285,9 @@ impl MaterializeCtx {
                 if existing.as_ref().is_some_and(|f| up_to_date(f, desired, &ann, &uid)) {
                     return Ok(Action::await_change());
                 }
-                let Some(live) = self.live_source(src).await? else {
-                    debug!(source = %fed_ref, "source store is behind; not writing the federated object");
+                let (owner, live) = self.live_source(src).await?;
+                let (Some(live), None) = (live, guard::owner_hold(owner)) else {
+                    debug!(source = %fed_ref, ?owner, "source store is behind; not writing the federated object");
                     return Ok(Action::await_change());
                 };
                 let Ok(Some(ann)) = annotations::from_annotations(live.annotations()) else {
@@ -299,11 +303,15 @@ impl MaterializeCtx {
                 );
                 self.shared.metrics.write(WriteTarget::Host);
                 let known = known_federated(existing.as_deref());
-                let applied = adopt::put(&self.fed_api(fed_ns.as_deref()), &src.name_any(), &desired, known).await;
-                match applied {
+                let api = self.fed_api(fed_ns.as_deref());
+                match adopt::put(&api, &src.name_any(), &desired, known, owner, Cleanup::Collected).await {
                     // The namespace is being deleted with the source in it: nothing to keep.
                     Err(kube::Error::Api(s)) if namespace_terminating(&s) => {
                         debug!(source = %fed_ref, "namespace is being deleted; not federating");
+                    }
+                    // Its watch brings what happened meanwhile, and with it the next reconcile.
+                    Ok(Put::Held(hold)) => {
+                        debug!(source = %fed_ref, reason = hold.reason(), "federated object not written");
                     }
                     applied => {
                         applied?;
@@ -341,17 +349,20 @@ impl MaterializeCtx {
         }
     }
 
-    /// The source as the API server has it now, if it is still the incarnation `src` (from the
-    /// store) records: read before writing its federated object, which is rendered from it. An
-    /// apply creates the federated object when absent, and would bring back one that garbage
-    /// collection just removed with a source deleted meanwhile (rolling its copies out again
-    /// until the next collection).
-    async fn live_source(&self, src: &SourceRecord) -> Result<Option<DynamicObject>, kube::Error> {
+    /// The source as the API server has it now, and what that makes of the incarnation `src`
+    /// (from the store) records ([`Owner::of`]): read before writing its federated object, which
+    /// is rendered from it, so a stale store never brings back a federated object for a source
+    /// deleted meanwhile.
+    async fn live_source(&self, src: &SourceRecord) -> Result<(Owner, Option<DynamicObject>), kube::Error> {
         let current = self.source_api(src.metadata.namespace.as_deref()).get_opt(&src.name_any()).await?;
-        Ok(current.filter(|c| same_live_incarnation(&src.metadata, &c.metadata)).map(|mut c| {
-            render::trim_source(&mut c);
-            c
-        }))
+        let owner = Owner::of(&src.metadata, current.as_ref().map(|c| &c.metadata));
+        Ok((
+            owner,
+            current.map(|mut c| {
+                render::trim_source(&mut c);
+                c
+            }),
+        ))
     }
 
     /// A source-owned federated object whose source is no longer a labelled source: delete it,
@@ -434,13 +445,15 @@ mod tests {
         let ar = kube::core::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&());
         let at = |generation: Option<i64>| {
             let mut f = Federated::new("cm", &ar, Default::default());
+            f.metadata.uid = Some("u-1".into());
             f.metadata.generation = generation;
             f
         };
-        assert_eq!(known_federated(None), Known::Absent);
-        assert_eq!(known_federated(Some(&at(Some(1)))), Known::Unadopted, "as the POST left it");
-        assert_eq!(known_federated(Some(&at(None))), Known::Unadopted, "nothing known: check");
-        assert_eq!(known_federated(Some(&at(Some(2)))), Known::Applied, "applied since: ours");
+        let present = |unadopted| Known { seen: Seen::Present(Some("u-1".into())), unadopted };
+        assert_eq!(known_federated(None), Known::ABSENT);
+        assert_eq!(known_federated(Some(&at(Some(1)))), present(true), "as the POST left it");
+        assert_eq!(known_federated(Some(&at(None))), present(true), "nothing known: check");
+        assert_eq!(known_federated(Some(&at(Some(2)))), present(false), "applied since: ours");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use fed_core::api::ApiResourceRef;
+use fed_core::guard::{Cleanup, Owner};
 use fed_core::keys;
 use fed_core::plan::{self, Plan, Step};
 use fed_core::status::{CLUSTER_NOT_READY, Outcome};
@@ -20,7 +21,7 @@ use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{debug, info};
 
-use super::adopt;
+use super::adopt::{self, Put};
 use super::copies::render_fingerprint;
 use super::handle::TypeHandle;
 use super::live::host_namespace;
@@ -160,7 +161,11 @@ impl<'a> MemberWriter<'a> {
         let (ns, name) = (plan.namespace.as_deref(), plan.name.as_str());
         let api = self.member_api(client.clone(), ns);
         let known = self.handle.copies.known(cluster, ns, name);
-        let mut result = self.write(cluster, adopt::put(&api, name, object, known)).await;
+        // Sync checked its federated object live and finalized just before the plan; the
+        // cleanup its deletion brings runs after this reconcile, so whatever is written here is
+        // removed by it ([`Cleanup::Finalizer`]).
+        let put = || adopt::put(&api, name, object, known.clone(), Owner::Live, Cleanup::Finalizer);
+        let mut result = self.write(cluster, put()).await;
         if let (Some(ns), Some(404)) = (ns, result.as_ref().err().and_then(CallError::code)) {
             match self.namespace_wanted(ns, name).await {
                 Ok(true) => {}
@@ -176,12 +181,17 @@ impl<'a> MemberWriter<'a> {
             if let Err(e) = self.ensure_namespace(cluster, client, ns).await {
                 return e.outcome(word, self.shared.opts.member_timeout);
             }
-            result = self.write(cluster, adopt::put(&api, name, object, known)).await;
+            result = self.write(cluster, put()).await;
         }
         match result {
-            Ok(answer) => {
+            Ok(Put::Written(answer)) => {
                 self.handle.copies.record_apply(cluster, render_fingerprint(object), &answer);
                 Outcome::Propagated
+            }
+            // The member watch brings the copy's deletion, and with it the next sync.
+            Ok(Put::Held(hold)) => {
+                self.handle.copies.forget_apply(cluster, ns, name);
+                Outcome::failed(word, format!("not written: {}; retried", hold.reason()))
             }
             Err(e) => {
                 self.handle.copies.forget_apply(cluster, ns, name);

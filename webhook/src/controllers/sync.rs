@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fed_core::api::Federated;
+use fed_core::guard::Owner;
 use fed_core::plan::{self, MemberCluster, Plan};
 use fed_core::status::{self, Outcome};
 use fed_core::{keys, workload};
@@ -32,7 +33,7 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::handle::TypeHandle;
-use super::live::{host_namespace_ending, same_live_incarnation};
+use super::live::host_namespace_ending;
 use super::member_write::MemberWriter;
 use super::recent_status::RecentStatus;
 use super::retry::FailureCounts;
@@ -334,7 +335,7 @@ impl SyncCtx {
 /// and carries the sync finalizer: only then may copies be written for it, because only then
 /// will a cleanup run before it goes away.
 pub fn still_live(cached: &Federated, current: &Federated) -> bool {
-    same_live_incarnation(&cached.metadata, &current.metadata)
+    Owner::of(&cached.metadata, Some(&current.metadata)) == Owner::Live
         && current.finalizers().iter().any(|f| f == keys::FINALIZER)
 }
 
