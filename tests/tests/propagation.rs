@@ -218,6 +218,16 @@ async fn annotated_configmap_propagates() {
     ns.delete().await;
 }
 
+/// The FederatedConfigMaps of namespace `ns` on the host.
+fn federated_configmaps(bed: &Bed, ns: &str) -> Api<kube::api::DynamicObject> {
+    let gvk = kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedConfigMap");
+    Api::namespaced_with(
+        bed.earth.clone(),
+        ns,
+        &kube::core::ApiResource::from_gvk_with_plural(&gvk, "federatedconfigmaps"),
+    )
+}
+
 /// The manager and operation of each main-resource entry in `meta`'s managedFields that is ours.
 fn our_operations(meta: &kube::core::ObjectMeta) -> Vec<String> {
     let entries = meta.managed_fields.as_deref().unwrap_or_default();
@@ -245,17 +255,7 @@ async fn a_copy_created_by_post_drops_what_its_source_drops() {
     apply(&ns.name, &cm(serde_json::json!({"colour": "green", "size": "large"})));
     let created = wait_present::<ConfigMap>(&bed, &["vulcan"], &ns.name, "sizes").await.remove(0);
     assert_eq!(our_operations(&created.metadata), ["Update"], "the copy was created with a POST");
-    let fed_api = Api::<kube::api::DynamicObject>::namespaced_with(
-        bed.earth.clone(),
-        &ns.name,
-        &kube::core::ApiResource {
-            group: "types.kubefed.io".into(),
-            version: "v1beta1".into(),
-            api_version: "types.kubefed.io/v1beta1".into(),
-            kind: "FederatedConfigMap".into(),
-            plural: "federatedconfigmaps".into(),
-        },
-    );
+    let fed_api = federated_configmaps(&bed, &ns.name);
     let fed = fed_api.get("sizes").await.expect("its federated object");
     assert_eq!(our_operations(&fed.metadata), ["Update"], "the federated object was created with a POST");
 
@@ -292,14 +292,7 @@ async fn a_write_decided_before_a_delete_does_not_bring_the_object_back() {
     });
     apply(&ns.name, &cm.to_string());
     wait_present::<ConfigMap>(&bed, &["vulcan"], &ns.name, "late").await;
-    let fed_api = Api::<kube::api::DynamicObject>::namespaced_with(
-        bed.earth.clone(),
-        &ns.name,
-        &kube::core::ApiResource::from_gvk_with_plural(
-            &kube::core::GroupVersionKind::gvk("types.kubefed.io", "v1beta1", "FederatedConfigMap"),
-            "federatedconfigmaps",
-        ),
-    );
+    let fed_api = federated_configmaps(&bed, &ns.name);
     // What materialize's store holds of the federated object while it reads the source live.
     let stored = fed_api.get("late").await.expect("its federated object");
     let write = decide(Owner::Live, Cleanup::Collected, &Seen::Present(stored.metadata.uid.clone()), Attempt::First);
