@@ -21,7 +21,9 @@ if [[ ! -x "$bin" ]]; then
   src="$cache/src"
   rm -rf "$src"
   mkdir -p "$src" "$cache/bin"
-  git -C "$REPO_ROOT" archive "$rev" | tar -x -C "$src"
+  # -m: the files get the time of extraction. With the commit's times, cargo would take the
+  # previous build's artifacts (built later than those times) for fresh and rebuild nothing.
+  git -C "$REPO_ROOT" archive "$rev" | tar -x -m -C "$src"
   log "building fed-webhook of ${rev:0:12} in $src"
   start=$SECONDS
   (
