@@ -17,6 +17,10 @@ rev="$(git -C "$REPO_ROOT" rev-parse --verify "${FED_UPGRADE_FROM:-HEAD~1}^{comm
   die "no commit ${FED_UPGRADE_FROM:-HEAD~1} to upgrade from"
 cache="$HOME/.cache/kubectl-fed/previous"
 bin="$cache/bin/fed-webhook-${rev:0:12}"
+# One build at a time: another bed's fault suite on this machine shares the cache.
+mkdir -p "$cache"
+exec 8>"$cache/.lock"
+flock 8
 if [[ ! -x "$bin" ]]; then
   src="$cache/src"
   rm -rf "$src"
