@@ -94,6 +94,18 @@ impl Plan {
         let (namespace, name) = render::member_key(input.fed, input.target);
         Plan { origin: render::origin_of(input.fed, input.target), namespace, name, steps: BTreeMap::new() }
     }
+
+    /// The plan with every write to a cluster `skip` names replaced by `outcome` (a member
+    /// that stopped answering: nothing could be sent there, and deciding to write would cost
+    /// the host a read of the object on every retry).
+    pub fn settled_where(mut self, skip: impl Fn(&str) -> bool, outcome: &Outcome) -> Plan {
+        for (cluster, step) in &mut self.steps {
+            if !matches!(step, Step::Settled(_)) && skip(cluster) {
+                *step = Step::Settled(outcome.clone());
+            }
+        }
+        self
+    }
 }
 
 /// True when the host's copy of `fed` is the source itself (an annotated source owns it) or,

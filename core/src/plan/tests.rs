@@ -324,3 +324,29 @@ fn transitions_that_keep_a_cluster_update_its_copy_in_place() {
         assert!(!plan.steps.values().any(|s| *s == Step::Delete), "{case}: nothing is deleted: {:?}", kinds(&plan));
     }
 }
+
+#[test]
+fn a_stalled_cluster_is_settled_and_the_others_keep_their_steps() {
+    let mut f = fed(Placement::clusters(["vulcan", "kronos"]));
+    f.status = Some(FederatedStatus {
+        clusters: vec![ClusterStatus { name: "earth".into(), ..Default::default() }],
+        ..Default::default()
+    });
+    let target = deployments();
+    let mut m = members();
+    m[0].copy = CopyState::Present(Some("FederatedDeployment/shop/web".into()));
+    let plan = propagate(&input(&f, &target, &m));
+    assert_eq!(kinds(&plan), [("earth", "delete"), ("kronos", "create"), ("vulcan", "create")]);
+    let stalled = Outcome::failed(CLUSTER_NOT_READY, "stopped answering");
+    let settled = plan.clone().settled_where(|c| c == "vulcan" || c == "earth", &stalled);
+    assert_eq!(kinds(&settled), [("earth", CLUSTER_NOT_READY), ("kronos", "create"), ("vulcan", CLUSTER_NOT_READY)]);
+    assert_eq!(settled.steps["vulcan"], Step::Settled(stalled.clone()));
+    assert_eq!(plan.clone().settled_where(|_| false, &stalled), plan, "nothing stalled: the same plan");
+    let mut offline = plan.clone();
+    offline.steps.insert("kronos".into(), Step::Settled(Outcome::Removed));
+    assert_eq!(
+        offline.settled_where(|_| true, &stalled).steps["kronos"],
+        Step::Settled(Outcome::Removed),
+        "a settled step keeps its own outcome"
+    );
+}

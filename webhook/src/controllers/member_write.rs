@@ -77,6 +77,15 @@ impl<'a> MemberWriter<'a> {
         MemberWriter { shared, handle }
     }
 
+    /// `plan` with nothing to send to the members marked stalled now ([`super::stalls`]): their
+    /// outcome is what a request to them would get, and a reconcile left with nothing else to
+    /// write (the retries while a member hangs) costs the host no read of the object.
+    pub fn without_stalled(&self, plan: Plan) -> Plan {
+        let stalls = &self.shared.members.stalls;
+        let outcome = CallError::Stalled.outcome(CLUSTER_NOT_READY, self.shared.opts.member_timeout);
+        plan.settled_where(|cluster| stalls.stalled_since(cluster).is_some(), &outcome)
+    }
+
     /// Whether executing `plan` would send a write: every delete does; an apply does unless the
     /// member already holds exactly this render, untouched since sync wrote it.
     pub fn writes(&self, plan: &Plan) -> bool {

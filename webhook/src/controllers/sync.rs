@@ -226,7 +226,7 @@ impl SyncCtx {
     }
 
     async fn apply(&self, cached: &Federated) -> Result<Action, SyncError> {
-        let plan = self.plan(cached, false).expect("a propagation plan");
+        let plan = self.writer().without_stalled(self.plan(cached, false).expect("a propagation plan"));
         // Only a reconcile that writes to a member needs the live object: most reconciles
         // (status echoes, member watch events, resyncs) find everything up to date and cost
         // the host nothing.
@@ -235,7 +235,7 @@ impl SyncCtx {
                 debug!(object = %self.handle.origin(cached), "store is behind the API server; waiting for the watch");
                 return Ok(Action::await_change());
             };
-            let plan = self.plan(&live, false).expect("a propagation plan");
+            let plan = self.writer().without_stalled(self.plan(&live, false).expect("a propagation plan"));
             (std::borrow::Cow::Owned(live), plan)
         } else {
             (std::borrow::Cow::Borrowed(cached), plan)
