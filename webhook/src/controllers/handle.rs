@@ -147,13 +147,21 @@ mod tests {
 
     use super::*;
 
+    /// A handle of `kind`, its store's writer and its sync queue.
+    fn handle_of(
+        kind: &str,
+        plural: &str,
+    ) -> (TypeHandle, Writer<Federated>, mpsc::UnboundedReceiver<ObjectRef<Federated>>) {
+        let target = ApiResourceRef::v1("apps", kind, plural, Scope::Namespaced);
+        let spec = TypeSpec { config_name: target.qualified_plural(), federated: target.federated(), target };
+        let writer = Writer::<Federated>::new(spec.federated.api_resource());
+        let (tx, rx) = mpsc::unbounded();
+        (TypeHandle::new(spec, writer.as_reader(), tx), writer, rx)
+    }
+
     #[tokio::test]
     async fn a_handle_names_copies_and_queues_syncs() {
-        let target = ApiResourceRef::v1("apps", "Deployment", "deployments", Scope::Namespaced);
-        let spec = TypeSpec { config_name: target.qualified_plural(), federated: target.federated(), target };
-        let mut writer = Writer::<Federated>::new(spec.federated.api_resource());
-        let (tx, mut rx) = mpsc::unbounded();
-        let handle = TypeHandle::new(spec, writer.as_reader(), tx);
+        let (handle, mut writer, mut rx) = handle_of("Deployment", "deployments");
         let mut f = Federated::new("web", &handle.fed_ar, Default::default());
         f.metadata.namespace = Some("ns".into());
         f.spec.placement = fed_core::api::Placement::clusters(["vulcan"]);
@@ -171,11 +179,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_bulk_requeue_is_paced() {
-        let target = ApiResourceRef::v1("", "ConfigMap", "configmaps", Scope::Namespaced);
-        let spec = TypeSpec { config_name: target.qualified_plural(), federated: target.federated(), target };
-        let mut writer = Writer::<Federated>::new(spec.federated.api_resource());
-        let (tx, mut rx) = mpsc::unbounded();
-        let handle = TypeHandle::new(spec, writer.as_reader(), tx);
+        let (handle, mut writer, mut rx) = handle_of("ReplicaSet", "replicasets");
         let total = 3 * BULK_CHUNK + 1;
         for i in 0..total {
             let mut f = Federated::new(&format!("cm-{i}"), &handle.fed_ar, Default::default());
