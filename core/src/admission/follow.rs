@@ -26,7 +26,9 @@ use std::collections::BTreeMap;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, Operation};
 
-use super::{Decision, FederationView, Outcome, Subject, map_patch, mutate_source};
+use super::mutate::{map_patch, mutate_source};
+use super::subject::{Decision, Outcome, Subject};
+use super::view::FederationView;
 use crate::api::Placement;
 use crate::{contents, keys, selector};
 

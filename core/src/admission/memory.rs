@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::FederationView;
+use super::view::FederationView;
 use crate::api::{ApiResourceRef, Federated, FederatedTypeConfig};
 use crate::placement::JoinedCluster;
 

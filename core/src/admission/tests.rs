@@ -1,13 +1,20 @@
 //! Table-driven tests of every admission rule against an in-memory federation.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::core::ObjectMeta;
 use kube::core::admission::AdmissionReview;
 use proptest::prelude::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
-use crate::api::{FederatedSpec, FederatedTypeConfigSpec, Propagation};
+use crate::api::{
+    ApiResourceRef, Federated, FederatedSpec, FederatedTypeConfig, FederatedTypeConfigSpec, Placement, Propagation,
+    Scope,
+};
+use crate::keys;
+use crate::placement::JoinedCluster;
 
 // ---- the in-memory federation ----
 
