@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
+use fed_core::api::KubeFedCluster;
 use kube::Client;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use rustls_pki_types::CertificateDer;
@@ -152,6 +153,16 @@ impl Ctx {
     /// A client for any context of the kubeconfig.
     pub async fn client_for(&self, context: &str) -> Result<Client> {
         client_from_kubeconfig(self.kubeconfig.config.clone(), context).await
+    }
+
+    /// A client for member `cluster` through the kubeconfig context that reaches its API
+    /// endpoint (the admin credentials `join` used), or why there is none, as one line.
+    pub async fn member_client(&self, cluster: &KubeFedCluster) -> Result<Client, String> {
+        let name = cluster.metadata.name.as_deref().unwrap_or_default();
+        let Some(context) = self.kubeconfig.context_for_cluster(name, &cluster.spec.api_endpoint) else {
+            return Err(format!("no kubeconfig context reaches {}", cluster.spec.api_endpoint));
+        };
+        self.client_for(&context).await.map_err(|e| crate::errors::one_line(&e))
     }
 
     /// The server URL and CA of a context.

@@ -98,12 +98,9 @@ async fn ask(ctx: &Ctx, fed: &Federated, target: &ApiResourceRef, cluster: &Kube
     if j.offline {
         return Answer::Skipped("it is Offline".to_string());
     }
-    let Some(context) = ctx.kubeconfig.context_for_cluster(&name, &cluster.spec.api_endpoint) else {
-        return Answer::Skipped(format!("no kubeconfig context reaches {}", cluster.spec.api_endpoint));
-    };
-    let client = match ctx.client_for(&context).await {
+    let client = match ctx.member_client(cluster).await {
         Ok(c) => c,
-        Err(e) => return Answer::Skipped(one_line(&e)),
+        Err(why) => return Answer::Skipped(why),
     };
     let obj: DynamicObject = match serde_json::from_value(copy) {
         Ok(o) => o,

@@ -60,16 +60,9 @@ pub async fn find(
 ) -> Result<Vec<OrphanRow>> {
     let mut members = Vec::new();
     for c in clusters {
-        let name = c.name_any();
-        match ctx.kubeconfig.context_for_cluster(&name, &c.spec.api_endpoint) {
-            Some(context) => match ctx.client_for(&context).await {
-                Ok(client) => members.push((name, client)),
-                Err(e) => output::warn(format!("cluster {name} was not searched: {}", one_line(&e))),
-            },
-            None => output::warn(format!(
-                "cluster {name} was not searched: no kubeconfig context reaches {}",
-                c.spec.api_endpoint
-            )),
+        match ctx.member_client(c).await {
+            Ok(client) => members.push((c.name_any(), client)),
+            Err(why) => output::warn(format!("cluster {} was not searched: {why}", c.name_any())),
         }
     }
     let mut rows = Vec::new();

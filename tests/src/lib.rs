@@ -107,14 +107,20 @@ pub fn script_command(script: &str, args: &[&str]) -> std::process::Command {
 }
 
 async fn run_script(script: &str) -> anyhow::Result<()> {
-    let out = tokio::process::Command::from(script_command(script, &[]))
-        .output()
-        .await
-        .with_context(|| format!("running {script}"))?;
+    run_script_with(script, &[]).await.map(drop)
+}
+
+/// Runs `script` ([`script_command`]) with `env` set, off the runtime's thread (a load the test
+/// started keeps running meanwhile); its standard output, trimmed, or an error with all its
+/// output when it fails.
+pub async fn run_script_with(script: &str, env: &[(&str, &str)]) -> anyhow::Result<String> {
+    let mut cmd = script_command(script, &[]);
+    cmd.envs(env.iter().copied());
+    let out = tokio::process::Command::from(cmd).output().await.with_context(|| format!("running {script}"))?;
     if !out.status.success() {
         bail!("{script} failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// A client for one context of `.local/kubeconfig`.

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use fed_e2e::{Bed, TestNamespace, federation, hack_later, host_in_cluster, images, script_command};
+use fed_e2e::{Bed, TestNamespace, federation, hack_later, host_in_cluster, images, run_script_with};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
@@ -22,19 +22,9 @@ const NAMESPACE: &str = "kube-federation-system";
 /// How often the Lease is sampled.
 const SAMPLE: Duration = Duration::from_millis(200);
 
-/// Runs a hack/ script off the runtime's thread (the load keeps running meanwhile), with
-/// `env` set; panics with its output when it fails; returns its standard output.
+/// Runs hack/`name` with `env` set ([`run_script_with`]); panics with its output when it fails.
 async fn script(name: &str, env: &[(&str, &str)]) -> String {
-    let mut cmd = script_command(&format!("hack/{name}"), &[]);
-    cmd.envs(env.iter().copied());
-    let out = tokio::process::Command::from(cmd).output().await.expect("the script runs");
-    assert!(
-        out.status.success(),
-        "hack/{name} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    run_script_with(&format!("hack/{name}"), env).await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The image the host component's Deployment runs.
