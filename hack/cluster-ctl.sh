@@ -21,7 +21,8 @@
 #   hack/cluster-ctl.sh restore etcd CLUSTER        the cluster back to that backup, as a restore is
 #                                                   done: its kube-scheduler, kube-controller-manager,
 #                                                   kube-apiserver and etcd stopped, etcd's data
-#                                                   replaced by the backup, all started again. Every
+#                                                   replaced by the backup, all started again, and
+#                                                   the cluster's kubelets restarted. Every
 #                                                   other client of that apiserver holds
 #                                                   resourceVersions from after the backup: restart
 #                                                   the ones that do not re-list by themselves
@@ -93,6 +94,17 @@ do_restore() {
   for c in "${started[@]}"; do
     start_process "$c" "$name"
     wait_ready "$c" "$name"
+  done
+  # The kubelets watch with resourceVersions from after the backup too; one left running was
+  # seen never to finish a pod's termination. Kubernetes' restore procedure restarts them.
+  local key
+  for key in "$name" "$name-2"; do
+    if [[ -s "$(cmd_file kubelet "$key")" ]] && is_running kubelet "$key"; then
+      stop_processes "kubelet/$key"
+      start_process kubelet "$key"
+      wait_ready kubelet "$key"
+      started+=("kubelet/$key")
+    fi
   done
   log "$name restored from $(backup_dir "$name"); started again: ${started[*]}"
 }
