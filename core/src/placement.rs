@@ -55,6 +55,12 @@ pub fn resolve(p: &Placement, clusters: &[JoinedCluster]) -> BTreeSet<String> {
     }
 }
 
+/// The clusters `p`'s selector alone places on, ignoring `p.clusters` (no selector: none), as
+/// KubeFed's ReplicaSchedulingPreference computes `intersectWithClusterSelector`.
+pub fn resolve_selector(p: &Placement, clusters: &[JoinedCluster]) -> BTreeSet<String> {
+    resolve(&Placement { clusters: None, cluster_selector: p.cluster_selector.clone() }, clusters)
+}
+
 /// Like [`resolve`], but refuses unknown cluster names (naming the joined clusters and the
 /// nearest one) and malformed selectors (admission uses this).
 pub fn check(p: &Placement, clusters: &[JoinedCluster]) -> Result<BTreeSet<String>, PlacementError> {

@@ -330,3 +330,74 @@ async fn rollout_status_waits_for_every_cluster_and_names_the_one_that_lags() {
     assert!(!text.contains("vulcan:"), "vulcan has rolled out: {text}");
     ns.delete().await;
 }
+
+/// KubeFed's `intersectWithClusterSelector` reads the target's cluster selector alone: with
+/// `clusters: []` and a selector matching vulcan, vulcan gets the whole total, for both
+/// target kinds.
+#[tokio::test]
+async fn intersect_with_cluster_selector_reads_the_selector_alone() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let bed = federation().await;
+    let ns = TestNamespace::create(&bed.earth, "rsp-intersect").await;
+    let label = format!("e2e-intersect-{}", ns.name);
+    let replicasets_were_enabled =
+        kubectl_federation_ns(&["get", "federatedtypeconfig", "replicasets.apps"]).status.success();
+    if !replicasets_were_enabled {
+        fed_e2e::succeeded(kubectl_fed(&["enable", "replicasets.apps"]));
+    }
+    fed_e2e::succeeded(kubectl_federation_ns(&["label", "kubefedcluster", "vulcan", &format!("{label}=yes")]));
+    for (kind, short) in [("FederatedDeployment", "deploy"), ("FederatedReplicaSet", "rs")] {
+        let name = format!("web-{short}");
+        let fed = json!({
+            "apiVersion": "types.kubefed.io/v1beta1",
+            "kind": kind,
+            "metadata": {"name": name},
+            "spec": {
+                "template": {"spec": deployment_spec(&name, 1)},
+                "placement": {"clusters": [], "clusterSelector": {"matchLabels": {&label: "yes"}}}
+            }
+        });
+        let out = apply_on_earth(&ns.name, &fed.to_string(), &[]);
+        assert!(out.status.success(), "{kind}: {}", output_text(&out));
+        let rsp = json!({
+            "apiVersion": "scheduling.kubefed.io/v1alpha1",
+            "kind": "ReplicaSchedulingPreference",
+            "metadata": {"name": name},
+            "spec": {"targetKind": kind, "totalReplicas": 5, "intersectWithClusterSelector": true, "clusters": {
+                "vulcan": {"minReplicas": 1, "weight": 1},
+                "kronos": {"minReplicas": 2, "weight": 3}
+            }}
+        });
+        let out = apply_on_earth(&ns.name, &rsp.to_string(), &[]);
+        assert!(out.status.success(), "{kind}: {}", output_text(&out));
+        let copy_replicas = |cluster: &'static str| {
+            let (ns, name, kind) = (ns.name.clone(), name.clone(), short);
+            move || {
+                let out = fed_e2e::kubectl(&[
+                    "--context",
+                    cluster,
+                    "-n",
+                    &ns,
+                    "get",
+                    kind,
+                    &name,
+                    "-o",
+                    "jsonpath={.spec.replicas}",
+                ]);
+                out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            }
+        };
+        let vulcan = copy_replicas("vulcan");
+        wait_until(CONVERGE, &format!("{kind}: vulcan to hold all 5 replicas"), || {
+            let got = vulcan();
+            async move { (got.as_deref() == Some("5")).then_some(()) }
+        })
+        .await;
+        assert_eq!(copy_replicas("kronos")(), None, "{kind}: kronos is not selected, so it holds no copy");
+    }
+    fed_e2e::succeeded(kubectl_federation_ns(&["label", "kubefedcluster", "vulcan", &format!("{label}-")]));
+    ns.delete().await;
+    if !replicasets_were_enabled {
+        fed_e2e::succeeded(kubectl_fed(&["disable", "replicasets.apps", "--force"]));
+    }
+}

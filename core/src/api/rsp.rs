@@ -53,8 +53,9 @@ pub struct ReplicaSchedulingPreferenceSpec {
     /// where they are as far as the preferences allow.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rebalance: bool,
-    /// When true, the divided clusters are intersected with the target's cluster selector;
-    /// when false they replace the target's placement.
+    /// When true, the divided clusters are first intersected with the clusters the target's
+    /// cluster selector alone selects (as KubeFed: its `clusters` list is ignored); either way
+    /// the divided clusters become the target's placement.
     #[serde(default)]
     pub intersect_with_cluster_selector: bool,
     /// Cluster name or `"*"` to preferences. Clusters without an entry (and no `"*"`) get no

@@ -129,21 +129,27 @@ pub fn schedule(
     (replicas, plan.unassigned)
 }
 
-/// The spec an RSP asks of its target `fed`: its clusters (its own entries that are joined;
-/// every joined cluster for `"*"` or no entries), intersected with `fed`'s placement when
-/// `intersectWithClusterSelector`, else replacing it; the division over them.
-pub fn for_rsp(spec: &ReplicaSchedulingPreferenceSpec, fed: &Federated, joined: &[JoinedCluster]) -> Scheduled {
+/// The spec an RSP asks of its target `fed`, as KubeFed's replica scheduler writes it: the
+/// placement becomes the RSP's clusters (its own entries that are joined; every joined cluster
+/// for `"*"` or no entries) and the division over them. With `intersectWithClusterSelector`,
+/// those clusters are first intersected with what `fed`'s cluster selector alone selects (its
+/// `clusters` list is ignored, and no selector selects nothing); `None` when that leaves no
+/// cluster: KubeFed then leaves the object as it is.
+pub fn for_rsp(spec: &ReplicaSchedulingPreferenceSpec, fed: &Federated, joined: &[JoinedCluster]) -> Option<Scheduled> {
     let all = spec.clusters.is_empty() || spec.clusters.contains_key(WILDCARD_CLUSTER);
     let mut candidates: BTreeSet<String> =
         joined.iter().filter(|c| all || spec.clusters.contains_key(&c.name)).map(|c| c.name.clone()).collect();
     if spec.intersect_with_cluster_selector {
-        let placed = placement::resolve(&fed.spec.placement, joined);
-        candidates.retain(|c| placed.contains(c));
+        let selected = placement::resolve_selector(&fed.spec.placement, joined);
+        candidates.retain(|c| selected.contains(c));
+        if candidates.is_empty() {
+            return None;
+        }
     }
     let prefs =
         Preferences { total: i64::from(spec.total_replicas), clusters: &spec.clusters, rebalance: spec.rebalance };
-    let placement = (!spec.intersect_with_cluster_selector).then(|| Placement::clusters(candidates.iter().cloned()));
-    scheduled(&prefs, &candidates, joined, fed, placement)
+    let placement = Some(Placement::clusters(candidates.iter().cloned()));
+    Some(scheduled(&prefs, &candidates, joined, fed, placement))
 }
 
 /// The spec an annotated source's `kubefed.io/replica-scheduling` asks of its federated object
@@ -241,28 +247,48 @@ mod tests {
             ..Default::default()
         };
         let f = fed(json!({"placement": {"clusters": [{"name": "earth"}, {"name": "vulcan"}]}}));
-        let s = for_rsp(&rsp, &f, &bed(false));
+        let s = for_rsp(&rsp, &f, &bed(false)).unwrap();
         assert_eq!(s.replicas, counts(&[("kronos", 6), ("vulcan", 3)]));
         assert_eq!(s.placement, Some(Placement::clusters(["kronos", "vulcan"])), "earth is not placed");
         assert!(!s.is_current(&f));
         let mut written = f.clone();
         written.spec.overrides = s.overrides.clone();
         written.spec.placement = s.placement.clone().unwrap();
-        assert!(for_rsp(&rsp, &written, &bed(false)).is_current(&written), "a second pass writes nothing");
+        assert!(for_rsp(&rsp, &written, &bed(false)).unwrap().is_current(&written), "a second pass writes nothing");
     }
 
     #[test]
-    fn intersect_keeps_the_placement_and_divides_within_it() {
+    fn intersect_reads_the_selector_alone_as_kubefed_does() {
+        let labelled = |name: &str, zone: &str| JoinedCluster {
+            labels: [("zone".to_string(), zone.to_string())].into(),
+            ..cluster(name, false, false)
+        };
+        let joined = vec![cluster("earth", false, true), labelled("kronos", "b"), labelled("vulcan", "a")];
         let rsp = ReplicaSchedulingPreferenceSpec {
             target_kind: "FederatedDeployment".into(),
-            total_replicas: 4,
+            total_replicas: 5,
             intersect_with_cluster_selector: true,
+            clusters: parse_annotation(
+                r#"{"vulcan":{"minReplicas":1,"weight":1},"kronos":{"minReplicas":2,"weight":3}}"#,
+            )
+            .unwrap(),
             ..Default::default()
         };
-        let f = fed(json!({"placement": {"clusters": [{"name": "earth"}, {"name": "vulcan"}]}}));
-        let s = for_rsp(&rsp, &f, &bed(false));
-        assert_eq!(s.placement, None);
-        assert_eq!(s.replicas, counts(&[("earth", 2), ("vulcan", 2)]), "no preferences: an even split");
+        let selector = json!({"matchLabels": {"zone": "a"}});
+        let cases = [
+            ("clusters: [] and a selector", json!({"clusters": [], "clusterSelector": selector}), Some(5)),
+            ("clusters naming kronos", json!({"clusters": [{"name": "kronos"}], "clusterSelector": selector}), Some(5)),
+            ("the selector alone", json!({"clusterSelector": selector}), Some(5)),
+            ("no selector: nothing is selected", json!({"clusters": [{"name": "vulcan"}]}), None),
+        ];
+        for (what, placement, vulcan) in cases {
+            let f = fed(json!({ "placement": placement }));
+            let s = for_rsp(&rsp, &f, &joined);
+            assert_eq!(s.as_ref().map(|s| s.replicas.clone()), vulcan.map(|n| counts(&[("vulcan", n)])), "{what}");
+            if let Some(s) = s {
+                assert_eq!(s.placement, Some(Placement::clusters(["vulcan"])), "{what}: placed where the replicas go");
+            }
+        }
     }
 
     #[test]

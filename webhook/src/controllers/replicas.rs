@@ -3,8 +3,8 @@
 //!
 //! Two sources of preferences, one decision each in fed-core:
 //! - a `ReplicaSchedulingPreference` with the name and namespace of a FederatedDeployment or
-//!   FederatedReplicaSet ([`fed_core::replicas::for_rsp`]: its clusters replace the placement
-//!   unless `intersectWithClusterSelector`);
+//!   FederatedReplicaSet ([`fed_core::replicas::for_rsp`]: its clusters, intersected with the
+//!   object's cluster selector when `intersectWithClusterSelector`, replace the placement);
 //! - `kubefed.io/replica-scheduling` on an annotated source, which materialize copies onto its
 //!   federated object ([`fed_core::replicas::for_source`]; the total is the source's replicas).
 //!
@@ -210,7 +210,7 @@ impl ReplicasCtx {
             return Some(replicas::for_source(replicas::template_replicas(fed), &prefs, fed, &joined));
         }
         let rsp = self.rsp_of(fed)?;
-        Some(replicas::for_rsp(&rsp.spec, fed, &joined))
+        replicas::for_rsp(&rsp.spec, fed, &joined)
     }
 
     async fn divide(&self, fed: &Federated) -> Result<(), kube::Error> {
