@@ -16,7 +16,7 @@
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
 //! deleted. [`follow_label`] labels the host namespace of a FederatedNamespace annotated
 //! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`runner`] (the applier loop), [`retry`], [`recent_status`],
-//! [`live`], [`adopt`] (POST when absent, then field adoption before the first apply); [`stalls`]: members that stopped answering, skipped so they cannot hold up the
+//! [`live`], [`member_tasks`] (one task per member, such as a watch), [`adopt`] (POST when absent, then field adoption before the first apply); [`stalls`]: members that stopped answering, skipped so they cannot hold up the
 //! others.
 
 pub mod adopt;
@@ -27,6 +27,7 @@ pub mod health;
 pub mod leader;
 pub mod live;
 pub mod materialize;
+pub mod member_tasks;
 pub mod member_write;
 pub mod members;
 pub mod options;

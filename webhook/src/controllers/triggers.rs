@@ -27,10 +27,10 @@ use tracing::{debug, warn};
 use super::copies::{CopyRecord, copy_record, copy_record_with};
 use super::handle::TypeHandle;
 use super::materialize::MaterializeHandle;
+use super::member_tasks::MemberTasks;
 use super::members::{self, Member};
 use super::replicas::ReplicasHandle;
 use super::shared::Shared;
-use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
 use crate::ready::Ready;
 use crate::record::{self, NameKey};
@@ -125,26 +125,17 @@ pub async fn manage_member_watches(shared: Arc<Shared>, handle: Arc<TypeHandle>)
     let mut changes = shared.members.subscribe();
     shared.members.wait_ready().await;
     handle.fed_ready.wait().await;
-    // Keyed by (client epoch, offline): a cluster coming back online gets a fresh watch at once
-    // instead of waiting out the watcher's backoff (up to 30 s).
-    let mut watches: HashMap<String, ((u64, bool), AbortOnDrop<()>)> = HashMap::new();
+    let mut watches = MemberTasks::default();
     let mut before: BTreeMap<String, Member> = BTreeMap::new();
     loop {
         let now = shared.members.snapshot();
-        watches
-            .retain(|name, (key, _)| now.get(name).is_some_and(|m| (m.epoch, m.offline) == *key && m.client.is_ok()));
-        handle.copies.retain(|name| watches.contains_key(name));
-        for (name, m) in &now {
-            let Ok(client) = &m.client else { continue };
-            if watches.contains_key(name) {
-                continue;
-            }
+        watches.update(&now, |m, client| {
             let writer = Writer::<CopyRecord>::new(());
             let ready = Ready::new();
-            handle.copies.insert(name, writer.as_reader(), ready.clone());
-            let task = watch_member_copies(handle.clone(), name.clone(), client.clone(), writer, ready);
-            watches.insert(name.clone(), ((m.epoch, m.offline), AbortOnDrop::spawn(task)));
-        }
+            handle.copies.insert(&m.name, writer.as_reader(), ready.clone());
+            watch_member_copies(handle.clone(), m.name.clone(), client.clone(), writer, ready)
+        });
+        handle.copies.retain(|name| watches.contains(name));
         let diff = members::diff(&before, &now);
         if diff.membership {
             handle.requeue_all();
