@@ -8,6 +8,7 @@
 pub mod admission;
 pub mod annotations;
 pub mod api;
+pub mod capacity;
 #[cfg(feature = "certs")]
 pub mod certs;
 pub mod contents;
