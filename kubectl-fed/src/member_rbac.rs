@@ -1,7 +1,9 @@
 //! The members' federation ClusterRoles: least privilege on exactly the enabled types.
 //!
 //! The member ClusterRole grants exactly get/list/watch/create/update/patch/delete on the types
-//! enabled (propagation `Enabled`) plus namespaces, and `get` on `/readyz` for the health probe.
+//! enabled (propagation `Enabled`) plus namespaces, list/watch on nodes and pods (the
+//! controllers' capacity ledger: what each node offers, what its pods request, which pods are
+//! unschedulable), and `get` on `/readyz` for the health probe.
 //! It grants nothing on RBAC, so the federation's token can never widen its own rights (no
 //! `escalate`/`bind`). `join` writes it; `enable` and `disable` rewrite it through each
 //! *member's kubeconfig context* (one named like the cluster, or one whose server is the
@@ -25,8 +27,11 @@ use crate::output;
 /// requires of a type and what the members' federation ClusterRoles grant.
 pub const SYNC_VERBS: [&str; 7] = ["get", "list", "watch", "create", "update", "patch", "delete"];
 
+/// What the controllers' capacity ledger watches on every member (read only).
+pub const CAPACITY_RESOURCES: [&str; 2] = ["nodes", "pods"];
+
 /// The member ClusterRole's rules: full rights on the enabled types and namespaces (grouped by
-/// API group, sorted), `get` on `/readyz`.
+/// API group, sorted), list/watch on nodes and pods, `get` on `/readyz`.
 pub fn member_rules(targets: &[ApiResourceRef]) -> Vec<PolicyRule> {
     let mut by_group: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     by_group.entry(String::new()).or_default().insert("namespaces".to_string());
@@ -43,6 +48,12 @@ pub fn member_rules(targets: &[ApiResourceRef]) -> Vec<PolicyRule> {
             ..Default::default()
         })
         .collect();
+    rules.push(PolicyRule {
+        api_groups: Some(vec![String::new()]),
+        resources: Some(CAPACITY_RESOURCES.iter().map(|r| r.to_string()).collect()),
+        verbs: vec!["list".to_string(), "watch".to_string()],
+        ..Default::default()
+    });
     rules.push(PolicyRule {
         non_resource_urls: Some(vec!["/readyz".to_string()]),
         verbs: vec!["get".to_string()],
@@ -250,11 +261,13 @@ mod tests {
             vec![
                 (vec!["".to_string()], vec!["configmaps".to_string(), "namespaces".into(), "services".into()]),
                 (vec!["apps".to_string()], vec!["deployments".to_string()]),
+                (vec!["".to_string()], vec!["nodes".to_string(), "pods".into()]),
                 (vec![], vec![]),
             ]
         );
-        assert_eq!(rules[2].non_resource_urls.as_deref(), Some(&["/readyz".to_string()][..]));
-        assert_eq!(rules[2].verbs, ["get"]);
+        assert_eq!(rules[2].verbs, ["list", "watch"], "nodes and pods are only read");
+        assert_eq!(rules[3].non_resource_urls.as_deref(), Some(&["/readyz".to_string()][..]));
+        assert_eq!(rules[3].verbs, ["get"]);
         for rule in &rules {
             assert!(!rule.verbs.iter().any(|v| v == "*" || v == "escalate" || v == "bind"));
             assert!(!rule.resources.iter().flatten().any(|r| r == "*"));

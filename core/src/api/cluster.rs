@@ -3,6 +3,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Condition;
+use crate::capacity::ResourceSummary;
 
 /// A member cluster joined to the federation (`core.kubefed.io/v1beta1`).
 ///
@@ -46,6 +47,11 @@ pub struct KubeFedClusterStatus {
     /// `Ready` and `Offline` conditions written by the cluster health controller.
     #[serde(default)]
     pub conditions: Vec<Condition>,
+    /// The member's schedulable nodes in all: what they offer pods and what the pods bound to
+    /// them request, from the controllers' node and pod watches on the member (written by the
+    /// cluster health controller when it changes, at most once per probe period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_summary: Option<ResourceSummary>,
 }
 
 /// Condition type: the member answered its last probe.

@@ -10,8 +10,9 @@
 //!
 //! **Least privilege and later `enable`s.** The member ClusterRole grants exactly
 //! get/list/watch/create/update/patch/delete on the types enabled (propagation `Enabled`) at
-//! join time plus namespaces, and `get` on `/readyz` for the health probe. It grants nothing
-//! on RBAC, so the federation's token can never widen its own rights (no `escalate`/`bind`).
+//! join time plus namespaces, list/watch on nodes and pods (the controllers' capacity ledger),
+//! and `get` on `/readyz` for the health probe. It grants nothing on RBAC, so the federation's
+//! token can never widen its own rights (no `escalate`/`bind`).
 //! When `enable` adds a type, it widens each member's ClusterRole through the *member's
 //! kubeconfig context* (one named like the cluster, or one whose server is the cluster's API
 //! endpoint) — the same admin credentials `join` used; `disable` narrows it the same way. A

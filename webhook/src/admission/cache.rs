@@ -450,6 +450,7 @@ mod tests {
         if offline {
             c.status = Some(KubeFedClusterStatus {
                 conditions: vec![Condition { type_: "Offline".into(), status: "True".into(), ..Default::default() }],
+                ..Default::default()
             });
         }
         c

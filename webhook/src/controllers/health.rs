@@ -3,14 +3,20 @@
 //!
 //! What a probe result means is decided in [`fed_core::health`]: one success → Ready=True,
 //! Offline=False; `failure_threshold` consecutive failures → Ready=False, Offline=True. The
-//! status is written only when a condition changes, plus a `lastProbeTime` refresh at most once
+//! conditions are written only when one changes, plus a `lastProbeTime` refresh at most once
 //! per [`REFRESH`].
+//!
+//! The same status patch carries `resourceSummary`, the member's nodes in all as
+//! [`Capacities::summary`] knows them, when it differs from what this process last wrote (so
+//! at most once per probe period). Until the member's watches have listed, and after it loses
+//! its client, the summary last written stays.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fed_core::api::KubeFedCluster;
+use fed_core::api::{Condition, KubeFedCluster};
+use fed_core::capacity::ResourceSummary;
 use fed_core::health::{Health, conditions_changed, conditions_for, from_conditions, next_health};
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::ObjectReference;
@@ -19,6 +25,7 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Api, Client};
 use tracing::{debug, info, warn};
 
+use super::capacity::Capacities;
 use super::members::{Member, Members};
 use super::options::ControllerOptions;
 use crate::metrics::{ControllerMetrics, WriteTarget};
@@ -29,12 +36,16 @@ pub const REFRESH: Duration = Duration::from_secs(60);
 #[derive(Default)]
 struct ProbeState {
     failures: u32,
+    /// When the conditions were last written.
     last_write: Option<Instant>,
+    /// The resource summary last written.
+    summary: Option<ResourceSummary>,
 }
 
 /// Probes every member every `opts.probe_period` until cancelled.
 pub async fn run(
     members: Arc<Members>,
+    capacities: Arc<Capacities>,
     host: Client,
     opts: Arc<ControllerOptions>,
     recorder: Recorder,
@@ -67,14 +78,16 @@ pub async fn run(
             let next = conditions_for(health, &member.conditions, &detail, &now);
             let changed = conditions_changed(&member.conditions, &next);
             let stale = st.last_write.is_none_or(|t| t.elapsed() >= REFRESH);
-            if !changed && !stale {
-                continue;
-            }
-            let patch = serde_json::json!({ "status": { "conditions": next } });
+            let conditions = (changed || stale).then_some(next.as_slice());
+            let summary = capacities.summary(&member.name).filter(|s| st.summary.as_ref() != Some(s));
+            let Some(patch) = status_patch(conditions, summary.as_ref()) else { continue };
             metrics.write(WriteTarget::Host);
             match api.patch_status(&member.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
                 Ok(_) => {
-                    st.last_write = Some(Instant::now());
+                    if conditions.is_some() {
+                        st.last_write = Some(Instant::now());
+                    }
+                    st.summary = summary.or(st.summary);
                     if changed && previous != Some(health) {
                         info!(cluster = %member.name, ?health, "cluster health changed");
                         publish(&recorder, member, health, &detail, &opts.federation_namespace).await;
@@ -84,6 +97,19 @@ pub async fn run(
             }
         }
     }
+}
+
+/// The merge patch of a KubeFedCluster's status that writes `conditions` and `summary`, those
+/// given; `None` when neither is.
+fn status_patch(conditions: Option<&[Condition]>, summary: Option<&ResourceSummary>) -> Option<serde_json::Value> {
+    let mut status = serde_json::Map::new();
+    if let Some(c) = conditions {
+        status.insert("conditions".into(), serde_json::json!(c));
+    }
+    if let Some(s) = summary {
+        status.insert("resourceSummary".into(), serde_json::json!(s));
+    }
+    (!status.is_empty()).then(|| serde_json::json!({ "status": status }))
 }
 
 async fn probe(member: &Member, timeout: Duration) -> Result<(), String> {
@@ -113,5 +139,38 @@ async fn publish(recorder: &Recorder, member: &Member, health: Health, detail: &
     let event = Event { type_, reason: reason.into(), note: Some(note), action: "Probe".into(), secondary: None };
     if let Err(e) = recorder.publish(&event, &reference).await {
         debug!(error = %e, "publishing event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fed_core::capacity::Resources;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_patch_writes_what_changed() {
+        let ready = [Condition { type_: "Ready".into(), status: "True".into(), ..Default::default() }];
+        let pods = |n| Resources { pods: n, ..Default::default() };
+        let summary = ResourceSummary { allocatable: pods(110), requested: pods(3) };
+        let summary_json = json!({
+            "allocatable": { "cpuMillis": 0, "memoryBytes": 0, "pods": 110 },
+            "requested": { "cpuMillis": 0, "memoryBytes": 0, "pods": 3 },
+        });
+        let conditions_json = json!([{ "type": "Ready", "status": "True" }]);
+        let table = [
+            (None, None, None),
+            (Some(&ready[..]), None, Some(json!({ "status": { "conditions": conditions_json } }))),
+            (None, Some(&summary), Some(json!({ "status": { "resourceSummary": summary_json } }))),
+            (
+                Some(&ready[..]),
+                Some(&summary),
+                Some(json!({ "status": { "conditions": conditions_json, "resourceSummary": summary_json } })),
+            ),
+        ];
+        for (conditions, summary, want) in table {
+            assert_eq!(status_patch(conditions, summary), want, "{conditions:?} {summary:?}");
+        }
     }
 }

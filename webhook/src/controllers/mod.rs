@@ -1,10 +1,11 @@
 //! The controller half of fed-webhook: the controllers that turn admitted intent into objects
 //! on member clusters, run only by the replica holding the Lease.
 //!
-//! Entry point: [`run::run_until`]. Wiring ([`run`]): the member registry ([`members`]), the
-//! cluster health prober ([`health`]) and the type config [`supervisor`], under leader
-//! election ([`leader`]). For every enabled FederatedTypeConfig the supervisor starts one
-//! [`handle::TypeHandle`] (registered in [`registry`]) with its controllers:
+//! Entry point: [`run::run_until`]. Wiring ([`run`]): the member registry ([`members`]), each
+//! member's [`capacity`] (node and pod watches), the cluster health prober ([`health`]) and the
+//! type config [`supervisor`], under leader election ([`leader`]). For every enabled
+//! FederatedTypeConfig the supervisor starts one [`handle::TypeHandle`] (registered in
+//! [`registry`]) with its controllers:
 //! - [`materialize`]: annotated source → `Federated<Kind>` (records in [`source`]);
 //! - [`sync`]: `Federated<Kind>` → member clusters, executing the plan from
 //!   [`fed_core::plan`] ([`member_write`] sends the requests);
@@ -20,6 +21,7 @@
 //! others.
 
 pub mod adopt;
+pub mod capacity;
 pub mod copies;
 pub mod follow_label;
 pub mod handle;

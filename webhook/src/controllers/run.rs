@@ -1,5 +1,5 @@
-//! Wiring of the controllers: leader election around the member registry, cluster health, the
-//! type config supervisor and the follow label controller.
+//! Wiring of the controllers: leader election around the member registry, the members'
+//! capacity, cluster health, the type config supervisor and the follow label controller.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use tokio::task::JoinError;
 use tracing::info;
 
+use super::capacity::{self, Capacities};
 use super::live::HostNamespaces;
 use super::members::{self, Members};
 use super::options::ControllerOptions;
@@ -47,6 +48,7 @@ async fn federation(
         host: client.clone(),
         opts: opts.clone(),
         members: Members::new(),
+        capacities: Capacities::new(),
         recorder: Recorder::new(client.clone(), reporter),
         types: TypeRegistry::default(),
         metrics: metrics.clone(),
@@ -54,8 +56,10 @@ async fn federation(
     });
     let members_task =
         AbortOnDrop::spawn(members::run(shared.members.clone(), client.clone(), opts.federation_namespace.clone()));
+    let capacity_task = AbortOnDrop::spawn(capacity::run(shared.capacities.clone(), shared.members.clone()));
     let health_task = AbortOnDrop::spawn(health::run(
         shared.members.clone(),
+        shared.capacities.clone(),
         client.clone(),
         opts.clone(),
         shared.recorder.clone(),
@@ -66,6 +70,7 @@ async fn federation(
     let follow_task = AbortOnDrop::spawn(follow_label::run(client.clone(), follow_metrics));
     tokio::select! {
         r = members_task => flatten(r, "member registry"),
+        r = capacity_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("capacity ledger stopped")),
         r = health_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("cluster health stopped")),
         r = types_task => flatten(r, "type config supervisor"),
         r = follow_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("follow label controller stopped")),

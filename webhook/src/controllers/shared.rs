@@ -5,6 +5,7 @@ use std::sync::Arc;
 use kube::Client;
 use kube::runtime::events::Recorder;
 
+use super::capacity::Capacities;
 use super::live::HostNamespaces;
 use super::members::Members;
 use super::options::ControllerOptions;
@@ -19,6 +20,8 @@ pub struct Shared {
     pub opts: Arc<ControllerOptions>,
     /// Member clients and health.
     pub members: Arc<Members>,
+    /// Each member's capacity: room on its nodes, its workloads' unschedulable pods.
+    pub capacities: Arc<Capacities>,
     /// Events on host objects.
     pub recorder: Recorder,
     /// Running per-type controllers (for cross-type lookups such as namespace placement).
