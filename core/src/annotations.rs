@@ -9,9 +9,9 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::api::{ClusterOverrides, ClusterPreferencesMap, ClusterSelector, OverrideOp, Placement};
+use crate::api::{ClusterOverrides, ClusterSelector, OverrideOp, Placement};
 use crate::overrides::{self, OverrideError};
-use crate::replicas::{self, SchedulingAnnotationError};
+use crate::replicas::{self, Scheduling, SchedulingAnnotationError};
 use crate::selector::{self, SelectorError};
 use crate::{keys, names};
 
@@ -85,6 +85,12 @@ pub enum AnnotationError {
         /// What is wrong with the operation.
         source: OverrideError,
     },
+    /// `kubefed.io/overflow-after` is not a duration; the message names the key.
+    #[error("{message}")]
+    OverflowAfter {
+        /// What is wrong.
+        message: String,
+    },
     /// `kubefed.io/replica-scheduling` does not parse.
     #[error(transparent)]
     ReplicaScheduling(#[from] SchedulingAnnotationError),
@@ -107,7 +113,9 @@ pub struct FederationAnnotations {
     /// Whether member copies stay when the source is deleted.
     pub orphan: bool,
     /// How the replicas are divided (`kubefed.io/replica-scheduling`), when they are.
-    pub replica_scheduling: Option<ClusterPreferencesMap>,
+    pub replica_scheduling: Option<Scheduling>,
+    /// `kubefed.io/overflow-after`, when set.
+    pub overflow_after: Option<std::time::Duration>,
 }
 
 /// Parses `kubefed.io/placement`: `*`, or a comma list of cluster names (trimmed, deduplicated,
@@ -202,6 +210,9 @@ pub fn from_annotations(
     let overrides = get(keys::OVERRIDES).map(parse_overrides).transpose()?.unwrap_or_default();
     let orphan = get(keys::ORPHAN).map(parse_orphan).transpose()?.unwrap_or(false);
     let replica_scheduling = get(keys::REPLICA_SCHEDULING).map(replicas::parse_annotation).transpose()?;
+    let overflow_after = get(keys::OVERFLOW_AFTER)
+        .map(|v| replicas::overflow::parse_after(v).map_err(|message| AnnotationError::OverflowAfter { message }))
+        .transpose()?;
     if !is_source(annotations) {
         return Ok(None);
     }
@@ -214,7 +225,7 @@ pub fn from_annotations(
         }
         None => Placement { clusters: None, cluster_selector: selector },
     };
-    Ok(Some(FederationAnnotations { placement, overrides, orphan, replica_scheduling }))
+    Ok(Some(FederationAnnotations { placement, overrides, orphan, replica_scheduling, overflow_after }))
 }
 
 /// The placement value meaning every joined cluster.

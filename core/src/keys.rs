@@ -12,6 +12,13 @@ pub const ORPHAN: &str = "kubefed.io/orphan";
 /// replica division of KubeFed's ReplicaSchedulingPreference for an ordinary workload; the
 /// object's own `spec.replicas` is the total.
 pub const REPLICA_SCHEDULING: &str = "kubefed.io/replica-scheduling";
+/// Annotation on a divided workload (an ordinary object, its federated object or an RSP): how
+/// long a pod stays Unschedulable before its cluster counts as full and the replicas it cannot
+/// run go to the other clusters, e.g. `30s` (default 60s, as KubeFed).
+pub const OVERFLOW_AFTER: &str = "kubefed.io/overflow-after";
+/// Annotation the replicas controller keeps on a divided federated object: each full cluster's
+/// estimated capacity and when it was set, as JSON (`{"vulcan":{"capacity":2,"since":…}}`).
+pub const OVERFLOW_ESTIMATES: &str = "kubefed.io/overflow-estimates";
 /// Annotation set by the mutating webhook: the replica count the user asked for, when the host
 /// copy is pinned to zero because the host is not in the placement (or the replicas are
 /// divided by `kubefed.io/replica-scheduling`, which gives the host's copy none).
@@ -41,7 +48,8 @@ pub const FOLLOW_CLUSTER_SELECTOR: &str = "kubefed.io/follow-cluster-selector";
 pub const PREFIX: &str = "kubefed.io/";
 
 /// The annotations a user sets to federate an ordinary object.
-pub const USER_ANNOTATIONS: [&str; 5] = [PLACEMENT, CLUSTER_SELECTOR, OVERRIDES, ORPHAN, REPLICA_SCHEDULING];
+pub const USER_ANNOTATIONS: [&str; 6] =
+    [PLACEMENT, CLUSTER_SELECTOR, OVERRIDES, ORPHAN, REPLICA_SCHEDULING, OVERFLOW_AFTER];
 
 /// Field manager used for server-side apply on member clusters.
 pub const FIELD_MANAGER: &str = "kubectl-fed";

@@ -96,8 +96,9 @@ pub fn desired_federated(
     })
 }
 
-/// The annotations a source's federated object carries: `kubefed.io/orphan` when true and
-/// `kubefed.io/replica-scheduling` (canonical JSON) when set.
+/// The annotations a source's federated object carries: `kubefed.io/orphan` when true,
+/// `kubefed.io/replica-scheduling` (canonical JSON) and `kubefed.io/overflow-after` (in
+/// seconds) when set.
 fn carried_annotations(ann: &FederationAnnotations) -> BTreeMap<&'static str, String> {
     let mut carried = BTreeMap::new();
     if ann.orphan {
@@ -105,6 +106,9 @@ fn carried_annotations(ann: &FederationAnnotations) -> BTreeMap<&'static str, St
     }
     if let Some(prefs) = &ann.replica_scheduling {
         carried.insert(keys::REPLICA_SCHEDULING, replicas::format_annotation(prefs));
+    }
+    if let Some(after) = ann.overflow_after {
+        carried.insert(keys::OVERFLOW_AFTER, format!("{}s", after.as_secs()));
     }
     carried
 }
@@ -115,7 +119,7 @@ fn carried_annotations(ann: &FederationAnnotations) -> BTreeMap<&'static str, St
 pub fn up_to_date(existing: &Federated, desired: u64, ann: &FederationAnnotations, source_uid: &str) -> bool {
     let has = existing.annotations();
     let carried = carried_annotations(ann);
-    let same_annotations = [keys::ORPHAN, keys::REPLICA_SCHEDULING]
+    let same_annotations = [keys::ORPHAN, keys::REPLICA_SCHEDULING, keys::OVERFLOW_AFTER]
         .iter()
         .all(|k| has.get(*k).filter(|v| *k != keys::ORPHAN || *v == "true") == carried.get(k));
     let owned = existing
@@ -180,8 +184,14 @@ pub fn sweep_verdict(owner: &OwnerReference, source: Option<&ObjectMeta>) -> Swe
 /// True when `fed` has a controller owner outside the federation's own API groups (a source):
 /// then the source is the host's copy.
 pub fn owned_by_source(fed: &Federated) -> bool {
-    fed.owner_references()
+    owned_by_source_meta(&fed.metadata)
+}
+
+/// [`owned_by_source`] from a federated object's metadata.
+pub fn owned_by_source_meta(meta: &ObjectMeta) -> bool {
+    meta.owner_references
         .iter()
+        .flatten()
         .any(|o| o.controller == Some(true) && !o.api_version.starts_with(&format!("{TYPES_GROUP}/")))
 }
 

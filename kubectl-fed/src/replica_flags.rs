@@ -1,9 +1,10 @@
-//! `--weights`, `--min`, `--max` and `--divide` of `kubectl fed place` → the value of
-//! `kubefed.io/replica-scheduling` (KubeFed's ReplicaSchedulingPreference `spec.clusters`).
+//! `--weights`, `--min`, `--max`, `--divide` and `--spill-over` of `kubectl fed place` → the
+//! value of `kubefed.io/replica-scheduling` (KubeFed's ReplicaSchedulingPreference
+//! `spec.clusters`, or a spill-over order).
 
 use anyhow::{Result, bail};
 use fed_core::api::{ClusterPreferences, ClusterPreferencesMap, WILDCARD_CLUSTER};
-use fed_core::replicas::format_annotation;
+use fed_core::replicas::{Scheduling, format_annotation};
 
 /// The replica-division flags as given.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub struct ReplicaFlags<'a> {
     pub max: &'a [String],
     /// `--divide`: an even split.
     pub divide: bool,
+    /// `--spill-over`: the `--clusters` list as given, in its order.
+    pub spill_over: Option<&'a str>,
 }
 
 impl ReplicaFlags<'_> {
@@ -26,6 +29,20 @@ impl ReplicaFlags<'_> {
     /// maximum gets weight 1 (an entry replaces `"*"`, so without a weight it would get none).
     pub fn annotation(&self) -> Result<Option<String>> {
         let limited = !self.min.is_empty() || !self.max.is_empty();
+        if let Some(order) = self.spill_over {
+            if self.weights.is_some() || self.divide || limited {
+                bail!(
+                    "--spill-over fills the --clusters in their order; it cannot be combined with --weights, --min, --max or --divide"
+                );
+            }
+            let names: Vec<String> = order.split(',').map(|c| c.trim().to_string()).collect();
+            if names.iter().any(|c| c == "*") {
+                bail!("--spill-over needs --clusters in the order to fill them (e.g. --clusters vulcan,kronos), not *");
+            }
+            let value = format_annotation(&Scheduling::spill_over(names));
+            fed_core::replicas::parse_annotation(&value).map_err(|e| anyhow::anyhow!("--spill-over: {e}"))?;
+            return Ok(Some(value));
+        }
         match (self.weights, self.divide) {
             (Some(_), true) => bail!("--weights and --divide cannot be combined: --divide is an even split"),
             (None, false) if limited => bail!("--min and --max need --weights or --divide"),
@@ -52,7 +69,7 @@ impl ReplicaFlags<'_> {
         if self.divide && !prefs.is_empty() {
             prefs.insert(WILDCARD_CLUSTER.to_string(), ClusterPreferences::weight(1));
         }
-        Ok(Some(format_annotation(&prefs)))
+        Ok(Some(format_annotation(&Scheduling::weighted(prefs))))
     }
 
     /// The clusters the flags name (for the check against `--clusters`).
@@ -109,13 +126,19 @@ mod tests {
         let weights = ReplicaFlags { weights: Some("vulcan=2, kronos=1"), ..Default::default() };
         assert_eq!(weights.annotation().unwrap().as_deref(), Some(r#"{"kronos":{"weight":1},"vulcan":{"weight":2}}"#));
         let (min, max) = (strings(&["vulcan=4"]), strings(&["vulcan=6,kronos=8"]));
-        let limited = ReplicaFlags { weights: Some("vulcan=1"), min: &min, max: &max, divide: false };
+        let limited = ReplicaFlags { weights: Some("vulcan=1"), min: &min, max: &max, ..Default::default() };
         assert_eq!(
             limited.annotation().unwrap().as_deref(),
             Some(r#"{"kronos":{"maxReplicas":8,"weight":1},"vulcan":{"minReplicas":4,"maxReplicas":6,"weight":1}}"#),
             "a cluster with only a maximum gets weight 1"
         );
         let max = strings(&["kronos=20"]);
+        let spill = ReplicaFlags { spill_over: Some("vulcan, kronos"), ..Default::default() };
+        assert_eq!(
+            spill.annotation().unwrap().as_deref(),
+            Some(r#"{"spillOver":["vulcan","kronos"]}"#),
+            "in the given order"
+        );
         let capped = ReplicaFlags { max: &max, divide: true, ..Default::default() };
         assert_eq!(
             capped.annotation().unwrap().as_deref(),
@@ -134,6 +157,11 @@ mod tests {
             (ReplicaFlags { weights: Some("=1"), ..Default::default() }, "the cluster name is empty"),
             (ReplicaFlags { weights: Some("a=1,a=2"), ..Default::default() }, "twice"),
             (ReplicaFlags { weights: Some("a=1"), divide: true, ..Default::default() }, "cannot be combined"),
+            (
+                ReplicaFlags { spill_over: Some("a,b"), divide: true, ..Default::default() },
+                "--spill-over fills the --clusters in their order",
+            ),
+            (ReplicaFlags { spill_over: Some("*"), ..Default::default() }, "not *"),
             (ReplicaFlags { min: &min, ..Default::default() }, "need --weights or --divide"),
             (ReplicaFlags { min: &min, max: &max, divide: true, ..Default::default() }, "is more than --max"),
         ];

@@ -1053,6 +1053,61 @@ fn the_replica_scheduling_annotation_is_checked_against_the_placement() {
 }
 
 #[test]
+fn a_spill_over_order_and_an_overflow_threshold_are_checked_on_sources_federated_objects_and_rsps() {
+    let view = federation();
+    let source = |value: &str, after: &str| {
+        deployment(
+            &[(keys::PLACEMENT, "vulcan,kronos"), (keys::REPLICA_SCHEDULING, value), (keys::OVERFLOW_AFTER, after)],
+            4,
+        )
+    };
+    assert_allowed(&validate(&view, &create(DEPLOYMENT, source(r#"{"spillOver":["vulcan","kronos"]}"#, "30s"))));
+    let cases = [
+        (
+            r#"{"spillOver":["vulcn","kronos"]}"#,
+            "30s",
+            r#"cluster "vulcn" is not joined to the federation (joined: earth, kronos, vulcan); did you mean "vulcan"?"#,
+        ),
+        (r#"{"spillOver":["earth"]}"#, "30s", r#"cluster "earth" is not in the placement (placed: kronos, vulcan)"#),
+        (
+            r#"{"spillOver":["vulcan"],"kronos":{"weight":1}}"#,
+            "30s",
+            "spillOver cannot be combined with per-cluster preferences",
+        ),
+        (
+            r#"{"spillOver":["vulcan"]}"#,
+            "soon",
+            r#"kubefed.io/overflow-after: "soon" is not a duration such as 30s, 2m or 1m30s"#,
+        ),
+    ];
+    for (value, after, want) in cases {
+        assert_denied(&validate(&view, &create(DEPLOYMENT, source(value, after))), want);
+    }
+
+    let fed = |value: &str| {
+        json!({"apiVersion": "types.kubefed.io/v1beta1", "kind": "FederatedDeployment",
+            "metadata": {"name": "web", "namespace": "shop", "annotations": {keys::REPLICA_SCHEDULING: value}},
+            "spec": {"template": {"spec": {"replicas": 6}}, "placement": {"clusters": [{"name": "earth"}, {"name": "vulcan"}]}}})
+    };
+    assert_allowed(&validate(&view, &create(FEDERATED_DEPLOYMENT, fed(r#"{"spillOver":["earth","vulcan"]}"#))));
+    assert_denied(
+        &validate(&view, &create(FEDERATED_DEPLOYMENT, fed(r#"{"spillOver":["earth","kronos"]}"#))),
+        r#"cluster "kronos" is not in the placement (placed: earth, vulcan)"#,
+    );
+    // An unchanged annotation is not judged again (a cluster it names may have left since).
+    let stale = fed(r#"{"spillOver":["earth","mars"]}"#);
+    assert_allowed(&validate(&view, &update(FEDERATED_DEPLOYMENT, stale.clone(), stale)));
+    let mut services = fed("{}");
+    services["kind"] = json!("FederatedService");
+    let federated_service: Gvkr = ("types.kubefed.io", "v1beta1", "FederatedService", "federatedservices");
+    assert_denied(&validate(&view, &create(federated_service, services)), "FederatedService has no replicas to divide");
+
+    let mut timed = rsp(json!({"vulcan": {"weight": 1}}));
+    timed["metadata"]["annotations"] = json!({keys::OVERFLOW_AFTER: "1.5m"});
+    assert_denied(&validate(&view, &create(RSP, timed)), r#"kubefed.io/overflow-after: "1.5m" is not a duration"#);
+}
+
+#[test]
 fn divided_replicas_pin_the_host_copy_even_when_the_host_is_placed() {
     let view = federation();
     let source = deployment(&[(keys::PLACEMENT, "earth,vulcan"), (keys::REPLICA_SCHEDULING, "{}")], 9);

@@ -12,11 +12,11 @@ use super::subject::{Decision, Outcome, Subject};
 use super::view::FederationView;
 use crate::annotations::{self, FederationAnnotations};
 use crate::api::{
-    ApiResourceRef, ClusterOverrides, ClusterPreferencesMap, FederatedTypeConfigSpec, KubeFedClusterSpec, Placement,
+    ApiResourceRef, ClusterOverrides, FederatedTypeConfigSpec, KubeFedClusterSpec, Placement,
     ReplicaSchedulingPreferenceSpec, Scope,
 };
 use crate::placement;
-use crate::replicas::{self, Validation};
+use crate::replicas::{self, Scheduling, Validation};
 use crate::{keys, names};
 
 // ---- core.kubefed.io ----
@@ -99,6 +99,7 @@ pub(super) fn validate_federated(view: &dyn FederationView, subject: &Subject) -
     let intent = Intent { placement: &placement, overrides: &overrides, both, fields: &SPEC_FIELDS };
     let policy_namespace = (!is_namespace).then_some(subject.namespace);
     warnings.extend(check_intent(view, &intent, policy_namespace)?);
+    warnings.extend(check_federated_scheduling(view, subject, &placement)?);
     Ok(Decision { warnings, patch: Vec::new() })
 }
 
@@ -128,8 +129,8 @@ pub(super) fn validate_source(view: &dyn FederationView, subject: &Subject) -> O
     let checked = Intent { placement, overrides, both, fields: &ANNOTATION_FIELDS };
     let policy_namespace = (!target.is_namespace()).then_some(subject.namespace);
     let mut warnings = check_intent(view, &checked, policy_namespace)?;
-    if let Some(prefs) = &intent.replica_scheduling {
-        warnings.extend(check_replica_scheduling(view, subject, &target, placement, prefs)?);
+    if let Some(scheduling) = &intent.replica_scheduling {
+        warnings.extend(check_replica_scheduling(view, subject, &target, placement, scheduling)?);
     }
     check_name_clash(view, subject, &target)?;
     Ok(Decision { warnings, patch: Vec::new() })
@@ -146,21 +147,65 @@ fn check_replica_scheduling(
     subject: &Subject,
     target: &ApiResourceRef,
     placement: &Placement,
-    prefs: &ClusterPreferencesMap,
+    scheduling: &Scheduling,
 ) -> Result<Vec<String>, String> {
     let key = keys::REPLICA_SCHEDULING;
-    if target.group != "apps" || !DIVISIBLE_KINDS.contains(&target.kind.as_str()) {
-        return Err(format!(
-            "{key}: {} has no replicas to divide; it applies to Deployments, ReplicaSets and StatefulSets",
-            target.kind
-        ));
-    }
+    check_divisible(&target.group, &target.kind)?;
     let recorded = subject.annotations.get(keys::FEDERATED_REPLICAS).and_then(|r| r.parse::<i64>().ok());
     let total = recorded.filter(|_| subject.replicas() == Some(0)).or(subject.replicas()).unwrap_or(1);
     let clusters = view.clusters();
     let joined: BTreeSet<String> = clusters.iter().map(|c| c.name.clone()).collect();
     let placed = placement::resolve(placement, &clusters);
-    preference_outcome(key, replicas::validate(total, prefs, &joined, Some(&placed)))
+    preference_outcome(key, replicas::validate_scheduling(total, scheduling, &joined, Some(&placed)))
+}
+
+/// Refuses `kubefed.io/replica-scheduling` on a kind without replicas to divide.
+fn check_divisible(group: &str, kind: &str) -> Result<(), String> {
+    if group == "apps" && DIVISIBLE_KINDS.contains(&kind) {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {kind} has no replicas to divide; it applies to Deployments, ReplicaSets and StatefulSets",
+        keys::REPLICA_SCHEDULING
+    ))
+}
+
+/// `kubefed.io/overflow-after`, when set, is a duration.
+fn check_overflow_after(subject: &Subject) -> Result<(), String> {
+    match subject.annotations.get(keys::OVERFLOW_AFTER) {
+        Some(value) => replicas::overflow::parse_after(value).map(drop),
+        None => Ok(()),
+    }
+}
+
+/// `kubefed.io/replica-scheduling` on a `Federated<Kind>` (not one an annotated source owns,
+/// whose source was checked): a divisible kind, a value that parses and, when it is new or
+/// changed, every named cluster joined and placed. The total is the template's replicas.
+fn check_federated_scheduling(
+    view: &dyn FederationView,
+    subject: &Subject,
+    placement: &Placement,
+) -> Result<Vec<String>, String> {
+    check_overflow_after(subject)?;
+    let key = keys::REPLICA_SCHEDULING;
+    let Some(value) = subject.annotations.get(key) else { return Ok(Vec::new()) };
+    if crate::source::owned_by_source_meta(&subject.object.metadata) {
+        return Ok(Vec::new());
+    }
+    match subject.kind.strip_prefix("Federated") {
+        Some(target) if DIVISIBLE_KINDS.contains(&target) => {}
+        _ => check_divisible("", subject.kind)?,
+    }
+    let scheduling = replicas::parse_annotation(value).map_err(|e| e.to_string())?;
+    let before = subject.req.old_object.as_ref().and_then(|o| o.metadata.annotations.as_ref()?.get(key));
+    if before == Some(value) {
+        return Ok(Vec::new());
+    }
+    let total = subject.field::<i64>(&["spec", "template", "spec", "replicas"])?.unwrap_or(1);
+    let clusters = view.clusters();
+    let joined: BTreeSet<String> = clusters.iter().map(|c| c.name.clone()).collect();
+    let placed = placement::resolve(placement, &clusters);
+    preference_outcome(key, replicas::validate_scheduling(total, &scheduling, &joined, Some(&placed)))
 }
 
 /// The errors of a [`Validation`] as one deny message, or its warnings, each prefixed `at`.
@@ -178,6 +223,7 @@ fn preference_outcome(at: &str, v: Validation) -> Result<Vec<String>, String> {
 /// sound ([`replicas::validate_spec`]).
 pub(super) fn validate_rsp(view: &dyn FederationView, subject: &Subject) -> Outcome {
     let spec: ReplicaSchedulingPreferenceSpec = subject.required(&["spec"])?;
+    check_overflow_after(subject)?;
     let joined: BTreeSet<String> = view.clusters().into_iter().map(|c| c.name).collect();
     let warnings = preference_outcome("spec", replicas::validate_spec(&spec, &joined))?;
     Ok(Decision { warnings, patch: Vec::new() })

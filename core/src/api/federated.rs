@@ -132,6 +132,9 @@ pub struct ClusterStatus {
     /// object's replicas are divided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i64>,
+    /// Pods of the divided workload that are Unschedulable on this cluster now, when there are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unschedulable: Option<i64>,
     /// The member copy's workload numbers (Deployment, ReplicaSet, StatefulSet, DaemonSet,
     /// Job), as the member's watch last saw them.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,6 @@
-//! `kubefed.io/replica-scheduling`: the RSP `spec.clusters` map as JSON on an ordinary object.
+//! `kubefed.io/replica-scheduling`: the RSP `spec.clusters` map as JSON on an ordinary object,
+//! or a spill-over order (`{"spillOver":["vulcan","kronos"]}`: fill the first cluster, and
+//! only what it cannot schedule goes to the next).
 
 use serde_json::{Map, Value};
 
@@ -9,6 +11,40 @@ pub use crate::keys::REPLICA_SCHEDULING;
 
 const EXAMPLE: &str = r#"{"*":{"weight":1},"kronos":{"maxReplicas":20}}"#;
 const FIELDS: [&str; 3] = ["minReplicas", "maxReplicas", "weight"];
+/// The key of a spill-over order.
+pub const SPILL_OVER: &str = "spillOver";
+
+/// What `kubefed.io/replica-scheduling` asks for: KubeFed's weighted division, or a
+/// spill-over order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Scheduling {
+    /// Per-cluster preferences (an RSP's `spec.clusters`); empty with a spill-over order.
+    pub clusters: ClusterPreferencesMap,
+    /// The spill-over order: every replica on the first cluster, and only what a cluster
+    /// cannot schedule on the next; empty for a weighted division.
+    pub spill_over: Vec<String>,
+}
+
+impl Scheduling {
+    /// A weighted division by `clusters`.
+    pub fn weighted(clusters: ClusterPreferencesMap) -> Self {
+        Scheduling { clusters, spill_over: Vec::new() }
+    }
+
+    /// A spill-over over `order`.
+    pub fn spill_over<S: Into<String>>(order: impl IntoIterator<Item = S>) -> Self {
+        Scheduling { clusters: ClusterPreferencesMap::new(), spill_over: order.into_iter().map(Into::into).collect() }
+    }
+
+    /// The clusters named (the map's keys except `"*"`, or the spill-over order).
+    pub fn named(&self) -> impl Iterator<Item = &str> {
+        self.clusters
+            .keys()
+            .map(String::as_str)
+            .filter(|k| *k != WILDCARD_CLUSTER)
+            .chain(self.spill_over.iter().map(String::as_str))
+    }
+}
 
 /// A `kubefed.io/replica-scheduling` value that does not parse. Each message is one line
 /// that starts with the annotation key.
@@ -46,6 +82,22 @@ pub enum SchedulingAnnotationError {
         /// The nearest known field, when one is close.
         suggestion: Option<String>,
     },
+    /// `spillOver` given beside cluster entries.
+    #[error(
+        "{REPLICA_SCHEDULING}: spillOver cannot be combined with per-cluster preferences ({key:?}); use one or the other"
+    )]
+    SpillOverMixed {
+        /// A cluster key found beside it.
+        key: String,
+    },
+    /// `spillOver` that is not a non-empty list of distinct cluster names.
+    #[error(
+        "{REPLICA_SCHEDULING}: spillOver {reason}; expected a list of cluster names such as [\"vulcan\",\"kronos\"]"
+    )]
+    SpillOverShape {
+        /// What is wrong.
+        reason: String,
+    },
     /// A field whose value is not a whole number.
     #[error("{REPLICA_SCHEDULING}: {key:?} {field} must be a whole number, not {found}")]
     NotAnInteger {
@@ -61,18 +113,53 @@ pub enum SchedulingAnnotationError {
 /// Parses a `kubefed.io/replica-scheduling` value. `{}` is valid: no preferences, an even
 /// split. A `null` field counts as absent. Numbers are not range-checked here; see
 /// [`crate::replicas::validate`].
-pub fn parse_annotation(value: &str) -> Result<ClusterPreferencesMap, SchedulingAnnotationError> {
+pub fn parse_annotation(value: &str) -> Result<Scheduling, SchedulingAnnotationError> {
     let shape = |reason: String| SchedulingAnnotationError::Shape { reason };
     let json: Value = serde_json::from_str(value.trim()).map_err(|e| shape(format!("not valid JSON ({e})")))?;
     let Value::Object(map) = json else {
         return Err(shape(format!("the value is {}", crate::suggest::json_type(&json))));
     };
-    map.iter().map(|(key, v)| Ok((key.clone(), cluster_preferences(key, v)?))).collect()
+    if let Some(order) = map.get(SPILL_OVER) {
+        if let Some(key) = map.keys().find(|k| *k != SPILL_OVER) {
+            return Err(SchedulingAnnotationError::SpillOverMixed { key: key.clone() });
+        }
+        return spill_over(order).map(Scheduling::spill_over);
+    }
+    let clusters =
+        map.iter().map(|(key, v)| Ok((key.clone(), cluster_preferences(key, v)?))).collect::<Result<_, _>>()?;
+    Ok(Scheduling::weighted(clusters))
 }
 
-/// The annotation value for `prefs`: compact JSON, keys sorted, unset fields left out.
-pub fn format_annotation(prefs: &ClusterPreferencesMap) -> String {
-    serde_json::to_string(prefs).expect("preferences always serialize")
+/// The annotation value for `scheduling`: compact JSON, keys sorted, unset fields left out.
+pub fn format_annotation(scheduling: &Scheduling) -> String {
+    if scheduling.spill_over.is_empty() {
+        serde_json::to_string(&scheduling.clusters).expect("preferences always serialize")
+    } else {
+        serde_json::json!({ SPILL_OVER: scheduling.spill_over }).to_string()
+    }
+}
+
+fn spill_over(order: &Value) -> Result<Vec<String>, SchedulingAnnotationError> {
+    let shape = |reason: String| SchedulingAnnotationError::SpillOverShape { reason };
+    let Value::Array(items) = order else {
+        return Err(shape(format!("is {}", crate::suggest::json_type(order))));
+    };
+    if items.is_empty() {
+        return Err(shape("is empty".into()));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::String(name) = item else {
+            return Err(shape(format!("holds {}, not a cluster name", crate::suggest::json_type(item))));
+        };
+        names::dns1123_subdomain(name)
+            .map_err(|reason| shape(format!("names {name:?}, not a valid cluster name: {reason}")))?;
+        if names.contains(name) {
+            return Err(shape(format!("names {name:?} twice")));
+        }
+        names.push(name.clone());
+    }
+    Ok(names)
 }
 
 fn cluster_preferences(key: &str, value: &Value) -> Result<ClusterPreferences, SchedulingAnnotationError> {
@@ -117,20 +204,30 @@ mod tests {
 
     #[test]
     fn parses_the_design_example() {
-        let prefs = parse_annotation(EXAMPLE).unwrap();
+        let scheduling = parse_annotation(EXAMPLE).unwrap();
+        let prefs = &scheduling.clusters;
         assert_eq!(prefs.len(), 2);
         assert_eq!(prefs["*"], ClusterPreferences::weight(1));
         assert_eq!(prefs["kronos"], ClusterPreferences { max_replicas: Some(20), ..Default::default() });
-        assert_eq!(format_annotation(&prefs), EXAMPLE, "round trip");
+        assert_eq!(format_annotation(&scheduling), EXAMPLE, "round trip");
     }
 
     #[test]
     fn accepts_empty_whitespace_null_and_negative() {
-        assert!(parse_annotation(" {} ").unwrap().is_empty());
-        let prefs = parse_annotation(r#"{"a":{"minReplicas":null,"maxReplicas":null,"weight":-2}}"#).unwrap();
+        assert_eq!(parse_annotation(" {} ").unwrap(), Scheduling::default());
+        let prefs = parse_annotation(r#"{"a":{"minReplicas":null,"maxReplicas":null,"weight":-2}}"#).unwrap().clusters;
         assert_eq!(prefs["a"], ClusterPreferences::weight(-2), "range is validate's business");
-        let full = parse_annotation(r#"{"a.b":{"minReplicas":1,"maxReplicas":3,"weight":2}}"#).unwrap();
+        let full = parse_annotation(r#"{"a.b":{"minReplicas":1,"maxReplicas":3,"weight":2}}"#).unwrap().clusters;
         assert_eq!(full["a.b"], ClusterPreferences { min_replicas: 1, max_replicas: Some(3), weight: 2 });
+    }
+
+    #[test]
+    fn a_spill_over_order_round_trips() {
+        let value = r#"{"spillOver":["vulcan","kronos"]}"#;
+        let scheduling = parse_annotation(value).unwrap();
+        assert_eq!(scheduling, Scheduling::spill_over(["vulcan", "kronos"]), "the order is kept");
+        assert_eq!(format_annotation(&scheduling), value);
+        assert_eq!(scheduling.named().collect::<Vec<_>>(), ["vulcan", "kronos"]);
     }
 
     #[test]
@@ -150,6 +247,15 @@ mod tests {
             (r#"{"a":{"maxReplicas":2.0}}"#, "maxReplicas must be a whole number, not 2.0"),
             (r#"{"a":{"weight":99999999999999999999}}"#, "weight must be a whole number"),
             (r#"{"a":{"weight":true}}"#, "not true"),
+            (
+                r#"{"spillOver":["a"],"b":{"weight":1}}"#,
+                r#"spillOver cannot be combined with per-cluster preferences ("b")"#,
+            ),
+            (r#"{"spillOver":"a,b"}"#, "spillOver is a string; expected a list of cluster names"),
+            (r#"{"spillOver":[]}"#, "spillOver is empty"),
+            (r#"{"spillOver":["a",3]}"#, "spillOver holds a number, not a cluster name"),
+            (r#"{"spillOver":["Vulcan"]}"#, r#"spillOver names "Vulcan", not a valid cluster name"#),
+            (r#"{"spillOver":["a","b","a"]}"#, r#"spillOver names "a" twice"#),
         ];
         for (value, want) in cases {
             let msg = parse_annotation(value).unwrap_err().to_string();

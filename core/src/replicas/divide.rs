@@ -42,6 +42,13 @@ impl Slot {
         let min = p.min_replicas.max(0);
         Slot { min: cap.map_or(min, |c| min.min(c)), cap, weight: p.weight.max(0) }
     }
+
+    /// This slot, also capped at `capacity` (the lower of it and the maximum).
+    fn within(&self, capacity: Option<i64>) -> Self {
+        let Some(capacity) = capacity.map(|c| c.max(0)) else { return self.clone() };
+        let cap = self.cap.map_or(capacity, |c| c.min(capacity));
+        Slot { min: self.min.min(cap), cap: Some(cap), weight: self.weight }
+    }
 }
 
 /// A claim on a share of an amount: proportional to `weight`, at most `room` (None: unbounded).
@@ -98,24 +105,94 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    divide_within(total, prefs, clusters, current, &BTreeMap::new())
+}
+
+/// [`divide`] within each cluster's estimated `capacity` (clusters without an entry are not
+/// limited): a capacity caps a cluster like a maximum (its minimum is lowered to it), and what
+/// it cannot hold goes to the other clusters by their weights, within their own maximums.
+/// Replicas that no capacity holds (every cluster is full) stay where the preferences without
+/// capacities put them, so the total is kept and they run as soon as room appears there; so
+/// `unassigned` is the same as without capacities.
+pub fn divide_within<I, S>(
+    total: i64,
+    prefs: &ClusterPreferencesMap,
+    clusters: I,
+    current: Option<&BTreeMap<String, i64>>,
+    capacity: &BTreeMap<String, i64>,
+) -> Plan
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
     let total = total.max(0);
     let names: BTreeSet<String> = clusters.into_iter().map(|c| c.as_ref().to_string()).collect();
     let eligible = eligible(prefs, &names);
-    let slots: Vec<Slot> = eligible.iter().map(|(_, s)| s.clone()).collect();
+    let unlimited: Vec<Slot> = eligible.iter().map(|(_, s)| s.clone()).collect();
+    let slots: Vec<Slot> = eligible.iter().map(|(n, s)| s.within(capacity.get(*n).copied())).collect();
     let (mins, preferred) = preferred(total, &slots);
-    let layout = match current {
+    let mut layout = match current {
         None => preferred,
         Some(current) => {
             let held: Vec<Option<i64>> = eligible.iter().map(|(n, _)| current.get(*n).copied()).collect();
             sticky(total, &slots, &mins, &preferred, &held)
         }
     };
+    if !capacity.is_empty() {
+        let (_, wanted) = self::preferred(total, &unlimited);
+        let mut short = i64::try_from(wide_sum(&wanted) - wide_sum(&layout)).expect("at most the total").max(0);
+        // First to the weighted clusters that still have room, then (every cluster full)
+        // where the preferences without capacities want them.
+        let room: Vec<Share> = slots
+            .iter()
+            .zip(&layout)
+            .map(|(s, l)| Share { weight: s.weight, room: s.cap.map(|c| (c - l).max(0)) })
+            .collect();
+        let deficit: Vec<Share> = wanted
+            .iter()
+            .zip(&layout)
+            .map(|(w, l)| (w - l).max(0))
+            .map(|d| Share { weight: d, room: Some(d) })
+            .collect();
+        for shares in [room, deficit] {
+            for (l, extra) in layout.iter_mut().zip(spread(short, &shares)) {
+                *l += extra;
+                short -= extra;
+            }
+        }
+    }
     let mut replicas: BTreeMap<String, i64> = names.iter().map(|n| (n.clone(), 0)).collect();
     for ((name, _), n) in eligible.iter().zip(layout) {
         replicas.insert(name.to_string(), n);
     }
     let unassigned = total - replicas.values().sum::<i64>();
     Plan { replicas, unassigned }
+}
+
+/// Spill-over: `total` replicas over `order` (only its clusters that are in `clusters`, in
+/// its order), every replica on the first cluster up to its estimated `capacity` (none: no
+/// limit), what it cannot hold on the next, and so on. Replicas no capacity holds stay on the
+/// first cluster (where they run as soon as room appears). A smaller total empties the last
+/// clusters first.
+pub fn spill<I, S>(total: i64, order: &[String], clusters: I, capacity: &BTreeMap<String, i64>) -> Plan
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let names: BTreeSet<String> = clusters.into_iter().map(|c| c.as_ref().to_string()).collect();
+    let mut replicas: BTreeMap<String, i64> = names.iter().map(|n| (n.clone(), 0)).collect();
+    let mut left = total.max(0);
+    let ordered: Vec<&String> = order.iter().filter(|c| names.contains(*c)).collect();
+    for c in &ordered {
+        let n = capacity.get(*c).map_or(left, |cap| left.min((*cap).max(0)));
+        replicas.insert((*c).clone(), n);
+        left -= n;
+    }
+    match ordered.first() {
+        Some(first) => *replicas.get_mut(*first).expect("inserted above") += left,
+        None => return Plan { replicas, unassigned: left },
+    }
+    Plan { replicas, unassigned: 0 }
 }
 
 impl ReplicaSchedulingPreferenceSpec {

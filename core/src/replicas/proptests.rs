@@ -28,6 +28,11 @@ fn clusters() -> impl Strategy<Value = Vec<String>> {
     prop::sample::subsequence(NAMES.to_vec(), 0..=NAMES.len()).prop_map(|v| v.into_iter().map(String::from).collect())
 }
 
+fn capacities() -> impl Strategy<Value = BTreeMap<String, i64>> {
+    let key = prop::sample::select(NAMES.to_vec()).prop_map(String::from);
+    prop::collection::btree_map(key, 0i64..12, 0..4)
+}
+
 fn current() -> impl Strategy<Value = BTreeMap<String, i64>> {
     let key = prop::sample::select(NAMES.to_vec()).prop_map(String::from);
     prop::collection::btree_map(key, 0i64..30, 0..6)
@@ -217,7 +222,80 @@ proptest! {
 
     #[test]
     fn annotation_round_trips(prefs in preferences()) {
-        prop_assert_eq!(parse_annotation(&format_annotation(&prefs)), Ok(prefs));
+        let scheduling = Scheduling::weighted(prefs);
+        prop_assert_eq!(parse_annotation(&format_annotation(&scheduling)), Ok(scheduling));
+    }
+
+    #[test]
+    fn capacities_keep_the_total_and_bind_only_when_full(
+        total in 0i64..40,
+        prefs in preferences(),
+        names in clusters(),
+        capacity in capacities(),
+        held in prop::option::of(current()),
+    ) {
+        let free = divide(total, &prefs, &names, held.as_ref());
+        let within = divide_within(total, &prefs, &names, held.as_ref(), &capacity);
+        prop_assert_eq!(within.assigned(), free.assigned(), "the total is kept");
+        prop_assert_eq!(within.unassigned, free.unassigned);
+        if free.replicas.iter().all(|(c, n)| capacity.get(c).is_none_or(|cap| n <= cap)) && held.is_none() {
+            prop_assert_eq!(&within, &free, "capacities that do not bind change nothing");
+        }
+        // A cluster is past its capacity only when no weighted cluster has room left.
+        let room = |c: &str| {
+            let (_, max, weight) = resolved(&prefs, c)?;
+            let limit = match (max, capacity.get(c)) {
+                (Some(m), Some(cap)) => m.min((*cap).max(0)),
+                (m, cap) => m.or(cap.map(|c| (*c).max(0)))?,
+            };
+            (weight > 0).then(|| limit - within.get(c))
+        };
+        let over = names.iter().any(|c| capacity.get(c).is_some_and(|cap| within.get(c) > (*cap).max(0)));
+        if over {
+            for c in &names {
+                if let Some(r) = room(c) {
+                    prop_assert!(r <= 0, "{} still has room for {} while another cluster is past its capacity: {:?}", c, r, within);
+                }
+            }
+        }
+        let reversed: Vec<String> = names.iter().rev().cloned().collect();
+        prop_assert_eq!(&divide_within(total, &prefs, &reversed, held.as_ref(), &capacity), &within, "deterministic");
+    }
+
+    #[test]
+    fn with_the_same_capacities_nothing_moves(
+        total in 0i64..40,
+        prefs in preferences(),
+        names in clusters(),
+        capacity in capacities(),
+    ) {
+        let first = divide_within(total, &prefs, &names, None, &capacity);
+        let held: BTreeMap<String, i64> = first.replicas.iter().filter(|(_, n)| **n > 0).map(|(c, n)| (c.clone(), *n)).collect();
+        let again = divide_within(total, &prefs, &names, Some(&held), &capacity);
+        prop_assert_eq!(again, first);
+    }
+
+    #[test]
+    fn spill_over_fills_in_order(
+        total in 0i64..40,
+        order in clusters(),
+        ready in clusters(),
+        capacity in capacities(),
+    ) {
+        let plan = spill(total, &order, &ready, &capacity);
+        let used: Vec<&String> = order.iter().filter(|c| ready.contains(c)).collect();
+        prop_assert_eq!(plan.assigned() + plan.unassigned, total);
+        prop_assert_eq!(plan.unassigned, if used.is_empty() { total } else { 0 });
+        for (i, c) in used.iter().enumerate().skip(1) {
+            if plan.get(c) > 0 {
+                for earlier in &used[..i] {
+                    let cap = capacity.get(*earlier).copied();
+                    prop_assert!(cap.is_some_and(|cap| plan.get(earlier) >= cap), "{} gets replicas while {} has room: {:?}", c, earlier, plan);
+                }
+            }
+        }
+        let more = spill(total + 1, &order, &ready, &capacity);
+        prop_assert!(plan.replicas.iter().all(|(c, n)| more.get(c) >= *n), "one more replica takes none away");
     }
 
     #[test]

@@ -6,13 +6,21 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use std::time::Duration;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
 use crate::api::{
     ClusterOverrides, ClusterPreferencesMap, Federated, OverrideOp, Placement, ReplicaSchedulingPreferenceSpec,
     WILDCARD_CLUSTER,
 };
 use crate::placement::{self, JoinedCluster};
 
-use super::divide::divide;
+use super::annotation::Scheduling;
+use super::divide::{divide_within, spill};
+use super::handover::handover;
+use super::overflow::{self, ClusterRoom, ESTIMATES, Estimated};
 
 /// The override path the division writes.
 pub const REPLICAS_PATH: &str = "/spec/replicas";
@@ -72,15 +80,50 @@ pub struct Preferences<'a> {
     pub total: i64,
     /// Per-cluster preferences (`spec.clusters`, or the annotation's map).
     pub clusters: &'a ClusterPreferencesMap,
+    /// A spill-over order (the annotation's `spillOver`); when not empty it divides, and
+    /// `clusters` is not used.
+    pub spill_over: &'a [String],
     /// True: the preferred layout, moving running replicas; false: keep them where they are
     /// as far as the preferences allow.
     pub rebalance: bool,
 }
 
+impl<'a> Preferences<'a> {
+    /// The preferences of an RSP.
+    pub fn of_rsp(spec: &'a ReplicaSchedulingPreferenceSpec) -> Self {
+        Preferences {
+            total: i64::from(spec.total_replicas),
+            clusters: &spec.clusters,
+            spill_over: &[],
+            rebalance: spec.rebalance,
+        }
+    }
+
+    /// The preferences of `kubefed.io/replica-scheduling` (replicas stay where they are as far
+    /// as the preferences allow).
+    pub fn of_annotation(total: i64, scheduling: &'a Scheduling) -> Self {
+        Preferences { total, clusters: &scheduling.clusters, spill_over: &scheduling.spill_over, rebalance: false }
+    }
+}
+
+/// What is known of the member clusters beyond their health, for overflow (see
+/// [`super::overflow`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// Per cluster: the workload's Unschedulable pods there and the room on its nodes (the
+    /// `assigned` field is filled in from the division). A cluster left out has no pods
+    /// Unschedulable and unknown room.
+    pub rooms: BTreeMap<String, ClusterRoom>,
+    /// How long a pod stays Unschedulable before its cluster counts as full.
+    pub after: Duration,
+    /// Now.
+    pub now: Timestamp,
+}
+
 /// The federated object's spec as the division wants it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scheduled {
-    /// The new placement (an RSP without `intersectWithClusterSelector`), or `None` to keep it.
+    /// The new placement (an RSP's clusters), or `None` to keep it.
     pub placement: Option<Placement>,
     /// The overrides with the division in them.
     pub overrides: Vec<ClusterOverrides>,
@@ -88,13 +131,22 @@ pub struct Scheduled {
     pub replicas: BTreeMap<String, i64>,
     /// Replicas of the total no Ready cluster can take.
     pub unassigned: i64,
+    /// The capacity estimates of the full clusters, to record on the object.
+    pub estimated: Estimated,
 }
 
 impl Scheduled {
-    /// True when `fed` already has this spec: nothing to write.
+    /// True when `fed` already has this spec and these estimates: nothing to write.
     pub fn is_current(&self, fed: &Federated) -> bool {
         self.overrides == fed.spec.overrides
             && self.placement.as_ref().is_none_or(|p| placement_names(p) == placement_names(&fed.spec.placement))
+            && self.estimates_value().as_deref()
+                == fed.metadata.annotations.as_ref().and_then(|a| a.get(ESTIMATES)).map(String::as_str)
+    }
+
+    /// The value of [`ESTIMATES`] to record (`None`: remove it).
+    pub fn estimates_value(&self) -> Option<String> {
+        overflow::format_estimates(&self.estimated.estimates)
     }
 }
 
@@ -102,26 +154,36 @@ fn placement_names(p: &Placement) -> Option<BTreeSet<&str>> {
     p.clusters.as_ref().map(|c| c.iter().map(|r| r.name.as_str()).collect())
 }
 
-/// Divides `prefs` over `candidates` (the clusters the workload may run on) and writes the
-/// result into `overrides`.
+/// Divides `prefs` over `candidates` (the clusters the workload may run on) within each
+/// cluster's `capacity`; returns the replicas per candidate and those no cluster can take.
 ///
 /// Only the candidates that are not Offline get replicas; an Offline candidate keeps its
 /// place and its previous override (nothing can be written there, and a copy that comes
 /// back is not scaled down before the division gives it its share again), or 0 when it had
 /// none. With `rebalance` false, the previous division of the Ready candidates is kept as
 /// far as the preferences allow (see [`divide`]); a previous count of 0 counts as none, so a
-/// cluster that held nothing gets its preferred share.
+/// cluster that held nothing gets its preferred share, and so does a cluster in `released`
+/// (room came back there: the clusters that took its overflow give it back).
 pub fn schedule(
     prefs: &Preferences,
     candidates: &BTreeSet<String>,
     offline: &BTreeSet<String>,
     overrides: &[ClusterOverrides],
+    capacity: &BTreeMap<String, i64>,
+    released: &BTreeSet<String>,
 ) -> (BTreeMap<String, i64>, i64) {
     let previous = division(overrides);
     let ready: BTreeSet<&String> = candidates.iter().filter(|c| !offline.contains(*c)).collect();
-    let current: BTreeMap<String, i64> =
-        previous.iter().filter(|(c, n)| ready.contains(c) && **n > 0).map(|(c, n)| (c.clone(), *n)).collect();
-    let plan = divide(prefs.total, prefs.clusters, &ready, (!prefs.rebalance).then_some(&current));
+    let plan = if prefs.spill_over.is_empty() {
+        let current: BTreeMap<String, i64> = previous
+            .iter()
+            .filter(|(c, n)| ready.contains(c) && **n > 0 && !released.contains(*c))
+            .map(|(c, n)| (c.clone(), *n))
+            .collect();
+        divide_within(prefs.total, prefs.clusters, &ready, (!prefs.rebalance).then_some(&current), capacity)
+    } else {
+        spill(prefs.total, prefs.spill_over, &ready, capacity)
+    };
     let mut replicas = plan.replicas;
     for c in candidates.iter().filter(|c| offline.contains(*c)) {
         replicas.insert(c.clone(), previous.get(c).copied().unwrap_or(0));
@@ -135,7 +197,12 @@ pub fn schedule(
 /// those clusters are first intersected with what `fed`'s cluster selector alone selects (its
 /// `clusters` list is ignored, and no selector selects nothing); `None` when that leaves no
 /// cluster: KubeFed then leaves the object as it is.
-pub fn for_rsp(spec: &ReplicaSchedulingPreferenceSpec, fed: &Federated, joined: &[JoinedCluster]) -> Option<Scheduled> {
+pub fn for_rsp(
+    spec: &ReplicaSchedulingPreferenceSpec,
+    fed: &Federated,
+    joined: &[JoinedCluster],
+    observed: &Observed,
+) -> Option<Scheduled> {
     let all = spec.clusters.is_empty() || spec.clusters.contains_key(WILDCARD_CLUSTER);
     let mut candidates: BTreeSet<String> =
         joined.iter().filter(|c| all || spec.clusters.contains_key(&c.name)).map(|c| c.name.clone()).collect();
@@ -146,21 +213,25 @@ pub fn for_rsp(spec: &ReplicaSchedulingPreferenceSpec, fed: &Federated, joined: 
             return None;
         }
     }
-    let prefs =
-        Preferences { total: i64::from(spec.total_replicas), clusters: &spec.clusters, rebalance: spec.rebalance };
     let placement = Some(Placement::clusters(candidates.iter().cloned()));
-    Some(scheduled(&prefs, &candidates, joined, fed, placement))
+    Some(scheduled(&Preferences::of_rsp(spec), &candidates, joined, fed, placement, observed))
 }
 
-/// The spec an annotated source's `kubefed.io/replica-scheduling` asks of its federated object
-/// `fed`: the division of `total` over `fed`'s placed clusters except the host (whose copy is
-/// the source itself, pinned to 0); the placement stays.
-pub fn for_source(total: i64, prefs: &ClusterPreferencesMap, fed: &Federated, joined: &[JoinedCluster]) -> Scheduled {
-    let host: BTreeSet<&str> = joined.iter().filter(|c| c.is_host).map(|c| c.name.as_str()).collect();
+/// The spec `kubefed.io/replica-scheduling` asks of `fed`: the division of `total` over its
+/// placed clusters; the placement stays. For an annotated source's federated object
+/// (`source` true) the host is left out: its copy is the source itself, pinned to 0.
+pub fn for_annotation(
+    total: i64,
+    scheduling: &Scheduling,
+    fed: &Federated,
+    joined: &[JoinedCluster],
+    source: bool,
+    observed: &Observed,
+) -> Scheduled {
+    let host: BTreeSet<&str> = joined.iter().filter(|c| source && c.is_host).map(|c| c.name.as_str()).collect();
     let mut candidates = placement::resolve(&fed.spec.placement, joined);
     candidates.retain(|c| !host.contains(c.as_str()));
-    let prefs = Preferences { total, clusters: prefs, rebalance: false };
-    scheduled(&prefs, &candidates, joined, fed, None)
+    scheduled(&Preferences::of_annotation(total, scheduling), &candidates, joined, fed, None, observed)
 }
 
 fn scheduled(
@@ -169,11 +240,49 @@ fn scheduled(
     joined: &[JoinedCluster],
     fed: &Federated,
     placement: Option<Placement>,
+    observed: &Observed,
 ) -> Scheduled {
     let offline: BTreeSet<String> = joined.iter().filter(|c| c.offline).map(|c| c.name.clone()).collect();
-    let (replicas, unassigned) = schedule(prefs, candidates, &offline, &fed.spec.overrides);
+    let current = division(&fed.spec.overrides);
+    let rooms: BTreeMap<String, ClusterRoom> = candidates
+        .iter()
+        .map(|c| {
+            let room = observed.rooms.get(c).cloned().unwrap_or_default();
+            let free = if offline.contains(c) { None } else { room.free };
+            (c.clone(), ClusterRoom { assigned: current.get(c).copied().unwrap_or(0), free, ..room })
+        })
+        .collect();
+    let previous = overflow::parse_estimates(fed.annotations().get(ESTIMATES).map(String::as_str));
+    let estimated = overflow::estimate(&previous, &rooms, prefs.total, observed.after, observed.now);
+    let capacity = overflow::capacities(&estimated.estimates);
+    let (planned, unassigned) =
+        schedule(prefs, candidates, &offline, &fed.spec.overrides, &capacity, &estimated.raised);
+    let replicas = handover(&planned, &current, &ready_replicas(fed));
     let overrides = with_division(&fed.spec.overrides, &replicas);
-    Scheduled { placement, overrides, replicas, unassigned }
+    Scheduled { placement, overrides, replicas, unassigned, estimated }
+}
+
+/// The ready replicas per cluster, as the sync controller last reported them.
+fn ready_replicas(fed: &Federated) -> BTreeMap<String, i64> {
+    let clusters = fed.status.as_ref().map(|s| s.clusters.as_slice()).unwrap_or_default();
+    clusters.iter().filter_map(|c| Some((c.name.clone(), c.workload.as_ref()?.ready))).collect()
+}
+
+/// The division to write with a new `placement` of `fed` before its replicas are divided:
+/// every cluster placed keeps what it runs now (its division, or the whole template when the
+/// replicas were not divided) and a cluster placed anew starts at 0, so no copy runs the whole
+/// total before the replicas controller divides it.
+pub fn first_division(fed: &Federated, placement: &Placement, joined: &[JoinedCluster]) -> BTreeMap<String, i64> {
+    let now = division(&fed.spec.overrides);
+    let before = placement::resolve(&fed.spec.placement, joined);
+    let whole = template_replicas(fed);
+    placement::resolve(placement, joined)
+        .into_iter()
+        .map(|c| {
+            let n = now.get(&c).copied().unwrap_or(if before.contains(&c) { whole } else { 0 });
+            (c, n)
+        })
+        .collect()
 }
 
 /// The total replicas of a federated workload: its template's `spec.replicas` (1 when unset,
@@ -243,18 +352,21 @@ mod tests {
         let rsp = ReplicaSchedulingPreferenceSpec {
             target_kind: "FederatedDeployment".into(),
             total_replicas: 9,
-            clusters: parse_annotation(r#"{"vulcan":{"weight":1},"kronos":{"weight":2}}"#).unwrap(),
+            clusters: parse_annotation(r#"{"vulcan":{"weight":1},"kronos":{"weight":2}}"#).unwrap().clusters,
             ..Default::default()
         };
         let f = fed(json!({"placement": {"clusters": [{"name": "earth"}, {"name": "vulcan"}]}}));
-        let s = for_rsp(&rsp, &f, &bed(false)).unwrap();
+        let s = for_rsp(&rsp, &f, &bed(false), &Observed::default()).unwrap();
         assert_eq!(s.replicas, counts(&[("kronos", 6), ("vulcan", 3)]));
         assert_eq!(s.placement, Some(Placement::clusters(["kronos", "vulcan"])), "earth is not placed");
         assert!(!s.is_current(&f));
         let mut written = f.clone();
         written.spec.overrides = s.overrides.clone();
         written.spec.placement = s.placement.clone().unwrap();
-        assert!(for_rsp(&rsp, &written, &bed(false)).unwrap().is_current(&written), "a second pass writes nothing");
+        assert!(
+            for_rsp(&rsp, &written, &bed(false), &Observed::default()).unwrap().is_current(&written),
+            "a second pass writes nothing"
+        );
     }
 
     #[test]
@@ -271,7 +383,8 @@ mod tests {
             clusters: parse_annotation(
                 r#"{"vulcan":{"minReplicas":1,"weight":1},"kronos":{"minReplicas":2,"weight":3}}"#,
             )
-            .unwrap(),
+            .unwrap()
+            .clusters,
             ..Default::default()
         };
         let selector = json!({"matchLabels": {"zone": "a"}});
@@ -283,7 +396,7 @@ mod tests {
         ];
         for (what, placement, vulcan) in cases {
             let f = fed(json!({ "placement": placement }));
-            let s = for_rsp(&rsp, &f, &joined);
+            let s = for_rsp(&rsp, &f, &joined, &Observed::default());
             assert_eq!(s.as_ref().map(|s| s.replicas.clone()), vulcan.map(|n| counts(&[("vulcan", n)])), "{what}");
             if let Some(s) = s {
                 assert_eq!(s.placement, Some(Placement::clusters(["vulcan"])), "{what}: placed where the replicas go");
@@ -298,15 +411,15 @@ mod tests {
         )
         .unwrap();
         let f = fed(json!({"placement": {"clusters": [{"name": "earth"}, {"name": "kronos"}, {"name": "vulcan"}]}}));
-        let healthy = for_source(9, &prefs, &f, &bed(false));
+        let healthy = for_annotation(9, &prefs, &f, &bed(false), true, &Observed::default());
         assert_eq!(healthy.replicas, counts(&[("kronos", 5), ("vulcan", 4)]), "the host is the source: left out");
         let mut f = f;
         f.spec.overrides = healthy.overrides.clone();
-        let failed = for_source(9, &prefs, &f, &bed(true));
+        let failed = for_annotation(9, &prefs, &f, &bed(true), true, &Observed::default());
         assert_eq!(failed.replicas, counts(&[("kronos", 8), ("vulcan", 4)]), "kronos up to its max; vulcan untouched");
         assert_eq!(failed.unassigned, 1);
         f.spec.overrides = failed.overrides.clone();
-        let back = for_source(9, &prefs, &f, &bed(false));
+        let back = for_annotation(9, &prefs, &f, &bed(false), true, &Observed::default());
         assert_eq!(back.replicas, healthy.replicas, "the layout returns");
         assert_eq!(back.overrides, healthy.overrides);
     }
@@ -314,10 +427,23 @@ mod tests {
     #[test]
     fn a_new_offline_candidate_gets_zero_and_a_held_zero_counts_as_none() {
         let even = ClusterPreferencesMap::new();
-        let prefs = Preferences { total: 4, clusters: &even, rebalance: false };
+        let prefs = Preferences { total: 4, clusters: &even, spill_over: &[], rebalance: false };
         let zero = ops(json!([{"clusterName": "a", "clusterOverrides": [{"path": "/spec/replicas", "value": 0}]}]));
-        let (replicas, _) = schedule(&prefs, &set(&["a", "b", "c"]), &set(&["c"]), &zero);
+        let (replicas, _) =
+            schedule(&prefs, &set(&["a", "b", "c"]), &set(&["c"]), &zero, &BTreeMap::new(), &BTreeSet::new());
         assert_eq!(replicas, counts(&[("a", 2), ("b", 2), ("c", 0)]));
+    }
+
+    #[test]
+    fn a_first_division_keeps_what_runs_and_starts_new_clusters_at_zero() {
+        let f = fed(json!({"template": {"spec": {"replicas": 6}}, "placement": {"clusters": [{"name": "earth"}]}}));
+        let placement = Placement::clusters(["earth", "vulcan"]);
+        assert_eq!(first_division(&f, &placement, &bed(false)), counts(&[("earth", 6), ("vulcan", 0)]));
+        let mut divided = f.clone();
+        divided.spec.overrides = with_division(&[], &counts(&[("earth", 4)]));
+        assert_eq!(first_division(&divided, &placement, &bed(false)), counts(&[("earth", 4), ("vulcan", 0)]));
+        let moved = Placement::clusters(["kronos"]);
+        assert_eq!(first_division(&f, &moved, &bed(false)), counts(&[("kronos", 0)]), "earth is no longer placed");
     }
 
     #[test]

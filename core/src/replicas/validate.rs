@@ -6,6 +6,7 @@ use std::fmt;
 use crate::api::{ClusterPreferencesMap, ReplicaSchedulingPreferenceSpec, TARGET_KINDS, WILDCARD_CLUSTER};
 use crate::suggest;
 
+use super::annotation::Scheduling;
 use super::divide::{divide, minimums_wanted};
 
 /// A reason to deny replica preferences. Messages are one line, without the source prefix
@@ -172,6 +173,26 @@ pub fn validate(
     v
 }
 
+/// Checks a spill-over `order`: every cluster in `joined` and, when `placed` is given, in
+/// `placed` (with the nearest name on a typo).
+pub fn validate_order(order: &[String], joined: &BTreeSet<String>, placed: Option<&BTreeSet<String>>) -> Validation {
+    Validation { errors: order.iter().filter_map(|c| membership(c, joined, placed)).collect(), warnings: Vec::new() }
+}
+
+/// [`validate`] or [`validate_order`], as `scheduling` asks.
+pub fn validate_scheduling(
+    total: i64,
+    scheduling: &Scheduling,
+    joined: &BTreeSet<String>,
+    placed: Option<&BTreeSet<String>>,
+) -> Validation {
+    if scheduling.spill_over.is_empty() {
+        validate(total, &scheduling.clusters, joined, placed)
+    } else {
+        validate_order(&scheduling.spill_over, joined, placed)
+    }
+}
+
 /// [`validate`] for an RSP: its target kind too, and the clusters only against `joined`
 /// (without `intersectWithClusterSelector` the RSP's clusters replace the placement).
 pub fn validate_spec(spec: &ReplicaSchedulingPreferenceSpec, joined: &BTreeSet<String>) -> Validation {
@@ -244,7 +265,7 @@ mod tests {
             r#"{"*":{"weight":1}}"#,
             "{}",
         ] {
-            let v = validate(9, &parse_annotation(value).unwrap(), &joined(), None);
+            let v = validate(9, &parse_annotation(value).unwrap().clusters, &joined(), None);
             assert_eq!(v, Validation::default(), "{value}");
             assert!(v.is_ok());
         }
@@ -255,7 +276,7 @@ mod tests {
         let prefs = parse_annotation(
             r#"{"earth":{"minReplicas":-1,"maxReplicas":-2,"weight":-3},"kronos":{"minReplicas":5,"maxReplicas":3,"weight":1}}"#,
         )
-        .unwrap();
+        .unwrap().clusters;
         let (errors, _) = messages(&validate(-4, &prefs, &joined(), None));
         assert_eq!(
             errors,
@@ -271,7 +292,8 @@ mod tests {
 
     #[test]
     fn clusters_must_be_joined_and_placed() {
-        let prefs = parse_annotation(r#"{"vulcn":{"weight":1},"earth":{"weight":1},"mars":{"weight":1}}"#).unwrap();
+        let prefs =
+            parse_annotation(r#"{"vulcn":{"weight":1},"earth":{"weight":1},"mars":{"weight":1}}"#).unwrap().clusters;
         let (errors, _) = messages(&validate(3, &prefs, &joined(), Some(&set(&["kronos", "vulcan"]))));
         assert_eq!(
             errors,
@@ -283,14 +305,15 @@ mod tests {
         );
         let (errors, _) = messages(&validate(3, &prefs, &BTreeSet::new(), None));
         assert!(errors[0].ends_with("(joined: none)"), "{errors:?}");
-        let placed_typo = parse_annotation(r#"{"kronoz":{"weight":1}}"#).unwrap();
+        let placed_typo = parse_annotation(r#"{"kronoz":{"weight":1}}"#).unwrap().clusters;
         let v = validate(3, &placed_typo, &set(&["kronoz", "kronos"]), Some(&set(&["kronos"])));
         assert!(v.errors[0].to_string().ends_with(r#"(placed: kronos); did you mean "kronos"?"#), "{v:?}");
     }
 
     #[test]
     fn warns_when_the_clusters_cannot_hold_the_total() {
-        let prefs = parse_annotation(r#"{"*":{"maxReplicas":2,"weight":1},"earth":{"minReplicas":1}}"#).unwrap();
+        let prefs =
+            parse_annotation(r#"{"*":{"maxReplicas":2,"weight":1},"earth":{"minReplicas":1}}"#).unwrap().clusters;
         let (errors, warnings) = messages(&validate(10, &prefs, &joined(), None));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
@@ -310,7 +333,7 @@ mod tests {
 
     #[test]
     fn warns_about_minimums_above_the_total() {
-        let prefs = parse_annotation(r#"{"*":{"minReplicas":2,"weight":1}}"#).unwrap();
+        let prefs = parse_annotation(r#"{"*":{"minReplicas":2,"weight":1}}"#).unwrap().clusters;
         let (_, warnings) = messages(&validate(5, &prefs, &joined(), None));
         assert_eq!(
             warnings,
@@ -321,7 +344,7 @@ mod tests {
     #[test]
     fn warns_about_entries_that_get_nothing() {
         // The annotation example of the design: kronos's own entry has no weight.
-        let prefs = parse_annotation(r#"{"*":{"weight":1},"kronos":{"maxReplicas":20}}"#).unwrap();
+        let prefs = parse_annotation(r#"{"*":{"weight":1},"kronos":{"maxReplicas":20}}"#).unwrap().clusters;
         let (_, warnings) = messages(&validate(9, &prefs, &joined(), None));
         assert_eq!(
             warnings,
@@ -341,7 +364,7 @@ mod tests {
         let mut spec = ReplicaSchedulingPreferenceSpec {
             target_kind: "FederatedStatefulSet".into(),
             total_replicas: 9,
-            clusters: parse_annotation(r#"{"vulcn":{"weight":1}}"#).unwrap(),
+            clusters: parse_annotation(r#"{"vulcn":{"weight":1}}"#).unwrap().clusters,
             ..Default::default()
         };
         let (errors, _) = messages(&validate_spec(&spec, &joined()));
@@ -353,7 +376,7 @@ mod tests {
             ]
         );
         spec.target_kind = "FederatedReplicaSet".into();
-        spec.clusters = parse_annotation(r#"{"vulcan":{"weight":1}}"#).unwrap();
+        spec.clusters = parse_annotation(r#"{"vulcan":{"weight":1}}"#).unwrap().clusters;
         assert_eq!(validate_spec(&spec, &joined()), Validation::default());
     }
 }

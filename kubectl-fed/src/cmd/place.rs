@@ -12,8 +12,8 @@
 //! ([`crate::member_check`], a server-side dry-run apply); `--skip-member-check` skips this.
 //!
 //! On a `Federated<Kind>` (`federateddeployment/web`): patches `spec.placement` and
-//! `spec.overrides` directly (its replicas are divided by a ReplicaSchedulingPreference, not
-//! by these flags).
+//! `spec.overrides` directly; the replica flags set `kubefed.io/replica-scheduling` on it (a
+//! ReplicaSchedulingPreference of the same name also divides it, and wins).
 //!
 //! `--weights`/`--min`/`--max`/`--divide` write `kubefed.io/replica-scheduling`
 //! ([`crate::replica_flags`]): the object's replicas are divided over the clusters.
@@ -48,7 +48,8 @@ use crate::replica_flags::ReplicaFlags;
   kubectl fed place svc/web --selector region=eu --override vulcan:/spec/type=NodePort
   kubectl fed place deploy/web --clusters '*' --override kronos:/spec/replicas=3
   kubectl fed place deployment/web --clusters vulcan,kronos --weights vulcan=2,kronos=1 --max kronos=5
-  kubectl fed place deployment/web --clusters vulcan,kronos --divide")]
+  kubectl fed place deployment/web --clusters vulcan,kronos --divide
+  kubectl fed place deployment/web --clusters vulcan,kronos --spill-over")]
 pub struct PlaceOptions {
     /// TYPE/NAME of the object (e.g. deployment/web)
     #[arg(value_name = "TYPE/NAME")]
@@ -81,6 +82,14 @@ pub struct PlaceOptions {
     /// Divide the replicas evenly over the clusters
     #[arg(long)]
     pub divide: bool,
+    /// Fill the --clusters in their order: every replica on the first, and only what it
+    /// cannot schedule on the next
+    #[arg(long)]
+    pub spill_over: bool,
+    /// How long a pod stays Unschedulable before its cluster counts as full and the replicas
+    /// it cannot run go to the other clusters (default 60s)
+    #[arg(long, value_name = "DURATION")]
+    pub overflow_after: Option<String>,
 }
 
 /// Parse one `--override` flag into (cluster, operation).
@@ -136,6 +145,9 @@ impl PlaceOptions {
         if self.clusters.is_none() && self.selector.is_none() {
             bail!("one of --clusters or --selector is required");
         }
+        if self.spill_over && self.clusters.is_none() {
+            bail!("--spill-over needs --clusters, in the order to fill them (e.g. --clusters vulcan,kronos)");
+        }
         let placement = self.clusters.as_deref().map(parse_placement).transpose()?;
         if let Some(sel) = &self.selector {
             parse_selector(sel).map_err(|e| anyhow!("--selector {sel:?}: {e}"))?;
@@ -143,6 +155,12 @@ impl PlaceOptions {
         let overrides = overrides_json(&self.overrides)?;
         let division = self.replica_flags();
         let scheduling = division.annotation()?;
+        if let Some(after) = &self.overflow_after {
+            if scheduling.is_none() {
+                bail!("--overflow-after applies to divided replicas: add --weights, --divide or --spill-over");
+            }
+            fed_core::replicas::overflow::parse_after(after).map_err(|e| anyhow!("--overflow-after: {e}"))?;
+        }
         if let Some(PlacementAnnotation::Clusters(names)) = &placement
             && let Some(cluster) = division.clusters().into_iter().find(|c| !names.contains(c))
         {
@@ -165,11 +183,18 @@ impl PlaceOptions {
             (keys::OVERRIDES, overrides),
             (keys::ORPHAN, self.orphan.then(|| "true".to_string())),
             (keys::REPLICA_SCHEDULING, scheduling),
+            (keys::OVERFLOW_AFTER, self.overflow_after.clone()),
         ])))
     }
 
     fn replica_flags(&self) -> ReplicaFlags<'_> {
-        ReplicaFlags { weights: self.weights.as_deref(), min: &self.min, max: &self.max, divide: self.divide }
+        ReplicaFlags {
+            weights: self.weights.as_deref(),
+            min: &self.min,
+            max: &self.max,
+            divide: self.divide,
+            spill_over: self.clusters.as_deref().filter(|_| self.spill_over),
+        }
     }
 }
 
@@ -186,11 +211,33 @@ impl Annotations {
         self.0.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect()
     }
 
-    /// The merge patch for a `Federated<Kind>`'s spec.
+    /// The merge patch for a `Federated<Kind>`'s spec (and its `kubefed.io/replica-scheduling`
+    /// and `kubefed.io/overflow-after`, removed when not given).
     pub fn federated_patch(&self) -> Result<Value> {
+        self.federated_patch_with(|overrides| overrides)
+    }
+
+    /// [`Self::federated_patch`] for divided replicas of `fed`: the clusters it already runs
+    /// on keep their counts and newly placed ones start at 0, so nothing runs twice before the
+    /// replicas controller divides ([`fed_core::replicas::first_division`]).
+    pub fn divided_federated_patch(&self, fed: &Federated, joined: &[JoinedCluster]) -> Result<Value> {
         let parsed = from_annotations(&self.present())?.ok_or_else(|| anyhow!("no placement given"))?;
-        let overrides: Vec<ClusterOverrides> = parsed.overrides;
+        let counts = fed_core::replicas::first_division(fed, &parsed.placement, joined);
+        self.federated_patch_with(|overrides| fed_core::replicas::with_division(&overrides, &counts))
+    }
+
+    fn federated_patch_with(
+        &self,
+        division: impl FnOnce(Vec<ClusterOverrides>) -> Vec<ClusterOverrides>,
+    ) -> Result<Value> {
+        let parsed = from_annotations(&self.present())?.ok_or_else(|| anyhow!("no placement given"))?;
+        let overrides = division(parsed.overrides);
+        let annotation = |key: &str| self.0.get(key).cloned().flatten().map_or(Value::Null, Value::String);
         Ok(json!({
+            "metadata": {"annotations": {
+                keys::REPLICA_SCHEDULING: annotation(keys::REPLICA_SCHEDULING),
+                keys::OVERFLOW_AFTER: annotation(keys::OVERFLOW_AFTER),
+            }},
             "spec": {
                 "placement": {
                     "clusters": parsed.placement.clusters,
@@ -213,13 +260,20 @@ pub async fn run(ctx: &Ctx, opts: PlaceOptions) -> Result<()> {
     let mut host = Writer::new(client.clone(), ctx);
 
     if res.group == TYPES_GROUP {
-        if annotations.0.get(keys::REPLICA_SCHEDULING).is_some_and(Option::is_some) {
-            bail!(
-                "--weights, --min, --max and --divide divide an ordinary workload's replicas; for {} write a ReplicaSchedulingPreference named {name}",
-                res.kind
-            );
-        }
-        host.merge_patch(&ar, res.namespaced, ns, name, &annotations.federated_patch()?, "placed").await?;
+        let patch = if annotations.0.get(keys::REPLICA_SCHEDULING).is_some_and(Option::is_some) {
+            let fed: Federated = serde_json::from_value(serde_json::to_value(
+                dyn_api(&client, &ar, res.namespaced, ns)
+                    .get(name)
+                    .await
+                    .with_context(|| format!("reading {}", display_ref(&ar, name)))?,
+            )?)?;
+            let joined = fedapi::clusters(&client, ctx.fed_ns(), &ctx.host_context).await?;
+            let joined: Vec<JoinedCluster> = joined.iter().map(fedapi::joined).collect();
+            annotations.divided_federated_patch(&fed, &joined)?
+        } else {
+            annotations.federated_patch()?
+        };
+        host.merge_patch(&ar, res.namespaced, ns, name, &patch, "placed").await?;
         return host.finish();
     }
 
@@ -364,7 +418,32 @@ mod tests {
             min: vec![],
             max: vec![],
             divide: false,
+            spill_over: false,
+            overflow_after: None,
         }
+    }
+
+    #[test]
+    fn spill_over_keeps_the_clusters_order_and_overflow_after_needs_a_division() {
+        let mut o = opts(Some("vulcan, kronos"), None, &[]);
+        o.spill_over = true;
+        o.overflow_after = Some("30s".into());
+        let a = o.validate().unwrap();
+        assert_eq!(a.0[keys::REPLICA_SCHEDULING].as_deref(), Some(r#"{"spillOver":["vulcan","kronos"]}"#));
+        assert_eq!(a.0[keys::OVERFLOW_AFTER].as_deref(), Some("30s"));
+        o.overflow_after = Some("soon".into());
+        assert!(
+            o.validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("--overflow-after: kubefed.io/overflow-after: \"soon\" is not a duration")
+        );
+        let mut plain = opts(Some("vulcan"), None, &[]);
+        plain.overflow_after = Some("30s".into());
+        assert!(plain.validate().unwrap_err().to_string().contains("applies to divided replicas"));
+        let mut selected = opts(None, Some("zone=a"), &[]);
+        selected.spill_over = true;
+        assert!(selected.validate().unwrap_err().to_string().contains("--spill-over needs --clusters"));
     }
 
     #[test]
@@ -447,6 +526,7 @@ mod tests {
                 "kubefed.io/overrides": r#"{"vulcan":[{"op":"replace","path":"/spec/replicas","value":3}]}"#,
                 "kubefed.io/orphan": null,
                 "kubefed.io/replica-scheduling": null,
+                "kubefed.io/overflow-after": null,
             }}})
         );
         // Overrides are free with a selector or `*`.

@@ -10,6 +10,7 @@
 use anyhow::{Result, bail};
 use clap::Args;
 use fed_core::api::{CONDITION_PROPAGATION, ClusterStatus, Federated, FederatedTypeConfig};
+use fed_core::replicas::overflow;
 use fed_core::workload::WorkloadStatus;
 use kube::ResourceExt;
 use kube::api::ListParams;
@@ -56,6 +57,9 @@ pub struct Row {
     /// Replicas the division assigns to the cluster, when the object's replicas are divided.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replicas: Option<i64>,
+    /// Pods Unschedulable on the cluster, when the object's replicas are divided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unschedulable: Option<i64>,
     /// The member copy's workload numbers, for workload kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadStatus>,
@@ -66,6 +70,7 @@ pub const PROPAGATED: &str = "Propagated";
 
 /// Rows for one federated object whose target kind is `kind`.
 pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
+    let estimates = overflow::parse_estimates(obj.annotations().get(overflow::ESTIMATES).map(String::as_str));
     let row = |cluster: &str, status: &str, message: &str, c: Option<&ClusterStatus>| Row {
         namespace: obj.namespace().unwrap_or_default(),
         kind: kind.to_string(),
@@ -75,6 +80,7 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
         message: message.to_string(),
         federated_kind: federated_kind.to_string(),
         replicas: c.and_then(|c| c.replicas),
+        unschedulable: c.and_then(|c| c.replicas.map(|_| c.unschedulable.unwrap_or(0))),
         workload: c.and_then(|c| c.workload),
     };
     let status = obj.status.as_ref();
@@ -84,7 +90,11 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
             .iter()
             .map(|c| {
                 let word = c.status.as_deref().filter(|s| !s.is_empty()).unwrap_or(PROPAGATED);
-                row(&c.name, word, c.message.as_deref().unwrap_or(""), Some(c))
+                let full = estimates.get(&c.name).map(|e| {
+                    format!("full: runs at most {} (overflow to the other clusters since {})", e.capacity, e.since.0)
+                });
+                let message = c.message.clone().filter(|m| !m.is_empty()).or(full).unwrap_or_default();
+                row(&c.name, word, &message, Some(c))
             })
             .collect();
         rows.sort();
@@ -106,10 +116,12 @@ pub fn rows_for(obj: &Federated, kind: &str, federated_kind: &str) -> Vec<Row> {
 }
 
 /// The table: READY (ready/desired) and UP-TO-DATE columns, as `kubectl get deploy` shows
-/// them, when any row is a workload; `wide` adds the replicas the division assigns and the
-/// federated kind.
+/// them, when any row is a workload; ASSIGNED (what the division gives the cluster) and
+/// UNSCHEDULABLE (its pods that cannot be scheduled there) when the replicas are divided;
+/// `wide` adds the federated kind.
 pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
     let workloads = rows.iter().any(|r| r.workload.is_some());
+    let divided = rows.iter().any(|r| r.replicas.is_some());
     let mut headers = vec![];
     if all_namespaces {
         headers.push("namespace");
@@ -118,9 +130,12 @@ pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
     if workloads {
         headers.extend(["ready", "up-to-date"]);
     }
+    if divided {
+        headers.extend(["assigned", "unschedulable"]);
+    }
     headers.push("message");
     if wide {
-        headers.extend(["replicas", "federated"]);
+        headers.push("federated");
     }
     let mut t = Table::new(headers);
     for r in rows {
@@ -135,10 +150,13 @@ pub fn table(rows: &[Row], all_namespaces: bool, wide: bool) -> Table {
             });
             cells.extend([ready, updated]);
         }
+        if divided {
+            let count = |n: Option<i64>| n.map_or_else(|| "-".to_string(), |n| n.to_string());
+            cells.extend([count(r.replicas), count(r.unschedulable)]);
+        }
         cells.push(r.message.clone());
         if wide {
-            let assigned = r.replicas.map_or_else(|| "-".to_string(), |n| n.to_string());
-            cells.extend([assigned, r.federated_kind.clone()]);
+            cells.push(r.federated_kind.clone());
         }
         t.push(cells);
     }
@@ -333,7 +351,7 @@ mod tests {
     }
 
     #[test]
-    fn workloads_get_ready_and_up_to_date_and_wide_the_assigned_replicas() {
+    fn workloads_get_ready_and_up_to_date_and_divided_ones_the_assigned_and_unschedulable() {
         let w = WorkloadStatus { desired: 3, ready: 2, available: 2, updated: 3, rolled_out: false };
         let status = FederatedStatus {
             clusters: vec![ClusterStatus {
@@ -344,14 +362,22 @@ mod tests {
             }],
             ..Default::default()
         };
-        let rows = rows_for(&fed("web", Some(status)), "Deployment", "FederatedDeployment");
+        let mut capped = fed("web", Some(status));
+        capped.metadata.annotations = Some(
+            [(
+                overflow::ESTIMATES.to_string(),
+                r#"{"vulcan":{"capacity":2,"since":"2026-12-07T18:00:00Z"}}"#.to_string(),
+            )]
+            .into(),
+        );
+        let rows = rows_for(&capped, "Deployment", "FederatedDeployment");
         assert_eq!(
             table(&rows, false, false).render(),
-            "KIND         NAME   CLUSTER   STATUS       READY   UP-TO-DATE   MESSAGE\n\
-             Deployment   web    vulcan    Propagated   2/3     3\n"
+            "KIND         NAME   CLUSTER   STATUS       READY   UP-TO-DATE   ASSIGNED   UNSCHEDULABLE   MESSAGE\n\
+             Deployment   web    vulcan    Propagated   2/3     3            3          0               full: runs at most 2 (overflow to the other clusters since 2026-12-07T18:00:00Z)\n"
         );
         let wide = table(&rows, false, true).render();
-        assert!(wide.contains("REPLICAS") && wide.lines().nth(1).unwrap().contains(" 3 "), "{wide}");
+        assert!(wide.contains("FEDERATED") && wide.lines().nth(1).unwrap().contains(" 3 "), "{wide}");
     }
 
     #[test]

@@ -69,9 +69,9 @@ mod tests {
     fn removes_every_user_annotation() {
         let p = super::patch();
         let a = p["metadata"]["annotations"].as_object().unwrap();
-        assert_eq!(a.len(), 5);
+        assert_eq!(a.len(), 6);
         assert!(a.values().all(serde_json::Value::is_null));
         assert!(a.contains_key("kubefed.io/placement") && a.contains_key("kubefed.io/orphan"));
-        assert!(a.contains_key("kubefed.io/replica-scheduling"));
+        assert!(a.contains_key("kubefed.io/replica-scheduling") && a.contains_key("kubefed.io/overflow-after"));
     }
 }

@@ -129,8 +129,7 @@ impl Capacities {
     }
 }
 
-/// What overflow reads (the replicas controller, wired separately).
-#[cfg_attr(not(test), expect(dead_code, reason = "read by the replicas controller's overflow, not wired yet"))]
+/// What overflow reads (the replicas and sync controllers).
 impl Capacities {
     /// Since when each currently unschedulable pod of `key` in `cluster` has been so, oldest
     /// first (empty when there is none, or the cluster is unknown).

@@ -5,26 +5,36 @@
 //! - a `ReplicaSchedulingPreference` with the name and namespace of a FederatedDeployment or
 //!   FederatedReplicaSet ([`fed_core::replicas::for_rsp`]: its clusters, intersected with the
 //!   object's cluster selector when `intersectWithClusterSelector`, replace the placement);
-//! - `kubefed.io/replica-scheduling` on an annotated source, which materialize copies onto its
-//!   federated object ([`fed_core::replicas::for_source`]; the total is the source's replicas).
+//! - `kubefed.io/replica-scheduling` on the federated object: copied there from an annotated
+//!   source by materialize, or set on it by `kubectl fed place`
+//!   ([`fed_core::replicas::for_annotation`]; the total is the template's replicas).
 //!
 //! Only Ready clusters get replicas: an Offline one keeps its place and its last count, its
-//! share goes to the others, and comes back when it is Ready again (failover). Runs again when
-//! the object, its RSP or any cluster's health changes; writes only when the division moved,
-//! with the object's resourceVersion as precondition (never over a newer write).
+//! share goes to the others, and comes back when it is Ready again (failover). A cluster whose
+//! pods stay Unschedulable is capped at what runs there and the rest overflows to the others,
+//! until its nodes show room again ([`fed_core::replicas::overflow`], with the facts of
+//! [`super::capacity::Capacities`]); replicas move make-before-break. Runs again when the
+//! object, its RSP, any cluster's health, a workload's Unschedulable pods or a node's room
+//! change; writes only when the division or the estimates moved, with the object's
+//! resourceVersion as precondition (never over a newer write).
 
 use std::sync::Arc;
 
 use fed_core::api::{Federated, ReplicaSchedulingPreference, TARGET_KINDS};
+use fed_core::capacity::{WorkloadKey, pod_requests};
 use fed_core::keys;
 use fed_core::placement::JoinedCluster;
-use fed_core::replicas::{self, Scheduled};
+use fed_core::replicas::overflow::{self, ESTIMATES, OVERFLOW_AFTER};
+use fed_core::replicas::{self, Observed, Scheduled};
 use fed_core::source::owned_by_source;
 use futures::StreamExt;
 use futures::channel::mpsc;
+use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
+use kube::runtime::events::{Event as KubeEvent, EventType};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
@@ -98,7 +108,11 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (ReplicasHandle, V
         failures: FailureCounts::default(),
     });
     let queue = ReplicasHandle { queue: tx };
-    let mut tasks = vec![AbortOnDrop::spawn(on_cluster_changes(ctx.clone(), queue.clone()))];
+    let mut tasks = vec![
+        AbortOnDrop::spawn(on_cluster_changes(ctx.clone(), queue.clone())),
+        AbortOnDrop::spawn(on_unschedulable_changes(ctx.clone(), queue.clone())),
+        AbortOnDrop::spawn(on_room_changes(ctx.clone(), queue.clone())),
+    ];
     if TARGET_KINDS.contains(&ctx.handle.spec.federated.kind.as_str()) {
         tasks.push(AbortOnDrop::spawn(watch_rsps(ctx.clone(), writer, rsps_ready.clone(), queue.clone())));
     } else {
@@ -150,11 +164,36 @@ async fn on_cluster_changes(ctx: Arc<ReplicasCtx>, queue: ReplicasHandle) {
         if changes.changed().await.is_err() {
             return;
         }
-        for f in ctx.handle.fed_store.state() {
-            if f.annotations().contains_key(keys::REPLICA_SCHEDULING) || ctx.rsp_of(&f).is_some() {
-                queue.federated_changed(&ObjectRef::from_obj_with(&*f, ctx.handle.fed_ar.clone()));
+        ctx.requeue_divided(&queue, |_| true);
+    }
+}
+
+/// Queues the divided object of a workload whose Unschedulable pods changed in some cluster.
+async fn on_unschedulable_changes(ctx: Arc<ReplicasCtx>, queue: ReplicasHandle) {
+    let mut changes = ctx.shared.capacities.subscribe();
+    loop {
+        match changes.recv().await {
+            Ok((_, key)) if key.kind == ctx.handle.spec.target.kind => {
+                let r = ctx.handle.fed_ref(Some(&key.namespace), &key.name);
+                if ctx.handle.fed_store.get(&r).is_some_and(|f| ctx.divided(&f)) {
+                    queue.federated_changed(&r);
+                    // The status shows the Unschedulable pods per cluster.
+                    ctx.handle.requeue(r);
+                }
             }
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => ctx.requeue_divided(&queue, |_| true),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }
+    }
+}
+
+/// Queues every object with a capped cluster when room on some node changed: it may be
+/// given back.
+async fn on_room_changes(ctx: Arc<ReplicasCtx>, queue: ReplicasHandle) {
+    let mut changes = ctx.shared.capacities.subscribe_room();
+    while changes.changed().await.is_ok() {
+        ctx.requeue_divided(&queue, |f| f.annotations().contains_key(ESTIMATES));
     }
 }
 
@@ -186,9 +225,9 @@ fn error_policy(fed: Arc<Federated>, _err: &ReplicasError, ctx: Arc<ReplicasCtx>
 async fn reconcile(fed: Arc<Federated>, ctx: Arc<ReplicasCtx>) -> Result<Action, ReplicasError> {
     let _timer = ctx.metrics.start();
     let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
-    ctx.divide(&fed).await?;
+    let recheck = ctx.divide(&fed).await?;
     ctx.failures.clear(&r);
-    Ok(Action::await_change())
+    Ok(recheck.map_or_else(Action::await_change, Action::requeue))
 }
 
 impl ReplicasCtx {
@@ -202,30 +241,92 @@ impl ReplicasCtx {
         self.rsps.get(&r).filter(|rsp| rsp.spec.target_kind == self.handle.spec.federated.kind)
     }
 
-    /// What `fed`'s spec should be, if its replicas are divided.
-    fn scheduled(&self, fed: &Federated) -> Option<Scheduled> {
-        let joined: Vec<JoinedCluster> = self.shared.members.all().iter().map(|m| m.joined()).collect();
-        if owned_by_source(fed) {
-            let prefs = replicas::parse_annotation(fed.annotations().get(keys::REPLICA_SCHEDULING)?).ok()?;
-            return Some(replicas::for_source(replicas::template_replicas(fed), &prefs, fed, &joined));
-        }
-        let rsp = self.rsp_of(fed)?;
-        replicas::for_rsp(&rsp.spec, fed, &joined)
+    /// True when `fed`'s replicas are divided (by the annotation or an RSP).
+    fn divided(&self, fed: &Federated) -> bool {
+        fed.annotations().contains_key(keys::REPLICA_SCHEDULING) || self.rsp_of(fed).is_some()
     }
 
-    async fn divide(&self, fed: &Federated) -> Result<(), kube::Error> {
-        if fed.metadata.deletion_timestamp.is_some() {
-            return Ok(());
+    /// Queues every divided object of the type that `pick` selects.
+    fn requeue_divided(&self, queue: &ReplicasHandle, pick: impl Fn(&Federated) -> bool) {
+        for f in self.handle.fed_store.state() {
+            if self.divided(&f) && pick(&f) {
+                queue.federated_changed(&ObjectRef::from_obj_with(&*f, self.handle.fed_ar.clone()));
+            }
         }
-        let Some(scheduled) = self.scheduled(fed) else { return Ok(()) };
+    }
+
+    /// What `fed`'s spec should be, if its replicas are divided. An RSP wins over the
+    /// annotation on an object no source owns.
+    /// Also returns the overflow threshold used.
+    fn scheduled(&self, fed: &Federated) -> Option<(Scheduled, std::time::Duration)> {
+        let joined: Vec<JoinedCluster> = self.shared.members.all().iter().map(|m| m.joined()).collect();
+        let source = owned_by_source(fed);
+        if let Some(rsp) = self.rsp_of(fed) {
+            let observed = self.observed(fed, &joined, rsp.annotations());
+            return replicas::for_rsp(&rsp.spec, fed, &joined, &observed).map(|s| (s, observed.after));
+        }
+        let scheduling = replicas::parse_annotation(fed.annotations().get(keys::REPLICA_SCHEDULING)?).ok()?;
+        let observed = self.observed(fed, &joined, fed.annotations());
+        let total = replicas::template_replicas(fed);
+        Some((replicas::for_annotation(total, &scheduling, fed, &joined, source, &observed), observed.after))
+    }
+
+    /// What the capacity ledgers say of `fed`'s workload in each joined cluster; the
+    /// threshold from `annotations` (the RSP's, or the object's own), else the object's.
+    fn observed(
+        &self,
+        fed: &Federated,
+        joined: &[JoinedCluster],
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Observed {
+        let after = [annotations, fed.annotations()]
+            .iter()
+            .find_map(|a| overflow::parse_after(a.get(OVERFLOW_AFTER)?).ok())
+            .unwrap_or(overflow::DEFAULT_AFTER);
+        let key = WorkloadKey {
+            namespace: fed.namespace().unwrap_or_default(),
+            kind: self.handle.spec.target.kind.clone(),
+            name: fed.name_any(),
+        };
+        let pod: PodSpec = fed
+            .spec
+            .template
+            .as_ref()
+            .and_then(|t| t.pointer("/spec/template/spec"))
+            .and_then(|s| serde_json::from_value(s.clone()).ok())
+            .unwrap_or_default();
+        let request = pod_requests(&pod);
+        let capacities = &self.shared.capacities;
+        let rooms = joined
+            .iter()
+            .map(|c| {
+                let unschedulable = capacities.unschedulable(&c.name, &key).into_iter().map(|t| t.0).collect();
+                let free = capacities.room_for(&c.name, &request);
+                (c.name.clone(), overflow::ClusterRoom { assigned: 0, unschedulable, free })
+            })
+            .collect();
+        Observed { rooms, after, now: Timestamp::now() }
+    }
+
+    /// Writes the division of `fed` when it moved; returns when to look again.
+    async fn divide(&self, fed: &Federated) -> Result<Option<std::time::Duration>, kube::Error> {
+        if fed.metadata.deletion_timestamp.is_some() {
+            return Ok(None);
+        }
+        let Some((scheduled, after)) = self.scheduled(fed) else { return Ok(None) };
+        let recheck = scheduled.estimated.recheck;
         if scheduled.is_current(fed) {
-            return Ok(());
+            return Ok(recheck);
         }
         let mut spec = json!({ "overrides": scheduled.overrides });
         if let Some(placement) = &scheduled.placement {
             spec["placement"] = json!({ "clusters": placement.clusters });
         }
-        let patch = json!({ "metadata": { "resourceVersion": fed.resource_version() }, "spec": spec });
+        let metadata = json!({
+            "resourceVersion": fed.resource_version(),
+            "annotations": { ESTIMATES: scheduled.estimates_value() },
+        });
+        let patch = json!({ "metadata": metadata, "spec": spec });
         let api: Api<Federated> = match fed.namespace() {
             Some(ns) => Api::namespaced_with(self.shared.host.clone(), &ns, &self.handle.fed_ar),
             None => Api::all_with(self.shared.host.clone(), &self.handle.fed_ar),
@@ -233,6 +334,28 @@ impl ReplicasCtx {
         self.shared.metrics.write(WriteTarget::Host);
         api.patch(&fed.name_any(), &PatchParams::default(), &Patch::Merge(&patch)).await?;
         info!(object = %self.handle.origin(fed), replicas = ?scheduled.replicas, unassigned = scheduled.unassigned, "replicas divided");
-        Ok(())
+        self.publish_overflow(fed, &scheduled, after).await;
+        Ok(recheck)
+    }
+
+    /// An Event on `fed` when overflow moved replicas, with the numbers.
+    async fn publish_overflow(&self, fed: &Federated, scheduled: &Scheduled, after: std::time::Duration) {
+        let before = replicas::division(&fed.spec.overrides);
+        let Some((reason, note)) = overflow::describe(&before, &scheduled.replicas, &scheduled.estimated, after) else {
+            return;
+        };
+        info!(object = %self.handle.origin(fed), %note, "{reason}");
+        let event = KubeEvent {
+            type_: EventType::Normal,
+            reason: reason.to_string(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Divide".to_string(),
+            secondary: None,
+        };
+        if let Err(e) =
+            self.shared.recorder.publish(&event, &kube::Resource::object_ref(fed, &self.handle.fed_ar)).await
+        {
+            warn!(error = %e, "publishing overflow event");
+        }
     }
 }

@@ -268,8 +268,17 @@ impl SyncCtx {
         let mut next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
         next.clusters = status::with_replicas(next.clusters, &fed_core::replicas::division(&fed.spec.overrides));
         let (ns, name) = self.handle.member_key(fed);
+        let pods = fed_core::capacity::WorkloadKey {
+            namespace: ns.clone().unwrap_or_default(),
+            kind: self.handle.spec.target.kind.clone(),
+            name: name.clone(),
+        };
         for c in &mut next.clusters {
             c.workload = self.handle.copies.workload_on(&c.name, ns.as_deref(), &name);
+            if c.replicas.is_some() {
+                let stuck = self.shared.capacities.unschedulable(&c.name, &pods).len();
+                c.unschedulable = i64::try_from(stuck).ok().filter(|n| *n > 0);
+            }
         }
         let uid = fed.uid().unwrap_or_default();
         let changed = fed.status.as_ref() != Some(&next) && !self.statuses.just_written(&uid, &next);
