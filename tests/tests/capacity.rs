@@ -20,6 +20,74 @@ use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
+/// The namespaces of a test on every cluster: deleted when it ends, even by a panic, so that
+/// a failed test leaves no pods holding the nodes' CPU. [`Owned::finish`] also waits for them.
+struct Owned(Vec<String>);
+
+impl Owned {
+    /// Deletes the namespaces and waits until none of their pods is left on any cluster.
+    async fn finish(self, bed: &Bed) {
+        self.delete();
+        let names = self.0.clone();
+        wait_until(CONVERGE, &format!("the pods of {names:?} to be gone"), || {
+            let names = names.clone();
+            async move {
+                for cluster in ["earth", "vulcan", "kronos"] {
+                    for ns in &names {
+                        let api = Api::<Pod>::namespaced(bed.cluster(cluster).clone(), ns);
+                        if !api.list(&ListParams::default()).await.ok()?.items.is_empty() {
+                            return None;
+                        }
+                    }
+                }
+                Some(())
+            }
+        })
+        .await;
+    }
+
+    fn delete(&self) {
+        for cluster in ["earth", "vulcan", "kronos"] {
+            for ns in &self.0 {
+                let _ =
+                    kubectl(&["--context", cluster, "delete", "namespace", ns, "--wait=false", "--ignore-not-found"]);
+            }
+        }
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.delete();
+        }
+    }
+}
+
+/// Waits until no pod of an earlier capacity test holds a node (one that failed and whose
+/// namespaces are still going away).
+async fn wait_for_free_nodes(bed: &Bed) {
+    wait_until(CONVERGE, "the pods of earlier capacity tests to be gone", || async {
+        for cluster in ["earth", "vulcan", "kronos"] {
+            let all = Api::<Pod>::all(bed.cluster(cluster).clone()).list(&ListParams::default()).await.ok()?;
+            if all.items.iter().any(|p| p.metadata.namespace.as_deref().is_some_and(|n| n.starts_with("cap-"))) {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+}
+
+/// Takes this binary's turn on the bed's nodes: the federation, a free bed, a namespace.
+async fn turn(prefix: &str) -> (Bed, TestNamespace, Owned) {
+    let bed = federation().await;
+    wait_for_free_nodes(&bed).await;
+    let ns = TestNamespace::create(&bed.earth, prefix).await;
+    let owned = Owned(vec![ns.name.clone()]);
+    (bed, ns, owned)
+}
+
 /// The threshold the tests set.
 const AFTER: Duration = Duration::from_secs(10);
 /// Pods start on real nodes of a busy machine.
@@ -147,8 +215,7 @@ fn federated_deployment(name: &str, replicas: i64, clusters: &[&str]) -> String 
 #[tokio::test]
 async fn a_cluster_added_to_the_placement_takes_what_the_first_cannot_run() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let bed = federation().await;
-    let ns = TestNamespace::create(&bed.earth, "cap-story").await;
+    let (bed, ns, owned) = turn("cap-story").await;
     // A single-member federation for this workload: earth only. Its nodes hold 4 of 6.
     let out = apply_on_earth(&ns.name, &federated_deployment("shop", 6, &["earth"]), &[]);
     assert!(out.status.success(), "{}", output_text(&out));
@@ -192,7 +259,7 @@ async fn a_cluster_added_to_the_placement_takes_what_the_first_cannot_run() {
     let events = event_notes(&ns.name, "FederatedDeployment", "shop");
     assert!(events.contains("Overflow: overflow: earth can run 4"), "an Event with the numbers: {events}");
     assert!(events.contains("earth 6→4") && events.contains("vulcan 0→2"), "{events}");
-    ns.delete().await;
+    owned.finish(&bed).await;
 }
 
 /// KubeFed's YAML unchanged: a FederatedDeployment and an RSP preferring vulcan 10:1; vulcan
@@ -200,8 +267,7 @@ async fn a_cluster_added_to_the_placement_takes_what_the_first_cannot_run() {
 #[tokio::test]
 async fn an_rsp_overflows_from_a_full_preferred_cluster_and_scales_down_from_the_other() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let bed = federation().await;
-    let ns = TestNamespace::create(&bed.earth, "cap-rsp").await;
+    let (bed, ns, owned) = turn("cap-rsp").await;
     let out = apply_on_earth(&ns.name, &federated_deployment("web", 1, &["vulcan", "kronos"]), &[]);
     assert!(out.status.success(), "{}", output_text(&out));
     let rsp = |total: i64| {
@@ -232,15 +298,14 @@ async fn an_rsp_overflows_from_a_full_preferred_cluster_and_scales_down_from_the
     assert_eq!(live_uids(&bed, "vulcan", &ns.name, "web").await, on_vulcan, "vulcan's pods stay");
     let after = Api::<Deployment>::namespaced(bed.vulcan.clone(), &ns.name).get("web").await.unwrap();
     assert_eq!(after.metadata.uid, copy.metadata.uid, "the member copy is updated in place");
-    ns.delete().await;
+    owned.finish(&bed).await;
 }
 
 /// Spill-over vulcan → kronos on an ordinary Deployment, up and down.
 #[tokio::test]
 async fn spill_over_fills_the_first_cluster_and_empties_the_last_first() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let bed = federation().await;
-    let ns = TestNamespace::create(&bed.earth, "cap-spill").await;
+    let (bed, ns, owned) = turn("cap-spill").await;
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
         "spec": deployment_spec("web", 2, "700m")});
     let out = apply_on_earth(&ns.name, &deploy.to_string(), &[]);
@@ -261,8 +326,21 @@ async fn spill_over_fills_the_first_cluster_and_empties_the_last_first() {
     wait_for_running(&bed, &ns.name, "web", &[("vulcan", 2), ("kronos", 0)], CONVERGE).await;
     let first = live_uids(&bed, "vulcan", &ns.name, "web").await;
 
+    // A new total through the Deployment itself (the admission webhook records it; the
+    // scale subresource does not reach the webhook).
     let scale = |n: &str| {
-        succeeded(kubectl(&["--context", "earth", "-n", &ns.name, "scale", "deployment/web", "--replicas", n]));
+        let patch = format!(r#"{{"spec":{{"replicas":{n}}}}}"#);
+        succeeded(kubectl(&[
+            "--context",
+            "earth",
+            "-n",
+            &ns.name,
+            "patch",
+            "deployment/web",
+            "--type=merge",
+            "-p",
+            &patch,
+        ]));
     };
     scale("4");
     wait_for_running(&bed, &ns.name, "web", &[("vulcan", 2), ("kronos", 2)], CONVERGE).await;
@@ -271,7 +349,7 @@ async fn spill_over_fills_the_first_cluster_and_empties_the_last_first() {
     scale("2");
     wait_for_running(&bed, &ns.name, "web", &[("vulcan", 2), ("kronos", 0)], CONVERGE).await;
     assert_eq!(live_uids(&bed, "vulcan", &ns.name, "web").await, first, "the last cluster empties first");
-    ns.delete().await;
+    owned.finish(&bed).await;
 }
 
 /// Room returns on vulcan (an unrelated workload there is deleted): the replicas move back,
@@ -279,10 +357,10 @@ async fn spill_over_fills_the_first_cluster_and_empties_the_last_first() {
 #[tokio::test]
 async fn room_that_returns_brings_the_replicas_back_make_before_break() {
     let _turn = ONE_AT_A_TIME.lock().await;
-    let bed = federation().await;
-    let ns = TestNamespace::create(&bed.earth, "cap-room").await;
+    let (bed, ns, mut owned) = turn("cap-room").await;
     // An unrelated workload fills vulcan's node (on vulcan only, in a namespace of its own).
     let hog_ns = format!("{}-hog", ns.name);
+    owned.0.push(hog_ns.clone());
     let vulcan_ns = k8s_openapi::api::core::v1::Namespace {
         metadata: kube::api::ObjectMeta { name: Some(hog_ns.clone()), ..Default::default() },
         ..Default::default()
@@ -334,6 +412,5 @@ async fn room_that_returns_brings_the_replicas_back_make_before_break() {
     let lowest = lowest.get();
     assert!(lowest >= 2, "a running replica was stopped before its replacement ran: {lowest} ready at the lowest");
     eprintln!("back on vulcan {:.1}s after the room returned", started.elapsed().as_secs_f64());
-    namespaces.delete(&hog_ns, &DeleteParams::default()).await.unwrap();
-    ns.delete().await;
+    owned.finish(&bed).await;
 }

@@ -76,10 +76,13 @@ pub fn format_estimates(estimates: &Estimates) -> Option<String> {
 /// `rooms` says of each candidate cluster (clusters left out lose their estimate).
 ///
 /// - KubeFed's rule: a cluster where `k > 0` pods have been Unschedulable for `after` or longer
-///   can run `assigned - k` replicas.
-/// - Room returns: a capped cluster without such pods, whose nodes have room for `f > 0` more,
-///   can run what is scheduled there plus `f`, once `after` has passed since its estimate last
-///   changed; an estimate that reaches the total is dropped (it no longer limits anything).
+///   can run `assigned - k` replicas (a capped cluster: its capacity, or `assigned` when lower,
+///   `- k`, counting only pods Unschedulable since its estimate was made: the older ones were
+///   counted then and are being scaled away, even if the member has not caught up yet).
+/// - Room returns: a capped cluster without such pods can run what is scheduled there plus the
+///   `f` more its nodes have room for (unknown room counts as none), once `after` has passed
+///   since its estimate last changed, when that is more than the estimate; an estimate that
+///   reaches the total is dropped (it no longer limits anything).
 /// - Otherwise an estimate stays as it is (an emptied cluster stays capped until room shows).
 pub fn estimate(
     previous: &Estimates,
@@ -99,13 +102,18 @@ pub fn estimate(
     for (cluster, room) in rooms {
         let prev = previous.get(cluster);
         let waited = |since: Timestamp| now.duration_since(since);
-        let long = room.unschedulable.iter().filter(|t| waited(**t) >= after_signed).count();
-        for t in room.unschedulable.iter().filter(|t| waited(**t) < after_signed) {
-            recheck(after_signed - waited(*t));
+        // Pods Unschedulable since before the estimate was made were counted then; the
+        // division has sized the cluster for them, and they are on their way out.
+        let counted: Vec<&Timestamp> =
+            room.unschedulable.iter().filter(|t| prev.is_none_or(|p| **t >= p.since.0)).collect();
+        let long = counted.iter().filter(|t| waited(***t) >= after_signed).count();
+        for t in counted.iter().filter(|t| waited(***t) < after_signed) {
+            recheck(after_signed - waited(**t));
         }
         let fresh = |capacity: i64| Estimate { capacity, since: Time(now) };
         if long > 0 {
-            let capacity = (room.assigned - i64::try_from(long).unwrap_or(i64::MAX)).max(0);
+            let held = prev.map_or(room.assigned, |p| room.assigned.min(p.capacity));
+            let capacity = (held - i64::try_from(long).unwrap_or(i64::MAX)).max(0);
             match prev {
                 Some(p) if p.capacity == capacity => {
                     next.insert(cluster.clone(), p.clone());
@@ -120,29 +128,18 @@ pub fn estimate(
             continue;
         }
         let Some(p) = prev else { continue };
-        let scheduled = room.assigned - i64::try_from(room.unschedulable.len()).unwrap_or(0);
-        match room.free.filter(|f| *f > 0) {
-            Some(free) if waited(p.since.0) >= after_signed => {
-                let capacity = scheduled.max(0).saturating_add(free);
-                if capacity >= total {
-                    raised.insert(cluster.clone());
-                } else if capacity > p.capacity {
-                    raised.insert(cluster.clone());
-                    next.insert(cluster.clone(), fresh(capacity));
-                } else {
-                    next.insert(cluster.clone(), p.clone());
-                }
-            }
-            Some(_) => {
-                recheck(after_signed - waited(p.since.0));
-                next.insert(cluster.clone(), p.clone());
-            }
-            None if p.capacity >= total => {
-                raised.insert(cluster.clone());
-            }
-            None => {
-                next.insert(cluster.clone(), p.clone());
-            }
+        let scheduled = (room.assigned - i64::try_from(room.unschedulable.len()).unwrap_or(0)).max(0);
+        let capacity = scheduled.saturating_add(room.free.unwrap_or(0).max(0));
+        if capacity <= p.capacity && p.capacity < total {
+            next.insert(cluster.clone(), p.clone());
+        } else if waited(p.since.0) < after_signed {
+            recheck(after_signed - waited(p.since.0));
+            next.insert(cluster.clone(), p.clone());
+        } else if capacity >= total || p.capacity >= total {
+            raised.insert(cluster.clone());
+        } else {
+            raised.insert(cluster.clone());
+            next.insert(cluster.clone(), fresh(capacity));
         }
     }
     out.estimates = next;
