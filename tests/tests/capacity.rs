@@ -301,27 +301,23 @@ async fn an_rsp_overflows_from_a_full_preferred_cluster_and_scales_down_from_the
     owned.finish(&bed).await;
 }
 
+/// An ordinary Deployment `web` of 2 pods in `ns`, placed with `--spill-over` on vulcan, then
+/// kronos.
+fn spill_web_over_vulcan_then_kronos(ns: &str) {
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": deployment_spec("web", 2, "700m")});
+    let out = apply_on_earth(ns, &deploy.to_string(), &[]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let place = ["place", "deployment/web", "-n", ns, "--clusters", "vulcan,kronos", "--spill-over"];
+    succeeded(kubectl_fed(&[&place[..], &["--overflow-after", "10s"]].concat()));
+}
+
 /// Spill-over vulcan → kronos on an ordinary Deployment, up and down.
 #[tokio::test]
 async fn spill_over_fills_the_first_cluster_and_empties_the_last_first() {
     let _turn = ONE_AT_A_TIME.lock().await;
     let (bed, ns, owned) = turn("cap-spill").await;
-    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": deployment_spec("web", 2, "700m")});
-    let out = apply_on_earth(&ns.name, &deploy.to_string(), &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    let place = kubectl_fed(&[
-        "place",
-        "deployment/web",
-        "-n",
-        &ns.name,
-        "--clusters",
-        "vulcan,kronos",
-        "--spill-over",
-        "--overflow-after",
-        "10s",
-    ]);
-    assert!(place.status.success(), "{}", output_text(&place));
+    spill_web_over_vulcan_then_kronos(&ns.name);
     // Room on vulcan for both: nothing spills.
     wait_for_running(&bed, &ns.name, "web", &[("vulcan", 2), ("kronos", 0)], CONVERGE).await;
     let first = live_uids(&bed, "vulcan", &ns.name, "web").await;
@@ -375,21 +371,7 @@ async fn room_that_returns_brings_the_replicas_back_make_before_break() {
     vulcan_deployments.create(&PostParams::default(), &hog).await.unwrap();
     wait_for_running(&bed, &hog_ns, "hog", &[("vulcan", 2)], CONVERGE).await;
 
-    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-        "spec": deployment_spec("web", 2, "700m")});
-    let out = apply_on_earth(&ns.name, &deploy.to_string(), &[]);
-    assert!(out.status.success(), "{}", output_text(&out));
-    succeeded(kubectl_fed(&[
-        "place",
-        "deployment/web",
-        "-n",
-        &ns.name,
-        "--clusters",
-        "vulcan,kronos",
-        "--spill-over",
-        "--overflow-after",
-        "10s",
-    ]));
+    spill_web_over_vulcan_then_kronos(&ns.name);
     wait_for_running(&bed, &ns.name, "web", &[("vulcan", 0), ("kronos", 2)], CONVERGE).await;
 
     vulcan_deployments.delete("hog", &DeleteParams::default()).await.unwrap();

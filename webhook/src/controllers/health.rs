@@ -21,11 +21,12 @@ use fed_core::health::{Health, conditions_changed, conditions_for, from_conditio
 use futures::future::join_all;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::events::{EventType, Recorder};
 use kube::{Api, Client};
 use tracing::{debug, info, warn};
 
 use super::capacity::Capacities;
+use super::events;
 use super::members::{Member, Members};
 use super::options::ControllerOptions;
 use crate::metrics::{ControllerMetrics, WriteTarget};
@@ -136,10 +137,7 @@ async fn publish(recorder: &Recorder, member: &Member, health: Health, detail: &
         namespace: Some(ns.to_string()),
         ..Default::default()
     };
-    let event = Event { type_, reason: reason.into(), note: Some(note), action: "Probe".into(), secondary: None };
-    if let Err(e) = recorder.publish(&event, &reference).await {
-        debug!(error = %e, "publishing event");
-    }
+    events::publish(recorder, &reference, type_, reason, &note, "Probe").await;
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use futures::{StreamExt, TryStreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::ApiResource;
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -38,6 +38,7 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::adopt::{self, Known, Put};
+use super::events;
 use super::handle::TypeHandle;
 use super::retry::FailureCounts;
 use super::runner::{self, Outcomes, ReconcileError};
@@ -388,16 +389,8 @@ impl MaterializeCtx {
 
     async fn event(&self, src: &SourceRecord, reason: &str, note: &str) {
         warn!(source = %src.name_any(), %reason, %note, "not materializing");
-        let event = KubeEvent {
-            type_: EventType::Warning,
-            reason: reason.to_string(),
-            note: Some(note.chars().take(1000).collect()),
-            action: "Materialize".into(),
-            secondary: None,
-        };
-        if let Err(e) = self.shared.recorder.publish(&event, &src.object_ref(&self.source_type)).await {
-            debug!(error = %e, "publishing event");
-        }
+        let reference = src.object_ref(&self.source_type);
+        events::publish(&self.shared.recorder, &reference, EventType::Warning, reason, note, "Materialize").await;
     }
 }
 

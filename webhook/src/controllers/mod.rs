@@ -23,6 +23,7 @@
 pub mod adopt;
 pub mod capacity;
 pub mod copies;
+pub mod events;
 pub mod follow_label;
 pub mod handle;
 pub mod health;

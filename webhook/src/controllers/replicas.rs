@@ -34,12 +34,13 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::events;
 use super::handle::TypeHandle;
 use super::retry::FailureCounts;
 use super::runner::{self, Outcomes, ReconcileError};
@@ -345,17 +346,7 @@ impl ReplicasCtx {
             return;
         };
         info!(object = %self.handle.origin(fed), %note, "{reason}");
-        let event = KubeEvent {
-            type_: EventType::Normal,
-            reason: reason.to_string(),
-            note: Some(note.chars().take(1000).collect()),
-            action: "Divide".to_string(),
-            secondary: None,
-        };
-        if let Err(e) =
-            self.shared.recorder.publish(&event, &kube::Resource::object_ref(fed, &self.handle.fed_ar)).await
-        {
-            warn!(error = %e, "publishing overflow event");
-        }
+        let reference = kube::Resource::object_ref(fed, &self.handle.fed_ar);
+        events::publish(&self.shared.recorder, &reference, EventType::Normal, reason, &note, "Divide").await;
     }
 }

@@ -25,13 +25,14 @@ use fed_core::{keys, workload};
 use futures::channel::mpsc;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
-use kube::runtime::events::{Event as KubeEvent, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{self, Event as Finalizer, finalizer};
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use super::events;
 use super::handle::TypeHandle;
 use super::live::host_namespace_ending;
 use super::member_write::MemberWriter;
@@ -326,16 +327,8 @@ impl SyncCtx {
         let reference = fed.object_ref(&self.handle.fed_ar);
         for (cluster, word, message) in status::new_failures(outcomes, fed.status.as_ref()) {
             warn!(object = %self.handle.origin(fed), %cluster, status = word, %message, "member cluster failed");
-            let event = KubeEvent {
-                type_: EventType::Warning,
-                reason: word.to_string(),
-                note: Some(format!("cluster {cluster}: {message}").chars().take(1000).collect()),
-                action: action.to_string(),
-                secondary: None,
-            };
-            if let Err(e) = self.shared.recorder.publish(&event, &reference).await {
-                debug!(error = %e, "publishing event");
-            }
+            let note = format!("cluster {cluster}: {message}");
+            events::publish(&self.shared.recorder, &reference, EventType::Warning, word, &note, action).await;
         }
     }
 }
