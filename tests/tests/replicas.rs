@@ -331,6 +331,22 @@ async fn rollout_status_waits_for_every_cluster_and_names_the_one_that_lags() {
     ns.delete().await;
 }
 
+/// On a failed test, what the intersect test changed: vulcan's label and the namespace (whose
+/// objects would keep naming vulcan, which an unjoin in a later test refuses).
+struct Restore {
+    namespace: String,
+    label: String,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = kubectl_federation_ns(&["label", "kubefedcluster", "vulcan", &format!("{}-", self.label)]);
+            let _ = fed_e2e::kubectl(&["--context", "earth", "delete", "namespace", &self.namespace, "--wait=false"]);
+        }
+    }
+}
+
 /// KubeFed's `intersectWithClusterSelector` reads the target's cluster selector alone: with
 /// `clusters: []` and a selector matching vulcan, vulcan gets the whole total, for both
 /// target kinds.
@@ -340,12 +356,20 @@ async fn intersect_with_cluster_selector_reads_the_selector_alone() {
     let bed = federation().await;
     let ns = TestNamespace::create(&bed.earth, "rsp-intersect").await;
     let label = format!("e2e-intersect-{}", ns.name);
-    let replicasets_were_enabled =
-        kubectl_federation_ns(&["get", "federatedtypeconfig", "replicasets.apps"]).status.success();
+    let propagation = kubectl_federation_ns(&[
+        "get",
+        "federatedtypeconfig",
+        "replicasets.apps",
+        "-o",
+        "jsonpath={.spec.propagation}",
+        "--ignore-not-found",
+    ]);
+    let replicasets_were_enabled = String::from_utf8_lossy(&propagation.stdout) == "Enabled";
     if !replicasets_were_enabled {
         fed_e2e::succeeded(kubectl_fed(&["enable", "replicasets.apps"]));
     }
     fed_e2e::succeeded(kubectl_federation_ns(&["label", "kubefedcluster", "vulcan", &format!("{label}=yes")]));
+    let _restore = Restore { namespace: ns.name.clone(), label: label.clone() };
     for (kind, short) in [("FederatedDeployment", "deploy"), ("FederatedReplicaSet", "rs")] {
         let name = format!("web-{short}");
         let fed = json!({

@@ -47,6 +47,19 @@ fn sync_fingerprint(f: &Federated) -> u64 {
     h.finish()
 }
 
+/// The ready replicas per cluster of a divided object (`None` when its replicas are not
+/// divided): a change may let the division hand replicas over (it waits for them).
+fn ready_fingerprint(f: &Federated) -> Option<u64> {
+    if fed_core::replicas::division(&f.spec.overrides).is_empty() {
+        return None;
+    }
+    let mut h = DefaultHasher::new();
+    for c in f.status.iter().flat_map(|s| &s.clusters) {
+        (&c.name, c.workload.map(|w| w.ready)).hash(&mut h);
+    }
+    Some(h.finish())
+}
+
 fn placement_fingerprint(f: Option<&Federated>) -> u64 {
     let mut h = DefaultHasher::new();
     serde_json::to_string(&f.map(|f| &f.spec.placement)).unwrap_or_default().hash(&mut h);
@@ -68,6 +81,7 @@ pub async fn watch_federated(
         watcher(api, watcher::Config::default()).default_backoff().modify(|f| f.managed_fields_mut().clear()),
     ));
     let mut seen: HashMap<NameKey, u64> = HashMap::new();
+    let mut ready_seen: HashMap<NameKey, u64> = HashMap::new();
     let mut ns_placements: HashMap<String, u64> = HashMap::new();
     let namespace_changed = |f: &Federated, gone: bool, ns_placements: &mut HashMap<String, u64>| {
         let Some(ns) = f.metadata.namespace.clone() else { return };
@@ -93,6 +107,11 @@ pub async fn watch_federated(
                 if seen.insert(NameKey::of(&f.metadata), fp) != Some(fp) {
                     held.now_or_held(r.clone()).into_iter().for_each(requeue);
                 }
+                if let (Some(replicas), Some(fp)) = (&replicas, ready_fingerprint(&f))
+                    && ready_seen.insert(NameKey::of(&f.metadata), fp) != Some(fp)
+                {
+                    replicas.federated_changed(&r);
+                }
                 mat.federated_changed(&f, &r);
                 if handle.is_namespace() {
                     namespace_changed(&f, false, &mut ns_placements);
@@ -101,6 +120,7 @@ pub async fn watch_federated(
             Ok(watcher::Event::Delete(f)) => {
                 let r = ObjectRef::from_obj_with(&f, handle.fed_ar.clone());
                 seen.remove(&NameKey::of(&f.metadata));
+                ready_seen.remove(&NameKey::of(&f.metadata));
                 mat.federated_changed(&f, &r);
                 if handle.is_namespace() {
                     namespace_changed(&f, true, &mut ns_placements);
@@ -110,6 +130,7 @@ pub async fn watch_federated(
                 let present: HashSet<NameKey> =
                     handle.fed_store.state().iter().map(|f| NameKey::of(&f.metadata)).collect();
                 seen.retain(|r, _| present.contains(r));
+                ready_seen.retain(|r, _| present.contains(r));
                 handle.fed_ready.set();
                 mat.sweep_all();
             }
