@@ -35,15 +35,6 @@ impl Scheduling {
     pub fn spill_over<S: Into<String>>(order: impl IntoIterator<Item = S>) -> Self {
         Scheduling { clusters: ClusterPreferencesMap::new(), spill_over: order.into_iter().map(Into::into).collect() }
     }
-
-    /// The clusters named (the map's keys except `"*"`, or the spill-over order).
-    pub fn named(&self) -> impl Iterator<Item = &str> {
-        self.clusters
-            .keys()
-            .map(String::as_str)
-            .filter(|k| *k != WILDCARD_CLUSTER)
-            .chain(self.spill_over.iter().map(String::as_str))
-    }
 }
 
 /// A `kubefed.io/replica-scheduling` value that does not parse. Each message is one line
@@ -227,7 +218,6 @@ mod tests {
         let scheduling = parse_annotation(value).unwrap();
         assert_eq!(scheduling, Scheduling::spill_over(["vulcan", "kronos"]), "the order is kept");
         assert_eq!(format_annotation(&scheduling), value);
-        assert_eq!(scheduling.named().collect::<Vec<_>>(), ["vulcan", "kronos"]);
     }
 
     #[test]

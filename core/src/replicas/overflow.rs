@@ -31,7 +31,18 @@ pub struct Estimate {
 /// Estimates per cluster; a cluster without one is not limited.
 pub type Estimates = BTreeMap<String, Estimate>;
 
-/// What the controllers know of one cluster's room for one workload.
+/// What the capacity ledger shows of one cluster for one workload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// When each of the workload's pods that are Unschedulable there now became so.
+    pub unschedulable: Vec<Timestamp>,
+    /// How many more of the workload's pods its schedulable nodes have room for (None: not
+    /// known, e.g. Offline or not listed yet).
+    pub free: Option<i64>,
+}
+
+/// What [`estimate`] knows of one cluster's room for one workload: what the ledger shows, and
+/// the replicas the division gives the cluster now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClusterRoom {
     /// Replicas the division gives the cluster now.

@@ -20,7 +20,7 @@ use crate::placement::{self, JoinedCluster};
 use super::annotation::Scheduling;
 use super::divide::{divide_within, spill};
 use super::handover::handover;
-use super::overflow::{self, ClusterRoom, ESTIMATES, Estimated};
+use super::overflow::{self, ClusterRoom, ESTIMATES, Estimated, Seen};
 
 /// The override path the division writes.
 pub const REPLICAS_PATH: &str = "/spec/replicas";
@@ -110,10 +110,9 @@ impl<'a> Preferences<'a> {
 /// [`super::overflow`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Observed {
-    /// Per cluster: the workload's Unschedulable pods there and the room on its nodes (the
-    /// `assigned` field is filled in from the division). A cluster left out has no pods
-    /// Unschedulable and unknown room.
-    pub rooms: BTreeMap<String, ClusterRoom>,
+    /// Per cluster: the workload's Unschedulable pods there and the room on its nodes. A
+    /// cluster left out has no pods Unschedulable and unknown room.
+    pub rooms: BTreeMap<String, Seen>,
     /// How long a pod stays Unschedulable before its cluster counts as full.
     pub after: Duration,
     /// Now.
@@ -247,9 +246,10 @@ fn scheduled(
     let rooms: BTreeMap<String, ClusterRoom> = candidates
         .iter()
         .map(|c| {
-            let room = observed.rooms.get(c).cloned().unwrap_or_default();
-            let free = if offline.contains(c) { None } else { room.free };
-            (c.clone(), ClusterRoom { assigned: current.get(c).copied().unwrap_or(0), free, ..room })
+            let seen = observed.rooms.get(c).cloned().unwrap_or_default();
+            let free = if offline.contains(c) { None } else { seen.free };
+            let assigned = current.get(c).copied().unwrap_or(0);
+            (c.clone(), ClusterRoom { assigned, unschedulable: seen.unschedulable, free })
         })
         .collect();
     let previous = overflow::parse_estimates(fed.annotations().get(ESTIMATES).map(String::as_str));

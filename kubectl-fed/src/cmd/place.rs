@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
 use fed_core::annotations::{PlacementAnnotation, from_annotations, parse_overrides, parse_placement};
-use fed_core::api::{ClusterOverrides, Federated, OverrideOp, TYPES_GROUP};
+use fed_core::api::{ClusterOverrides, Federated, OverrideOp, Placement, TYPES_GROUP};
 use fed_core::keys;
 use fed_core::placement::JoinedCluster;
 use fed_core::selector::parse_selector;
@@ -214,24 +214,27 @@ impl Annotations {
     /// The merge patch for a `Federated<Kind>`'s spec (and its `kubefed.io/replica-scheduling`
     /// and `kubefed.io/overflow-after`, removed when not given).
     pub fn federated_patch(&self) -> Result<Value> {
-        self.federated_patch_with(|overrides| overrides)
+        self.federated_patch_with(|_, overrides| overrides)
     }
 
     /// [`Self::federated_patch`] for divided replicas of `fed`: the clusters it already runs
     /// on keep their counts and newly placed ones start at 0, so nothing runs twice before the
     /// replicas controller divides ([`fed_core::replicas::first_division`]).
     pub fn divided_federated_patch(&self, fed: &Federated, joined: &[JoinedCluster]) -> Result<Value> {
-        let parsed = from_annotations(&self.present())?.ok_or_else(|| anyhow!("no placement given"))?;
-        let counts = fed_core::replicas::first_division(fed, &parsed.placement, joined);
-        self.federated_patch_with(|overrides| fed_core::replicas::with_division(&overrides, &counts))
+        self.federated_patch_with(|placement, overrides| {
+            let counts = fed_core::replicas::first_division(fed, placement, joined);
+            fed_core::replicas::with_division(&overrides, &counts)
+        })
     }
 
+    /// The patch, with `division` turning the placement and the given overrides into the
+    /// overrides to write.
     fn federated_patch_with(
         &self,
-        division: impl FnOnce(Vec<ClusterOverrides>) -> Vec<ClusterOverrides>,
+        division: impl FnOnce(&Placement, Vec<ClusterOverrides>) -> Vec<ClusterOverrides>,
     ) -> Result<Value> {
         let parsed = from_annotations(&self.present())?.ok_or_else(|| anyhow!("no placement given"))?;
-        let overrides = division(parsed.overrides);
+        let overrides = division(&parsed.placement, parsed.overrides);
         let annotation = |key: &str| self.0.get(key).cloned().flatten().map_or(Value::Null, Value::String);
         Ok(json!({
             "metadata": {"annotations": {

@@ -136,6 +136,16 @@ impl TypeHandle {
     pub fn member_key(&self, fed: &Federated) -> (Option<String>, String) {
         render::member_key(fed, &self.spec.target)
     }
+
+    /// The workload `fed`'s member copies are, as their pods name it (the capacity ledger's key).
+    pub fn workload_key(&self, fed: &Federated) -> fed_core::capacity::WorkloadKey {
+        let (namespace, name) = self.member_key(fed);
+        fed_core::capacity::WorkloadKey {
+            namespace: namespace.unwrap_or_default(),
+            kind: self.spec.target.kind.clone(),
+            name,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 use std::sync::Arc;
 
 use fed_core::api::{Federated, ReplicaSchedulingPreference, TARGET_KINDS};
-use fed_core::capacity::{WorkloadKey, pod_requests};
+use fed_core::capacity::pod_requests;
 use fed_core::keys;
 use fed_core::placement::JoinedCluster;
 use fed_core::replicas::overflow::{self, ESTIMATES, OVERFLOW_AFTER};
@@ -284,11 +284,7 @@ impl ReplicasCtx {
             .iter()
             .find_map(|a| overflow::parse_after(a.get(OVERFLOW_AFTER)?).ok())
             .unwrap_or(overflow::DEFAULT_AFTER);
-        let key = WorkloadKey {
-            namespace: fed.namespace().unwrap_or_default(),
-            kind: self.handle.spec.target.kind.clone(),
-            name: fed.name_any(),
-        };
+        let key = self.handle.workload_key(fed);
         let pod: PodSpec = fed
             .spec
             .template
@@ -303,7 +299,7 @@ impl ReplicasCtx {
             .map(|c| {
                 let unschedulable = capacities.unschedulable(&c.name, &key).into_iter().map(|t| t.0).collect();
                 let free = capacities.room_for(&c.name, &request);
-                (c.name.clone(), overflow::ClusterRoom { assigned: 0, unschedulable, free })
+                (c.name.clone(), overflow::Seen { unschedulable, free })
             })
             .collect();
         Observed { rooms, after, now: Timestamp::now() }

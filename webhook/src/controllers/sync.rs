@@ -269,11 +269,7 @@ impl SyncCtx {
         let mut next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
         next.clusters = status::with_replicas(next.clusters, &fed_core::replicas::division(&fed.spec.overrides));
         let (ns, name) = self.handle.member_key(fed);
-        let pods = fed_core::capacity::WorkloadKey {
-            namespace: ns.clone().unwrap_or_default(),
-            kind: self.handle.spec.target.kind.clone(),
-            name: name.clone(),
-        };
+        let pods = self.handle.workload_key(fed);
         for c in &mut next.clusters {
             c.workload = self.handle.copies.workload_on(&c.name, ns.as_deref(), &name);
             if c.replicas.is_some() {
