@@ -1,6 +1,6 @@
 //! A whole set of annotations (`key=value` lines) through `from_annotations`: the result agrees
 //! with the individual parsers (the first malformed annotation, in the order placement,
-//! cluster selector, overrides, orphan, replica scheduling, is the error), and a source's
+//! cluster selector, overrides, orphan, replica scheduling, overflow-after, is the error), and a source's
 //! placement resolves to joined clusters only.
 #![no_main]
 
@@ -11,8 +11,9 @@ use fed_core::annotations::{
     PlacementAnnotation, from_annotations, is_source, parse_orphan, parse_overrides, parse_placement,
 };
 use fed_core::api::{ClusterSelector, Placement};
-use fed_core::keys::{CLUSTER_SELECTOR, ORPHAN, OVERRIDES, PLACEMENT, REPLICA_SCHEDULING};
+use fed_core::keys::{CLUSTER_SELECTOR, ORPHAN, OVERFLOW_AFTER, OVERRIDES, PLACEMENT, REPLICA_SCHEDULING};
 use fed_core::placement::{check, resolve};
+use fed_core::replicas::overflow::parse_after;
 use fed_core::replicas::parse_annotation;
 use fed_core::selector::parse_selector;
 use fed_fuzz::{assert_message, federation};
@@ -29,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         get(OVERRIDES).and_then(|v| parse_overrides(v).err()).map(|e| e.to_string()),
         get(ORPHAN).and_then(|v| parse_orphan(v).err()).map(|e| e.to_string()),
         get(REPLICA_SCHEDULING).and_then(|v| parse_annotation(v).err()).map(|e| e.to_string()),
+        get(OVERFLOW_AFTER).and_then(|v| parse_after(v).err()),
     ]
     .into_iter()
     .flatten()
@@ -45,6 +47,7 @@ fuzz_target!(|data: &[u8]| {
     let Some(parsed) = parsed else { return };
     assert_eq!(parsed.orphan, get(ORPHAN) == Some("true"));
     assert_eq!(parsed.replica_scheduling, get(REPLICA_SCHEDULING).map(|v| parse_annotation(v).expect("checked above")));
+    assert_eq!(parsed.overflow_after, get(OVERFLOW_AFTER).map(|v| parse_after(v).expect("checked above")));
     assert_eq!(Some(parsed.overrides), get(OVERRIDES).map_or(Ok(Vec::new()), parse_overrides).ok());
     let selector = get(CLUSTER_SELECTOR).map(|s| parse_selector(s).expect("checked above"));
     let expected = match get(PLACEMENT).map(|p| parse_placement(p).expect("checked above")) {

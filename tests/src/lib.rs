@@ -15,6 +15,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use tokio::sync::OnceCell;
 
 pub mod host_pods;
+pub mod unnamed;
 
 /// The clusters of the test bed; `earth` is the host.
 pub const CLUSTERS: [&str; 3] = ["earth", "vulcan", "kronos"];

@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use fed_core::api::{FederatedTypeConfig, KubeFedCluster};
+use fed_e2e::unnamed::Unnamed;
 use fed_e2e::{
     TestNamespace, apply_on_earth, federation, hack_later, kubectl, kubectl_federation_ns, output_text, succeeded,
     wait_until,
@@ -89,7 +90,9 @@ async fn every_kubefedctl_line_of_the_seed_runs_as_typed() {
     .await;
 
     // "kubefedctl unjoin vulcan --host-cluster-context earth --v=2". The namespace's placement
-    // is every joined cluster, so nothing names vulcan and no --force is needed.
+    // is every joined cluster, and what else names vulcan (after `make demo`, its Deployment
+    // api) is taken off it until vulcan is back, so no --force is needed.
+    let unnamed = Unnamed::take("vulcan", &[&ns.name]);
     let out = seed_line("kubefedctl unjoin vulcan --host-cluster-context earth --v=2");
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{}", output_text(&out));
@@ -112,6 +115,7 @@ async fn every_kubefedctl_line_of_the_seed_runs_as_typed() {
         .await;
     let shown = succeeded(kubectl_federation_ns(&["get", "kubefedclusters", "-o", "name"]));
     assert!(shown.contains("vulcan"), "{shown}");
+    drop(unnamed);
 
     ns.delete().await;
     if !already {
