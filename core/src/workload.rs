@@ -2,28 +2,9 @@
 //! StatefulSet, DaemonSet or Job (not the object) and whether its rollout is complete, the way
 //! `kubectl rollout status` and `kubectl get deploy` read them.
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{ApiResourceRef, Federated};
-
-/// The numbers of one member copy of a workload.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WorkloadStatus {
-    /// Pods wanted (spec.replicas; a DaemonSet's desiredNumberScheduled; a Job's completions).
-    pub desired: i64,
-    /// Pods ready.
-    pub ready: i64,
-    /// Pods available (a Job's succeeded).
-    pub available: i64,
-    /// Pods of the current template (a ReplicaSet's replicas; a Job's succeeded).
-    pub updated: i64,
-    /// The controller has seen the current spec and the rollout has finished: every pod is
-    /// of the current template and available, none of an older one is left (a Job: complete).
-    pub rolled_out: bool,
-}
+use crate::api::{ApiResourceRef, Federated, WorkloadStatus};
 
 /// True for the kinds whose member copies report a [`WorkloadStatus`].
 pub fn is_workload(target: &ApiResourceRef) -> bool {

@@ -34,7 +34,7 @@ mod waiting;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command};
 
@@ -61,7 +61,9 @@ fn main() -> ExitCode {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // kubectl's plugin completion (through kubectl_complete-fed), before clap parses anything.
     let result = match args.get(1) {
-        Some(first) if first == cmd::completion::COMPLETE_ARG => cmd::completion::run_complete(&args[2..]),
+        Some(first) if first == cmd::completion::COMPLETE_ARG => {
+            cmd::completion::run_complete(&args[2..], Cli::command())
+        }
         _ => run(Cli::parse_from(args)),
     };
     match result {
@@ -78,7 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     verbose::set(global.verbosity);
     // Commands that need no cluster run without a runtime.
     match &command {
-        Command::Completion(opts) => return cmd::completion::run(opts),
+        Command::Completion(opts) => return cmd::completion::run(opts, Cli::command()),
         Command::Version(opts) if opts.client => return cmd::version::run_client_only(&global),
         _ => {}
     }

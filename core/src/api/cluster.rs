@@ -2,7 +2,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::Condition;
+use super::meta::Condition;
 use crate::capacity::ResourceSummary;
 
 /// A member cluster joined to the federation (`core.kubefed.io/v1beta1`).

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::Condition;
+use super::meta::Condition;
 
 /// Spec shared by every `Federated<Kind>` (`types.kubefed.io/v1beta1`).
 ///
@@ -138,7 +138,7 @@ pub struct ClusterStatus {
     /// The member copy's workload numbers (Deployment, ReplicaSet, StatefulSet, DaemonSet,
     /// Job), as the member's watch last saw them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub workload: Option<crate::workload::WorkloadStatus>,
+    pub workload: Option<WorkloadStatus>,
 }
 
 /// Condition type on federated objects.
@@ -163,4 +163,21 @@ impl Placement {
             cluster_selector: None,
         }
     }
+}
+
+/// The numbers of one member copy of a workload (`crate::workload::of` reads them).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadStatus {
+    /// Pods wanted (spec.replicas; a DaemonSet's desiredNumberScheduled; a Job's completions).
+    pub desired: i64,
+    /// Pods ready.
+    pub ready: i64,
+    /// Pods available (a Job's succeeded).
+    pub available: i64,
+    /// Pods of the current template (a ReplicaSet's replicas; a Job's succeeded).
+    pub updated: i64,
+    /// The controller has seen the current spec and the rollout has finished: every pod is
+    /// of the current template and available, none of an older one is left (a Job: complete).
+    pub rolled_out: bool,
 }

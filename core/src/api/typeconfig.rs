@@ -2,7 +2,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{TYPES_GROUP, VERSION};
+use super::meta::{TYPES_GROUP, VERSION};
 
 /// Enables federation of one Kubernetes type (`core.kubefed.io/v1beta1`).
 ///

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::Node;
 
-use super::Resources;
+use super::resources::Resources;
 
 /// The facts about one node that capacity needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

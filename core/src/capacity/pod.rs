@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::{Container, Pod, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use super::Resources;
+use super::resources::Resources;
 
 /// Label the Deployment controller puts on its ReplicaSets and their pods; a ReplicaSet of a
 /// Deployment is named `<deployment>-<hash>`.

@@ -14,7 +14,7 @@ use std::ffi::OsString;
 use std::io::Write;
 
 use anyhow::Result;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
 
 /// Print a shell completion script
@@ -29,8 +29,9 @@ pub struct CompletionOptions {
     pub shell: Shell,
 }
 
-pub fn run(opts: &CompletionOptions) -> Result<()> {
-    let mut cmd = crate::cli::Cli::command();
+/// Prints the script for `cli`, the root command (`Cli::command()`, passed in so this module
+/// does not reach back into the parser that holds it).
+pub fn run(opts: &CompletionOptions, mut cmd: clap::Command) -> Result<()> {
     cmd.set_bin_name("kubectl-fed");
     clap_complete::generate(opts.shell, &mut cmd, "kubectl-fed", &mut std::io::stdout());
     Ok(())
@@ -44,9 +45,8 @@ pub const COMPLETE_ARG: &str = "__complete";
 const NO_FILE_COMPLETION: u8 = 4;
 
 /// Completions of the last of `words` (the words after `kubectl fed`; the last may be empty),
-/// in cobra's `__complete` protocol.
-pub fn complete(words: &[OsString]) -> Result<String> {
-    let mut cmd = crate::cli::Cli::command();
+/// in cobra's `__complete` protocol, from `cmd`, the root command.
+pub fn complete(words: &[OsString], mut cmd: clap::Command) -> Result<String> {
     let mut args = vec![OsString::from("kubectl-fed")];
     args.extend_from_slice(words);
     if words.is_empty() {
@@ -75,13 +75,15 @@ pub fn complete(words: &[OsString]) -> Result<String> {
 }
 
 /// `kubectl-fed __complete WORDS…`: prints [`complete`]'s answer.
-pub fn run_complete(words: &[OsString]) -> Result<()> {
-    std::io::stdout().write_all(complete(words)?.as_bytes())?;
+pub fn run_complete(words: &[OsString], cmd: clap::Command) -> Result<()> {
+    std::io::stdout().write_all(complete(words, cmd)?.as_bytes())?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     #[test]
@@ -97,7 +99,7 @@ mod tests {
 
     fn values(words: &[&str]) -> Vec<String> {
         let words: Vec<OsString> = words.iter().map(OsString::from).collect();
-        let out = complete(&words).unwrap();
+        let out = complete(&words, crate::cli::Cli::command()).unwrap();
         assert!(out.ends_with(":4\n"), "cobra directive last: {out}");
         out.lines().filter(|l| !l.starts_with(':')).map(|l| l.split('\t').next().unwrap().to_string()).collect()
     }
@@ -119,7 +121,7 @@ mod tests {
 
     #[test]
     fn candidates_carry_their_help_after_a_tab() {
-        let out = complete(&[OsString::from("unj")]).unwrap();
+        let out = complete(&[OsString::from("unj")], crate::cli::Cli::command()).unwrap();
         let line = out.lines().next().unwrap();
         let (value, help) = line.split_once('\t').expect("a description");
         assert_eq!(value, "unjoin");

@@ -9,9 +9,9 @@
 
 use anyhow::{Result, bail};
 use clap::Args;
+use fed_core::api::WorkloadStatus;
 use fed_core::api::{CONDITION_PROPAGATION, ClusterStatus, Federated, FederatedTypeConfig};
 use fed_core::replicas::overflow;
-use fed_core::workload::WorkloadStatus;
 use kube::ResourceExt;
 use kube::api::ListParams;
 use serde::Serialize;

@@ -16,7 +16,6 @@
 //! backoff (0.5 s → 5 s) and logged once per distinct error.
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
 use std::sync::{Arc, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -24,17 +23,17 @@ use fed_core::admission::FederationView;
 use fed_core::api::{ApiResourceRef, Federated, FederatedTypeConfig, KubeFedCluster, Scope, TYPES_GROUP};
 use fed_core::keys;
 use fed_core::placement::{self, JoinedCluster};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use kube::core::{DynamicObject, PartialObjectMeta};
+use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::utils::Backoff;
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::{WatchStreamExt, reflector::store::Writer};
 use kube::{Api, Client};
 use serde_json::Value;
 use tokio::task::AbortHandle;
 
 use crate::admission::followed::{self, Followed};
+use crate::admission::reflect::keep_reflecting;
 use crate::admission::server::Backend;
 use crate::ready::Ready;
 use crate::record::{self, Named};
@@ -172,95 +171,6 @@ pub fn start(client: Client, namespace: &str) -> Arc<Caches> {
         }
     });
     caches
-}
-
-/// Drive `stream` into `writer` forever: backoff on errors, `synced` once the first list is in.
-/// `after` runs after each event is applied and before `synced` is set.
-pub(super) async fn keep_reflecting<K, S>(
-    stream: S,
-    writer: Writer<K>,
-    synced: Ready,
-    what: String,
-    missing_is_empty: bool,
-    mut after: impl FnMut(&Event<K>) + Send,
-) where
-    K: reflector::Lookup + Clone + Send + Sync + 'static,
-    K::DynamicType: Eq + Hash + Clone + Send + Sync,
-    S: Stream<Item = watcher::Result<Event<K>>> + Send,
-{
-    let stream = reflector::reflector(writer, stream.backoff(RetryBackoff::default()));
-    futures::pin_mut!(stream);
-    let mut last_error: Option<String> = None;
-    while let Some(item) = stream.next().await {
-        match item {
-            Ok(event) => {
-                after(&event);
-                if matches!(event, Event::InitDone) && synced.set() {
-                    tracing::info!(resource = %what, "cache synced");
-                }
-                if last_error.take().is_some() {
-                    tracing::info!(resource = %what, "watch recovered");
-                }
-            }
-            Err(e) => {
-                let not_found = is_not_found(&e);
-                if missing_is_empty && not_found && synced.set() {
-                    tracing::info!(resource = %what, "resource not installed; treating it as empty until it appears");
-                }
-                let message = e.to_string();
-                if last_error.as_deref() != Some(message.as_str()) {
-                    if not_found {
-                        tracing::warn!(resource = %what, error = %message, "resource not found (CRD not installed?); retrying with backoff");
-                    } else {
-                        tracing::warn!(resource = %what, error = %message, "watch failed; retrying with backoff");
-                    }
-                    last_error = Some(message);
-                }
-            }
-        }
-    }
-}
-
-/// Watch retry delays: 0.5 s doubling to 5 s, reset by the next successful event. Shorter than
-/// kube-runtime's default (30 s cap) so the webhook turns ready soon after its CRDs appear.
-#[derive(Clone, Debug)]
-struct RetryBackoff {
-    next: Duration,
-}
-
-const RETRY_MIN: Duration = Duration::from_millis(500);
-const RETRY_MAX: Duration = Duration::from_secs(5);
-
-impl Default for RetryBackoff {
-    fn default() -> Self {
-        RetryBackoff { next: RETRY_MIN }
-    }
-}
-
-impl Iterator for RetryBackoff {
-    type Item = Duration;
-
-    fn next(&mut self) -> Option<Duration> {
-        let delay = self.next;
-        self.next = (delay * 2).min(RETRY_MAX);
-        Some(delay)
-    }
-}
-
-impl Backoff for RetryBackoff {
-    fn reset(&mut self) {
-        self.next = RETRY_MIN;
-    }
-}
-
-fn is_not_found(e: &watcher::Error) -> bool {
-    match e {
-        watcher::Error::InitialListFailed(kube::Error::Api(s))
-        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
-        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.is_not_found(),
-        watcher::Error::WatchError(s) => s.is_not_found(),
-        _ => false,
-    }
 }
 
 /// A federated object from its dynamic form: metadata as is (minus managedFields), `spec` and
@@ -652,25 +562,5 @@ mod tests {
             (owned.metadata.namespace.as_deref(), owned.metadata.name.as_deref()),
             (Some("team-a"), Some("owned"))
         );
-    }
-
-    #[test]
-    fn retries_back_off_to_five_seconds_and_reset() {
-        let mut b = RetryBackoff::default();
-        let delays: Vec<u64> = (0..6).map(|_| b.next().unwrap().as_millis() as u64).collect();
-        assert_eq!(delays, [500, 1000, 2000, 4000, 5000, 5000]);
-        b.reset();
-        assert_eq!(b.next(), Some(RETRY_MIN));
-    }
-
-    #[test]
-    fn not_found_errors_are_recognised() {
-        let status = kube::core::Status::failure("the server could not find the requested resource", "NotFound")
-            .with_code(404)
-            .boxed();
-        assert!(is_not_found(&watcher::Error::InitialListFailed(kube::Error::Api(status.clone()))));
-        let forbidden = kube::core::Status::failure("no", "Forbidden").with_code(403).boxed();
-        assert!(!is_not_found(&watcher::Error::InitialListFailed(kube::Error::Api(forbidden))));
-        assert!(is_not_found(&watcher::Error::WatchError(status)));
     }
 }

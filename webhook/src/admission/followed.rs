@@ -13,7 +13,7 @@ use kube::runtime::reflector::{Store, store::Writer};
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
-use super::cache::keep_reflecting;
+use super::reflect::keep_reflecting;
 use crate::ready::Ready;
 use crate::record::{self, Named};
 

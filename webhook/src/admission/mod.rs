@@ -5,6 +5,7 @@
 //! - [`cache`]: the reflector caches of clusters, type configs and federated objects that
 //!   admission decides against (the [`fed_core::admission::FederationView`]).
 //! - [`followed`]: the followed namespaces (labelled `kubefed.io/follow=true`) for `/follow`.
+//! - [`reflect`]: the watch-into-store loop both run, with its retry backoff.
 //! - [`tls`]: the serving certificate, reloaded when its files change.
 //! - [`certs`]: the CA and serving certificate `fed-webhook certs` writes.
 //!
@@ -13,5 +14,6 @@
 pub mod cache;
 pub mod certs;
 pub mod followed;
+pub mod reflect;
 pub mod server;
 pub mod tls;
