@@ -10,9 +10,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use fed_core::api::WorkloadStatus;
 use fed_core::guard::Seen;
 use fed_core::plan::CopyState;
-use fed_core::workload::WorkloadStatus;
 use fed_core::{keys, ownership};
 use kube::api::DynamicObject;
 use kube::core::ObjectMeta;

@@ -9,55 +9,63 @@ use std::time::Duration;
 
 use fed_core::admission::follow::label_wanted;
 use fed_core::keys;
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::runtime::controller::{self, Action, Controller};
+use kube::core::ApiResource;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::info;
 
+use super::error::Error;
+use super::retry::Retries;
+use super::runner::{self, Outcomes, Reconciler};
 use crate::metrics::ReconcileMetrics;
-
-/// Retry delay after a failed label write.
-const RETRY: Duration = Duration::from_secs(5);
 
 struct FollowCtx {
     host: Client,
+    federated: ApiResource,
+    retries: Retries<ObjectRef<DynamicObject>>,
     metrics: ReconcileMetrics,
 }
 
 /// Keeps the host namespaces' follow labels in step with their FederatedNamespaces' annotations
 /// until aborted.
-pub async fn run(host: Client, metrics: ReconcileMetrics) {
+pub async fn run(host: Client, metrics: ReconcileMetrics, max_backoff: Duration) {
     let namespace = fed_core::crd::well_known_targets().into_iter().find(|t| t.is_namespace());
     let federated = namespace.expect("Namespace is a well-known target").federated().api_resource();
     let api = Api::<DynamicObject>::all_with(host.clone(), &federated);
-    let ctx = Arc::new(FollowCtx { host, metrics });
-    Controller::new_with(api, watcher::Config::default(), federated)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| {
-            match r {
-                Ok(_) | Err(controller::Error::ObjectNotFound(_)) => {}
-                Err(controller::Error::ReconcilerFailed(e, obj)) => {
-                    warn!(object = %obj, error = %e, "labelling a followed namespace")
-                }
-                Err(e) => debug!(error = %e, "follow label controller"),
-            }
-            std::future::ready(())
-        })
-        .await;
+    let ctx = Arc::new(FollowCtx { host, federated: federated.clone(), retries: Retries::new(max_backoff), metrics });
+    let controller = Controller::new_with(api, watcher::Config::default(), federated);
+    let words = Outcomes {
+        kind: "FederatedNamespace",
+        done: "follow label in step",
+        gone: "FederatedNamespace gone",
+        failed: "labelling a followed namespace",
+        controller: "follow label controller",
+    };
+    runner::run_controller(controller, reconcile, ctx, words).await;
 }
 
-/// The one place that decides retries: a fixed delay.
-fn error_policy(_obj: Arc<DynamicObject>, _err: &kube::Error, ctx: Arc<FollowCtx>) -> Action {
-    ctx.metrics.failed();
-    Action::requeue(RETRY)
+impl Reconciler for FollowCtx {
+    type Object = DynamicObject;
+
+    fn key(&self, fns: &DynamicObject) -> ObjectRef<DynamicObject> {
+        ObjectRef::from_obj_with(fns, self.federated.clone())
+    }
+
+    fn retries(&self) -> &Retries<ObjectRef<DynamicObject>> {
+        &self.retries
+    }
+
+    fn metrics(&self) -> &ReconcileMetrics {
+        &self.metrics
+    }
 }
 
-async fn reconcile(fns: Arc<DynamicObject>, ctx: Arc<FollowCtx>) -> Result<Action, kube::Error> {
-    let _timer = ctx.metrics.start();
+async fn reconcile(fns: Arc<DynamicObject>, ctx: Arc<FollowCtx>) -> Result<Action, Error> {
     let Some(wanted) = label_wanted(fns.annotations()) else { return Ok(Action::await_change()) };
     let Some(ns) = fns.namespace() else { return Ok(Action::await_change()) };
     let namespaces: Api<Namespace> = Api::all(ctx.host.clone());

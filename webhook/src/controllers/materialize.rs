@@ -38,10 +38,11 @@ use serde_json::json;
 use tracing::{debug, info, warn};
 
 use super::adopt::{self, Known, Put};
+use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
-use super::retry::FailureCounts;
-use super::runner::{self, Outcomes, ReconcileError};
+use super::retry::Retries;
+use super::runner::{self, Outcomes, Reconciler};
 use super::shared::Shared;
 use super::source::SourceRecord;
 use super::tasks::AbortOnDrop;
@@ -49,23 +50,6 @@ use crate::listing::HeldWhileListing;
 use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
 use crate::ready::Ready;
 use crate::record::{self, NameKey};
-
-/// Why a materialize reconcile failed; retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum MaterializeError {
-    /// A host API call failed.
-    #[error(transparent)]
-    Kube(#[from] kube::Error),
-    /// The reconcile task panicked.
-    #[error("reconcile task failed: {0}")]
-    Task(String),
-}
-
-impl ReconcileError for MaterializeError {
-    fn task_failed(e: tokio::task::JoinError) -> Self {
-        MaterializeError::Task(e.to_string())
-    }
-}
 
 enum Sweep {
     One(Box<ObjectRef<Federated>>),
@@ -113,7 +97,7 @@ struct MaterializeCtx {
     source_type: Arc<ApiResource>,
     sources: Store<SourceRecord>,
     sources_ready: Ready,
-    failures: FailureCounts<ObjectRef<SourceRecord>>,
+    retries: Retries<ObjectRef<SourceRecord>>,
     metrics: ReconcileMetrics,
 }
 
@@ -128,7 +112,7 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle
         source_type: source_type.clone(),
         sources: writer.as_reader(),
         sources_ready: Ready::new(),
-        failures: FailureCounts::default(),
+        retries: Retries::new(shared.opts.max_backoff),
         metrics: shared.metrics.reconciles(ControllerLabel::Materialize, &handle.spec.config_name),
         shared,
     });
@@ -192,16 +176,10 @@ async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<Ob
         failed: "materialize failed",
         controller: "materialize controller",
     };
-    runner::run(reconcile, error_policy, ctx, store, queue, concurrency, words).await;
+    runner::run(reconcile, ctx, store, queue, concurrency, words).await;
 }
 
 /// The one place that decides retries: exponential backoff per source, capped.
-fn error_policy(src: Arc<SourceRecord>, _err: &MaterializeError, ctx: Arc<MaterializeCtx>) -> Action {
-    ctx.metrics.failed();
-    let r = ObjectRef::from_obj_with(&*src, ctx.source_type.clone());
-    Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
-}
-
 /// What the store has of a source's federated object, for [`adopt::put`]: one it does not have
 /// is created with a POST (cheaper for the host than an apply, and most are new); one it has is
 /// applied pinned to its uid, so that an apply landing after garbage collection removed it (its
@@ -222,14 +200,24 @@ pub fn namespace_terminating(status: &kube::core::Status) -> bool {
     status.details.iter().flat_map(|d| &d.causes).any(|c| c.reason == "NamespaceTerminating")
 }
 
-async fn reconcile(src: Arc<SourceRecord>, ctx: Arc<MaterializeCtx>) -> Result<Action, MaterializeError> {
-    let _timer = ctx.metrics.start();
-    let r = ObjectRef::from_obj_with(&*src, ctx.source_type.clone());
-    let result = ctx.reconcile(&src).await;
-    if result.is_ok() {
-        ctx.failures.clear(&r);
+impl Reconciler for MaterializeCtx {
+    type Object = SourceRecord;
+
+    fn key(&self, src: &SourceRecord) -> ObjectRef<SourceRecord> {
+        ObjectRef::from_obj_with(src, self.source_type.clone())
     }
-    result
+
+    fn retries(&self) -> &Retries<ObjectRef<SourceRecord>> {
+        &self.retries
+    }
+
+    fn metrics(&self) -> &ReconcileMetrics {
+        &self.metrics
+    }
+}
+
+async fn reconcile(src: Arc<SourceRecord>, ctx: Arc<MaterializeCtx>) -> Result<Action, Error> {
+    ctx.reconcile(&src).await
 }
 
 impl MaterializeCtx {
@@ -249,7 +237,7 @@ impl MaterializeCtx {
         }
     }
 
-    async fn reconcile(&self, src: &SourceRecord) -> Result<Action, MaterializeError> {
+    async fn reconcile(&self, src: &SourceRecord) -> Result<Action, Error> {
         if src.metadata.deletion_timestamp.is_some() {
             return Ok(Action::await_change());
         }

@@ -16,13 +16,14 @@
 //!
 //! A disabled type keeps a [`release`] controller so its federated objects can still be
 //! deleted. [`follow_label`] labels the host namespace of a FederatedNamespace annotated
-//! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`runner`] (the applier loop), [`retry`], [`recent_status`],
+//! `kubefed.io/follow`. Shared pieces: [`options`], [`shared`], [`tasks`], [`runner`] (the one controller runtime, with [`error`] and [`retry`]: one error type, one retry policy), [`recent_status`],
 //! [`live`], [`member_tasks`] (one task per member, such as a watch), [`adopt`] (POST when absent, then field adoption before the first apply); [`stalls`]: members that stopped answering, skipped so they cannot hold up the
 //! others.
 
 pub mod adopt;
 pub mod capacity;
 pub mod copies;
+pub mod error;
 pub mod events;
 pub mod follow_label;
 pub mod handle;

@@ -13,45 +13,58 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fed_core::keys;
-use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ObjectMeta, Patch, PatchParams};
 use kube::core::ApiResource;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
-use tracing::{debug, info, warn};
+use tracing::info;
 
+use super::error::Error;
+use super::retry::Retries;
+use super::runner::{self, Outcomes, Reconciler};
 use crate::metrics::ReconcileMetrics;
-
-/// Retry delay after a failed finalizer removal.
-const RETRY: Duration = Duration::from_secs(5);
 
 struct ReleaseCtx {
     host: Client,
     federated: ApiResource,
+    retries: Retries<ObjectRef<DynamicObject>>,
     metrics: ReconcileMetrics,
 }
 
 /// Releases the deleted federated objects of one disabled type until aborted; reconciles are
 /// recorded in `metrics`.
-pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics) {
+pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics, max_backoff: Duration) {
     let api = Api::<DynamicObject>::all_with(host.clone(), &federated);
     let kind = federated.kind.clone();
-    let ctx = Arc::new(ReleaseCtx { host, federated: federated.clone(), metrics });
-    Controller::new_with(api, watcher::Config::default(), federated)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|r| {
-            match r {
-                Ok(_) | Err(controller::Error::ObjectNotFound(_)) => {}
-                Err(controller::Error::ReconcilerFailed(e, obj)) => {
-                    warn!(object = %obj, error = %e, "releasing a federated object of a disabled type")
-                }
-                Err(e) => debug!(%kind, error = %e, "release controller"),
-            }
-            std::future::ready(())
-        })
-        .await;
+    let ctx = Arc::new(ReleaseCtx { host, federated: federated.clone(), retries: Retries::new(max_backoff), metrics });
+    let controller = Controller::new_with(api, watcher::Config::default(), federated);
+    let words = Outcomes {
+        kind: &kind,
+        done: "nothing to release",
+        gone: "gone before release",
+        failed: "releasing a federated object of a disabled type",
+        controller: "release controller",
+    };
+    runner::run_controller(controller, reconcile, ctx, words).await;
+}
+
+impl Reconciler for ReleaseCtx {
+    type Object = DynamicObject;
+
+    fn key(&self, obj: &DynamicObject) -> ObjectRef<DynamicObject> {
+        ObjectRef::from_obj_with(obj, self.federated.clone())
+    }
+
+    fn retries(&self) -> &Retries<ObjectRef<DynamicObject>> {
+        &self.retries
+    }
+
+    fn metrics(&self) -> &ReconcileMetrics {
+        &self.metrics
+    }
 }
 
 /// Index of the sync finalizer when `meta` is being deleted and still holds it.
@@ -60,14 +73,7 @@ pub fn releasable(meta: &ObjectMeta) -> Option<usize> {
     meta.finalizers.as_ref()?.iter().position(|f| f == keys::FINALIZER)
 }
 
-/// The one place that decides retries: a fixed delay.
-fn error_policy(_obj: Arc<DynamicObject>, _err: &kube::Error, ctx: Arc<ReleaseCtx>) -> Action {
-    ctx.metrics.failed();
-    Action::requeue(RETRY)
-}
-
-async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<ReleaseCtx>) -> Result<Action, kube::Error> {
-    let _timer = ctx.metrics.start();
+async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<ReleaseCtx>) -> Result<Action, Error> {
     let Some(index) = releasable(&obj.metadata) else { return Ok(Action::await_change()) };
     let api = match obj.namespace() {
         Some(ns) => Api::<DynamicObject>::namespaced_with(ctx.host.clone(), &ns, &ctx.federated),
@@ -91,7 +97,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<ReleaseCtx>) -> Result<Acti
             Ok(Action::await_change())
         }
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(Action::await_change()),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -40,32 +40,16 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use tracing::{info, warn};
 
+use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
-use super::retry::FailureCounts;
-use super::runner::{self, Outcomes, ReconcileError};
+use super::retry::Retries;
+use super::runner::{self, Outcomes, Reconciler};
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
 use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
 use crate::ready::Ready;
-
-/// Why a division could not be written; retried with backoff.
-#[derive(Debug, thiserror::Error)]
-pub enum ReplicasError {
-    /// A host API call failed (a 409 means the object changed meanwhile).
-    #[error(transparent)]
-    Kube(#[from] kube::Error),
-    /// The reconcile task panicked.
-    #[error("reconcile task failed: {0}")]
-    Task(String),
-}
-
-impl ReconcileError for ReplicasError {
-    fn task_failed(e: tokio::task::JoinError) -> Self {
-        ReplicasError::Task(e.to_string())
-    }
-}
 
 /// True when the replicas of `handle`'s type can be divided: Deployments, ReplicaSets and
 /// StatefulSets (group `apps`).
@@ -91,7 +75,7 @@ struct ReplicasCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
     rsps: Store<ReplicaSchedulingPreference>,
-    failures: FailureCounts<ObjectRef<Federated>>,
+    retries: Retries<ObjectRef<Federated>>,
     metrics: ReconcileMetrics,
 }
 
@@ -103,10 +87,10 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (ReplicasHandle, V
     let rsps_ready = Ready::new();
     let ctx = Arc::new(ReplicasCtx {
         metrics: shared.metrics.reconciles(ControllerLabel::Replicas, &handle.spec.config_name),
+        retries: Retries::new(shared.opts.max_backoff),
         shared,
         handle,
         rsps,
-        failures: FailureCounts::default(),
     });
     let queue = ReplicasHandle { queue: tx };
     let mut tasks = vec![
@@ -213,21 +197,27 @@ async fn run_applier(ctx: Arc<ReplicasCtx>, queue: mpsc::UnboundedReceiver<Objec
         failed: "division failed",
         controller: "replicas controller",
     };
-    runner::run(reconcile, error_policy, ctx, store, queue, concurrency, words).await;
+    runner::run(reconcile, ctx, store, queue, concurrency, words).await;
 }
 
-/// The one place that decides retries: exponential backoff per object, capped.
-fn error_policy(fed: Arc<Federated>, _err: &ReplicasError, ctx: Arc<ReplicasCtx>) -> Action {
-    ctx.metrics.failed();
-    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
-    Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
+impl Reconciler for ReplicasCtx {
+    type Object = Federated;
+
+    fn key(&self, fed: &Federated) -> ObjectRef<Federated> {
+        ObjectRef::from_obj_with(fed, self.handle.fed_ar.clone())
+    }
+
+    fn retries(&self) -> &Retries<ObjectRef<Federated>> {
+        &self.retries
+    }
+
+    fn metrics(&self) -> &ReconcileMetrics {
+        &self.metrics
+    }
 }
 
-async fn reconcile(fed: Arc<Federated>, ctx: Arc<ReplicasCtx>) -> Result<Action, ReplicasError> {
-    let _timer = ctx.metrics.start();
-    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
+async fn reconcile(fed: Arc<Federated>, ctx: Arc<ReplicasCtx>) -> Result<Action, Error> {
     let recheck = ctx.divide(&fed).await?;
-    ctx.failures.clear(&r);
     Ok(recheck.map_or_else(Action::await_change, Action::requeue))
 }
 

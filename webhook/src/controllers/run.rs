@@ -67,7 +67,7 @@ async fn federation(
     ));
     let types_task = AbortOnDrop::spawn(supervisor::run(shared.clone()));
     let follow_metrics = shared.metrics.reconciles(ControllerLabel::Follow, "federatednamespaces.types.kubefed.io");
-    let follow_task = AbortOnDrop::spawn(follow_label::run(client.clone(), follow_metrics));
+    let follow_task = AbortOnDrop::spawn(follow_label::run(client.clone(), follow_metrics, shared.opts.max_backoff));
     tokio::select! {
         r = members_task => flatten(r, "member registry"),
         r = capacity_task => r.map_err(anyhow::Error::from).and_then(|()| anyhow::bail!("capacity ledger stopped")),

@@ -1,9 +1,14 @@
-//! The applier loop the per-type controllers (sync, materialize, the replica division) share:
-//! each reconcile runs in a task of its own, so a panic fails that reconcile and not the
-//! controller, at the configured concurrency, with one log line per outcome.
+//! The one controller runtime: every controller's reconciles run here, each in a task of its own
+//! (a panic fails that reconcile, not the controller), measured by the controller's reconcile
+//! metrics, retried by the one error policy ([`super::retry::Retries`]: per object, exponential,
+//! cleared by a success) and logged one line per outcome.
+//!
+//! Two ways in, one loop: [`run`] for the per-type controllers (sync, materialize, the replica
+//! division), fed by a queue over a store their triggers keep; [`run_controller`] for the
+//! controllers that watch one type themselves (follow label, release).
 
 use std::convert::Infallible;
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -11,22 +16,29 @@ use std::sync::Arc;
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use kube::Resource;
-use kube::runtime::controller::{self, Action, applier};
+use kube::runtime::controller::{self, Action, Controller, applier};
 use kube::runtime::reflector::{ObjectRef, Store};
-use tokio::task::JoinError;
+use serde::de::DeserializeOwned;
 use tracing::{debug, warn};
 
+use super::error::Error;
+use super::retry::Retries;
 use super::tasks::AbortOnDrop;
+use crate::metrics::ReconcileMetrics;
 
-/// A reconcile error the runner can make and grade.
-pub trait ReconcileError: std::error::Error + Send + 'static {
-    /// The reconcile's task panicked or was cancelled.
-    fn task_failed(e: JoinError) -> Self;
+/// What the runtime needs of a controller's context.
+pub trait Reconciler: Send + Sync + 'static {
+    /// The objects the controller reconciles.
+    type Object: Clone + Resource + Send + Sync + 'static;
 
-    /// A failure already reported elsewhere (status, Events), logged at debug on every retry.
-    fn reported(&self) -> bool {
-        false
-    }
+    /// The object's key in [`Reconciler::retries`].
+    fn key(&self, obj: &Self::Object) -> ObjectRef<Self::Object>;
+
+    /// The per-object retry delays.
+    fn retries(&self) -> &Retries<ObjectRef<Self::Object>>;
+
+    /// The controller's reconcile metrics (count, duration, failures).
+    fn metrics(&self) -> &ReconcileMetrics;
 }
 
 /// What one controller's log calls its outcomes, and the type it runs for.
@@ -44,39 +56,98 @@ pub struct Outcomes<'a> {
 }
 
 /// Runs `reconcile` for every object queued on `queue` that is in `store`, `concurrency` at a
-/// time, with `error_policy` deciding retries, until the queue closes.
-pub async fn run<K, C, E, Fut>(
-    reconcile: fn(Arc<K>, Arc<C>) -> Fut,
-    error_policy: fn(Arc<K>, &E, Arc<C>) -> Action,
+/// time, until the queue closes.
+pub async fn run<C, Fut>(
+    reconcile: fn(Arc<C::Object>, Arc<C>) -> Fut,
     ctx: Arc<C>,
-    store: Store<K>,
-    queue: mpsc::UnboundedReceiver<ObjectRef<K>>,
+    store: Store<C::Object>,
+    queue: mpsc::UnboundedReceiver<ObjectRef<C::Object>>,
     concurrency: u16,
     words: Outcomes<'_>,
 ) where
-    K: Clone + Resource + Send + Sync + 'static,
-    K::DynamicType: Debug + Eq + Hash + Clone + Unpin,
-    C: Send + Sync + 'static,
-    E: ReconcileError,
-    Fut: Future<Output = Result<Action, E>> + Send + 'static,
+    C: Reconciler,
+    <C::Object as Resource>::DynamicType: Debug + Eq + Hash + Clone + Unpin,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
-    let spawned =
-        move |obj, ctx| AbortOnDrop::spawn(reconcile(obj, ctx)).map(|r| r.unwrap_or_else(|e| Err(E::task_failed(e))));
     let config = controller::Config::default().concurrency(concurrency);
-    applier(spawned, error_policy, ctx, store, queue.map(Ok::<_, Infallible>), config)
+    applier(in_task(reconcile), error_policy::<C>, ctx, store, queue.map(Ok::<_, Infallible>), config)
         .for_each(|r| {
-            match r {
-                Ok((obj, _)) => debug!(object = %obj, "{}", words.done),
-                Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "{}", words.gone),
-                Err(controller::Error::ReconcilerFailed(e, obj)) if e.reported() => {
-                    debug!(object = %obj, error = %e, "{}; retrying", words.failed)
-                }
-                Err(controller::Error::ReconcilerFailed(e, obj)) => {
-                    warn!(object = %obj, error = %e, "{}", words.failed)
-                }
-                Err(e) => warn!(kind = %words.kind, error = %e, "{}", words.controller),
-            }
+            log(r, &words);
             std::future::ready(())
         })
         .await;
+}
+
+/// Runs `controller` (its own watch of one type) with `reconcile`, until aborted.
+pub async fn run_controller<C, Fut>(
+    controller: Controller<C::Object>,
+    reconcile: fn(Arc<C::Object>, Arc<C>) -> Fut,
+    ctx: Arc<C>,
+    words: Outcomes<'_>,
+) where
+    C: Reconciler,
+    C::Object: DeserializeOwned + Debug,
+    <C::Object as Resource>::DynamicType: Debug + Eq + Hash + Clone + Unpin,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    controller
+        .run(in_task(reconcile), error_policy::<C>, ctx)
+        .for_each(|r| {
+            log(r, &words);
+            std::future::ready(())
+        })
+        .await;
+}
+
+/// `reconcile` in a task of its own, timed, its retries forgotten when it succeeds.
+fn in_task<C, Fut>(
+    reconcile: fn(Arc<C::Object>, Arc<C>) -> Fut,
+) -> impl FnMut(Arc<C::Object>, Arc<C>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
+where
+    C: Reconciler,
+    <C::Object as Resource>::DynamicType: Eq + Hash,
+    Fut: Future<Output = Result<Action, Error>> + Send + 'static,
+{
+    move |obj, ctx| {
+        let key = ctx.key(&obj);
+        let timer = ctx.metrics().start();
+        let task = AbortOnDrop::spawn(reconcile(obj, ctx.clone()));
+        async move {
+            let result = task.await.unwrap_or_else(|e| Err(Error::Task(e.to_string())));
+            drop(timer);
+            if result.is_ok() {
+                ctx.retries().clear(&key);
+            }
+            result
+        }
+        .boxed()
+    }
+}
+
+/// The one error policy: count the failure, retry the object after its next delay.
+fn error_policy<C>(obj: Arc<C::Object>, _err: &Error, ctx: Arc<C>) -> Action
+where
+    C: Reconciler,
+    <C::Object as Resource>::DynamicType: Eq + Hash,
+{
+    ctx.metrics().failed();
+    Action::requeue(ctx.retries().next(ctx.key(&obj)))
+}
+
+/// One log line per outcome: failures already reported in status and Events at debug.
+fn log<K: Resource, Q: Display>(r: Result<(ObjectRef<K>, Action), controller::Error<Error, Q>>, words: &Outcomes<'_>)
+where
+    K::DynamicType: Debug,
+{
+    match r {
+        Ok((obj, _)) => debug!(object = %obj, "{}", words.done),
+        Err(controller::Error::ObjectNotFound(obj)) => debug!(object = %obj, "{}", words.gone),
+        Err(controller::Error::ReconcilerFailed(e, obj)) if e.reported() => {
+            debug!(object = %obj, error = %e, "{}; retrying", words.failed)
+        }
+        Err(controller::Error::ReconcilerFailed(e, obj)) => warn!(object = %obj, error = %e, "{}", words.failed),
+        // A controller's own watch failing (its type's CRD gone, say) retries with backoff.
+        Err(controller::Error::QueueError(e)) => debug!(kind = %words.kind, error = %e, "{}", words.controller),
+        Err(e) => warn!(kind = %words.kind, error = %e, "{}", words.controller),
+    }
 }

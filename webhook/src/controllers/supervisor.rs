@@ -101,7 +101,12 @@ fn converge_disabled(shared: &Shared, released: &mut HashMap<String, Running>, d
             continue;
         }
         let metrics = shared.metrics.reconciles(ControllerLabel::Release, &name);
-        let task = AbortOnDrop::spawn(release::run(shared.host.clone(), spec.federated.api_resource(), metrics));
+        let task = AbortOnDrop::spawn(release::run(
+            shared.host.clone(),
+            spec.federated.api_resource(),
+            metrics,
+            shared.opts.max_backoff,
+        ));
         info!(type_config = %name, "type disabled: releasing its deleted federated objects");
         released.insert(name, Running { spec, _tasks: vec![task] });
     }

@@ -32,57 +32,16 @@ use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, info, warn};
 
+use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
 use super::live::host_namespace_ending;
 use super::member_write::MemberWriter;
 use super::recent_status::RecentStatus;
-use super::retry::FailureCounts;
-use super::runner::{self, Outcomes, ReconcileError};
+use super::retry::Retries;
+use super::runner::{self, Outcomes, Reconciler};
 use super::shared::Shared;
 use crate::metrics::{ControllerLabel, ReconcileMetrics};
-
-/// Why a sync did not complete; every variant is retried with backoff by [`error_policy`].
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// A host API call failed.
-    #[error(transparent)]
-    Kube(#[from] kube::Error),
-    /// Some member clusters failed (details in the object's status).
-    #[error("not propagated everywhere: {0}")]
-    Incomplete(String),
-    /// The finalizer helper failed (adding/removing the finalizer or the wrapped sync).
-    #[error(transparent)]
-    Finalizer(Box<finalizer::Error<SyncError>>),
-    /// The reconcile task panicked.
-    #[error("reconcile task failed: {0}")]
-    Task(String),
-}
-
-impl SyncError {
-    /// True when only member clusters failed: already reported in status and Events, so it is
-    /// logged quietly on every retry.
-    pub fn is_incomplete(&self) -> bool {
-        match self {
-            SyncError::Incomplete(_) => true,
-            SyncError::Finalizer(e) => {
-                matches!(&**e, finalizer::Error::ApplyFailed(inner) | finalizer::Error::CleanupFailed(inner)
-                    if inner.is_incomplete())
-            }
-            _ => false,
-        }
-    }
-}
-
-impl ReconcileError for SyncError {
-    fn task_failed(e: tokio::task::JoinError) -> Self {
-        SyncError::Task(e.to_string())
-    }
-
-    fn reported(&self) -> bool {
-        self.is_incomplete()
-    }
-}
 
 /// How long a status sync wrote is trusted over the store's copy of the object.
 const RECENT_STATUS_TTL: Duration = Duration::from_secs(10);
@@ -94,7 +53,7 @@ const REPORT_WAIT: Duration = Duration::from_secs(2);
 pub struct SyncCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
-    failures: FailureCounts<ObjectRef<Federated>>,
+    retries: Retries<ObjectRef<Federated>>,
     statuses: RecentStatus,
     metrics: ReconcileMetrics,
 }
@@ -113,9 +72,9 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
     let metrics = shared.metrics.reconciles(ControllerLabel::Sync, &handle.spec.config_name);
     let ctx = Arc::new(SyncCtx {
         metrics,
+        retries: Retries::new(shared.opts.max_backoff),
         shared,
         handle,
-        failures: FailureCounts::default(),
         statuses: RecentStatus::new(RECENT_STATUS_TTL),
     });
     let words = Outcomes {
@@ -125,19 +84,26 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
         failed: "sync failed",
         controller: "sync controller",
     };
-    runner::run(reconcile, error_policy, ctx, store, queue, concurrency, words).await;
+    runner::run(reconcile, ctx, store, queue, concurrency, words).await;
 }
 
-/// The one place that decides retries: exponential backoff per object, capped.
-fn error_policy(fed: Arc<Federated>, _err: &SyncError, ctx: Arc<SyncCtx>) -> Action {
-    ctx.metrics.failed();
-    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
-    Action::requeue(ctx.failures.next_retry(r, ctx.shared.opts.max_backoff))
+impl Reconciler for SyncCtx {
+    type Object = Federated;
+
+    fn key(&self, fed: &Federated) -> ObjectRef<Federated> {
+        ObjectRef::from_obj_with(fed, self.handle.fed_ar.clone())
+    }
+
+    fn retries(&self) -> &Retries<ObjectRef<Federated>> {
+        &self.retries
+    }
+
+    fn metrics(&self) -> &ReconcileMetrics {
+        &self.metrics
+    }
 }
 
-async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, SyncError> {
-    let _timer = ctx.metrics.start();
-    let r = ObjectRef::from_obj_with(&*fed, ctx.handle.fed_ar.clone());
+async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, Error> {
     let api = ctx.fed_api(fed.metadata.namespace.as_deref());
     let action = finalizer(&api, keys::FINALIZER, fed, |event| async {
         match event {
@@ -154,9 +120,8 @@ async fn reconcile(fed: Arc<Federated>, ctx: Arc<SyncCtx>) -> Result<Action, Syn
             finalizer::Error::RemoveFinalizer(kube::Error::Api(s))
             | finalizer::Error::AddFinalizer(kube::Error::Api(s)),
         ) if s.code == 404 => Action::await_change(),
-        Err(e) => return Err(SyncError::Finalizer(Box::new(e))),
+        Err(e) => return Err(Error::Finalizer(Box::new(e))),
     };
-    ctx.failures.clear(&r);
     Ok(action)
 }
 
@@ -226,7 +191,7 @@ impl SyncCtx {
         Ok(Some(current))
     }
 
-    async fn apply(&self, cached: &Federated) -> Result<Action, SyncError> {
+    async fn apply(&self, cached: &Federated) -> Result<Action, Error> {
         let plan = self.writer().without_stalled(self.plan(cached, false).expect("a propagation plan"));
         // Only a reconcile that writes to a member needs the live object: most reconciles
         // (status echoes, member watch events, resyncs) find everything up to date and cost
@@ -245,7 +210,7 @@ impl SyncCtx {
         self.finish(&fed, &outcomes, "Propagate").await
     }
 
-    async fn cleanup(&self, fed: &Federated) -> Result<Action, SyncError> {
+    async fn cleanup(&self, fed: &Federated) -> Result<Action, Error> {
         let Some(plan) = self.plan(fed, true) else {
             info!(object = %self.handle.origin(fed), "orphan: leaving member copies in place");
             return Ok(Action::await_change());
@@ -264,7 +229,7 @@ impl SyncCtx {
         fed: &Federated,
         outcomes: &BTreeMap<String, Outcome>,
         action: &str,
-    ) -> Result<Action, SyncError> {
+    ) -> Result<Action, Error> {
         let now = status::condition_time(k8s_openapi::jiff::Timestamp::now());
         let mut next = status::desired_status(fed.metadata.generation, outcomes, fed.status.as_ref(), &now);
         next.clusters = status::with_replicas(next.clusters, &fed_core::replicas::division(&fed.spec.overrides));
@@ -302,7 +267,7 @@ impl SyncCtx {
         if failed.is_empty() {
             Ok(Action::requeue(self.shared.opts.resync_period))
         } else {
-            Err(SyncError::Incomplete(failed.join(", ")))
+            Err(Error::Incomplete(failed.join(", ")))
         }
     }
 
@@ -357,16 +322,5 @@ mod tests {
         assert!(!still_live(&cached, &fed("b", true, false)), "deleted and re-created under the same name");
         assert!(!still_live(&cached, &fed("a", true, true)), "being deleted: cleanup comes next");
         assert!(!still_live(&cached, &fed("a", false, false)), "finalizer gone: nothing would clean up");
-    }
-
-    #[test]
-    fn incomplete_is_recognised_through_the_finalizer_wrapper() {
-        let inner = SyncError::Incomplete("vulcan: ClusterNotReady".into());
-        assert!(inner.is_incomplete());
-        let wrapped = SyncError::Finalizer(Box::new(finalizer::Error::ApplyFailed(inner)));
-        assert!(wrapped.is_incomplete());
-        let other = SyncError::Finalizer(Box::new(finalizer::Error::UnnamedObject));
-        assert!(!other.is_incomplete());
-        assert!(!SyncError::Task("x".into()).is_incomplete());
     }
 }
