@@ -114,7 +114,7 @@ fn tokens(code: &str) -> Vec<String> {
 }
 
 /// `text` with comments removed and string and character literals emptied.
-fn without_literals(text: &str) -> String {
+pub fn without_literals(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;

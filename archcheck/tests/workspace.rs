@@ -2,10 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use fed_archcheck::size::{MAX_FILE_LINES, MAX_FN_LINES, measure};
 use fed_archcheck::{Graph, display, graph};
 
 /// The crates whose module structure is checked.
 const CRATES: [&str; 3] = ["core", "webhook", "kubectl-fed"];
+/// The crates whose sizes are checked: those, and the programs behind the tests and benchmarks.
+const SIZED: [&str; 6] = ["core", "webhook", "kubectl-fed", "bench", "tests", "testbed-images"];
 
 fn sources(crate_dir: &str) -> Vec<(String, String)> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(crate_dir).join("src");
@@ -71,4 +74,27 @@ fn a_use_reaching_back_is_reported() {
         let circles = graph(&files).circles();
         assert!(circles.iter().any(|c| c.contains(&from) && c.contains(&to)), "{crate_dir}: {circles:?}");
     }
+}
+
+#[test]
+fn no_file_or_function_is_over_the_limits() {
+    let mut over = Vec::new();
+    for crate_dir in SIZED {
+        for (path, text) in sources(crate_dir) {
+            if path.ends_with("tests.rs") {
+                continue;
+            }
+            let size = measure(&text);
+            if size.code_lines > MAX_FILE_LINES {
+                over.push(format!(
+                    "{crate_dir}/src/{path}: {} lines of code (limit {MAX_FILE_LINES})",
+                    size.code_lines
+                ));
+            }
+            for (name, lines) in size.functions.iter().filter(|(_, lines)| *lines > MAX_FN_LINES) {
+                over.push(format!("{crate_dir}/src/{path}: fn {name} is {lines} lines (limit {MAX_FN_LINES})"));
+            }
+        }
+    }
+    assert!(over.is_empty(), "over the limits:\n{}", over.join("\n"));
 }

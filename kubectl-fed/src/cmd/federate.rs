@@ -147,40 +147,7 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
     let joined: Vec<String> = clusters.iter().map(kube::ResourceExt::name_any).collect();
     check_joined(&opts.clusters, &joined)?;
 
-    // Collect (resource, object) pairs to federate.
-    let mut items: Vec<(ResourceInfo, Value)> = Vec::new();
-    let placement;
-    if res.to_ref().is_namespace() {
-        let ns_obj = get(&client, &res, None, &name).await?;
-        items.push((res.clone(), ns_obj));
-        if opts.contents {
-            items.extend(contents(ctx, &resources, &name, &opts.skip_api_resources).await?);
-        }
-        placement = placement_for(&opts.clusters);
-    } else {
-        let ns = res.namespaced.then_some(ctx.namespace.as_str());
-        let obj = get(&client, &res, ns, &name).await?;
-        match skip_reason(&res, &obj) {
-            Some(why) if why.federated_already() => {
-                bail!(
-                    "{} is {}; change its placement with `kubectl fed place`",
-                    display_ref(&res.api_resource(), &name),
-                    why.reason()
-                )
-            }
-            Some(why) => output::warn(format!(
-                "{} is {}; federating it anyway",
-                display_ref(&res.api_resource(), &name),
-                why.reason()
-            )),
-            None => {}
-        }
-        items.push((res.clone(), obj));
-        placement = match (opts.clusters.is_empty(), ns) {
-            (false, _) | (true, None) => placement_for(&opts.clusters),
-            (true, Some(ns)) => namespace_placement(&client, &configs, ns).await?.unwrap_or_else(|| placement_for(&[])),
-        };
-    }
+    let (items, placement) = what_to_federate(ctx, &opts, &client, &resources, &res, &configs, &name).await?;
 
     let print_only = ctx.output().is_some_and(|o| o.is_document());
     let mut host = Writer::new(client.clone(), ctx);
@@ -219,6 +186,54 @@ pub async fn run(ctx: &Ctx, opts: FederateOptions) -> Result<()> {
         }
     }
     host.finish()
+}
+
+/// The (resource, object) pairs to federate, and their placement: a namespace (with
+/// `--contents` its objects too) on `--clusters`, or one object on `--clusters` or else its
+/// namespace's placement.
+async fn what_to_federate(
+    ctx: &Ctx,
+    opts: &FederateOptions,
+    client: &kube::Client,
+    resources: &Resources,
+    res: &ResourceInfo,
+    configs: &[FederatedTypeConfig],
+    name: &str,
+) -> Result<(Vec<(ResourceInfo, Value)>, Placement)> {
+    let mut items: Vec<(ResourceInfo, Value)> = Vec::new();
+    let placement;
+    if res.to_ref().is_namespace() {
+        let ns_obj = get(client, res, None, name).await?;
+        items.push((res.clone(), ns_obj));
+        if opts.contents {
+            items.extend(contents(ctx, resources, name, &opts.skip_api_resources).await?);
+        }
+        placement = placement_for(&opts.clusters);
+    } else {
+        let ns = res.namespaced.then_some(ctx.namespace.as_str());
+        let obj = get(client, res, ns, name).await?;
+        match skip_reason(res, &obj) {
+            Some(why) if why.federated_already() => {
+                bail!(
+                    "{} is {}; change its placement with `kubectl fed place`",
+                    display_ref(&res.api_resource(), name),
+                    why.reason()
+                )
+            }
+            Some(why) => output::warn(format!(
+                "{} is {}; federating it anyway",
+                display_ref(&res.api_resource(), name),
+                why.reason()
+            )),
+            None => {}
+        }
+        items.push((res.clone(), obj));
+        placement = match (opts.clusters.is_empty(), ns) {
+            (false, _) | (true, None) => placement_for(&opts.clusters),
+            (true, Some(ns)) => namespace_placement(client, configs, ns).await?.unwrap_or_else(|| placement_for(&[])),
+        };
+    }
+    Ok((items, placement))
 }
 
 /// Refuses `--clusters` naming a cluster that is not joined.
