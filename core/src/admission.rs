@@ -19,7 +19,7 @@ mod validate;
 mod view;
 pub mod wire;
 
-use subject::{Decision, Outcome, Subject};
+use subject::{Decision, Subject, Verdict};
 pub use view::FederationView;
 
 use mutate::mutate_source;
@@ -74,7 +74,7 @@ pub(crate) fn single_line(message: &str) -> String {
     message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
 }
 
-fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+fn decide(view: &dyn FederationView, endpoint: Endpoint, req: &AdmissionRequest<DynamicObject>) -> Verdict {
     if endpoint == Endpoint::Follow {
         return follow::decide(view, req);
     }

@@ -3,7 +3,8 @@
 //! API types, annotation keys and parsers, placement resolution, overrides, member-object
 //! rendering, the federated object an annotated source asks for, the sync plan and the status
 //! it leads to, CRD generation and admission decisions. No network, no I/O: everything here is
-//! a function of its inputs and is unit-tested exhaustively.
+//! a function of its inputs and is unit-tested exhaustively, except [`certs`] (behind the
+//! `certs` feature), which draws random keys and reads the clock for a certificate's validity.
 
 pub mod admission;
 pub mod annotations;

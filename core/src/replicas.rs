@@ -16,7 +16,7 @@ mod validate;
 pub use annotation::{
     REPLICA_SCHEDULING, SPILL_OVER, Scheduling, SchedulingAnnotationError, format_annotation, parse_annotation,
 };
-pub use divide::{Plan, divide, divide_within, spill};
+pub use divide::{Division, divide, divide_within, spill};
 pub use handover::handover;
 pub use schedule::{
     Observed, Preferences, REPLICAS_PATH, Scheduled, division, first_division, for_annotation, for_rsp, schedule,

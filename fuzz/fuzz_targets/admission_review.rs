@@ -5,7 +5,7 @@
 //! its patch applies to the object and is idempotent.
 #![no_main]
 
-use fed_core::admission::wire::{self, Decided, Outcome};
+use fed_core::admission::wire::{self, Decided, Handled};
 use fed_core::admission::{Endpoint, FederationView, review};
 use fed_fuzz::{assert_message, federation};
 use kube::core::DynamicObject;
@@ -28,12 +28,12 @@ fn check(view: &dyn FederationView, endpoint: Endpoint, body: &[u8]) {
     });
     let Some((request, response)) = decided else {
         assert_eq!(answer.status, wire::BAD_REQUEST, "{:?}", answer.outcome);
-        assert!(matches!(answer.outcome, Outcome::BadInput(_)), "{:?}", answer.outcome);
+        assert!(matches!(answer.outcome, Handled::BadInput(_)), "{:?}", answer.outcome);
         let text = std::str::from_utf8(&answer.body).expect("a UTF-8 message");
         return assert_message(text.strip_suffix('\n').expect("ends with a newline"), "");
     };
     assert_eq!(answer.status, wire::OK, "{:?}", answer.outcome);
-    assert_eq!(answer.outcome, if response.allowed { Outcome::Allowed } else { Outcome::Denied });
+    assert_eq!(answer.outcome, if response.allowed { Handled::Allowed } else { Handled::Denied });
     let sent: Value = serde_json::from_slice(&answer.body).expect("the answer is JSON");
     assert_eq!((&sent["apiVersion"], &sent["kind"]), (&"admission.k8s.io/v1".into(), &"AdmissionReview".into()));
     assert_eq!(sent["response"]["uid"], request.uid.as_str());

@@ -114,8 +114,13 @@ async fn run_controllers(
         let _ = rx.wait_for(|s| *s).await;
     };
     loop {
-        match controllers::run::run_until(client.clone(), opts.clone(), metrics.clone(), until_stopped(stopped.clone()))
-            .await
+        match controllers::wiring::run_until(
+            client.clone(),
+            opts.clone(),
+            metrics.clone(),
+            until_stopped(stopped.clone()),
+        )
+        .await
         {
             Ok(()) => return,
             Err(e) => tracing::error!(error = %e, "controllers stopped; restarting in 5s"),
@@ -171,9 +176,9 @@ fn run_certs(args: &CertsArgs) -> Result<()> {
     let sans = certs::Sans { ips: args.ips.clone(), dns_names: args.dns_names.clone() }.or_loopback();
     let outcome = certs::ensure(&args.out_dir, &sans, args.days, args.force)?;
     let what = match outcome {
-        certs::Outcome::Reused => "kept the existing CA and serving certificate",
-        certs::Outcome::Reissued => "kept the existing CA and issued a new serving certificate",
-        certs::Outcome::Generated => "generated a new CA and serving certificate",
+        certs::Issued::Reused => "kept the existing CA and serving certificate",
+        certs::Issued::Reissued => "kept the existing CA and issued a new serving certificate",
+        certs::Issued::Generated => "generated a new CA and serving certificate",
     };
     eprintln!("{what} in {} (ca.crt, ca.key, tls.crt, tls.key)", args.out_dir.display());
     Ok(())

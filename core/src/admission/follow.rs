@@ -27,14 +27,14 @@ use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, Operation};
 
 use super::mutate::{map_patch, mutate_source};
-use super::subject::{Decision, Outcome, Subject};
+use super::subject::{Decision, Subject, Verdict};
 use super::view::FederationView;
 use crate::api::Placement;
 use crate::{contents, keys, selector};
 
 /// The follow decision for one request (see the module documentation). Never denies but for a
 /// namespace the webhook has not seen follow yet (its caches lag behind the label).
-pub(super) fn decide(view: &dyn FederationView, req: &AdmissionRequest<DynamicObject>) -> Outcome {
+pub(super) fn decide(view: &dyn FederationView, req: &AdmissionRequest<DynamicObject>) -> Verdict {
     let Some(object) = req.object.as_ref() else { return Ok(Decision::default()) };
     if req.operation != Operation::Create || req.sub_resource.is_some() {
         return Ok(Decision::default());

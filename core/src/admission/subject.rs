@@ -1,5 +1,5 @@
 //! The request under review as every rule sees it ([`Subject`]), and what a rule returns
-//! ([`Outcome`]: a [`Decision`] or a deny message).
+//! ([`Verdict`]: a [`Decision`] or a deny message).
 
 use json_patch::PatchOperation;
 use kube::core::DynamicObject;
@@ -16,7 +16,7 @@ pub(super) struct Decision {
 }
 
 /// `Err` is the deny message.
-pub(super) type Outcome = Result<Decision, String>;
+pub(super) type Verdict = Result<Decision, String>;
 
 /// The object under review with what every rule needs to know about it.
 pub(super) struct Subject<'a> {

@@ -8,7 +8,7 @@ use kube::core::admission::Operation;
 use serde_json::Value;
 
 use super::intent::{ANNOTATION_FIELDS, Intent, SPEC_FIELDS, check_intent};
-use super::subject::{Decision, Outcome, Subject};
+use super::subject::{Decision, Subject, Verdict};
 use super::view::FederationView;
 use crate::annotations::{self, FederationAnnotations};
 use crate::api::{
@@ -21,7 +21,7 @@ use crate::{keys, names};
 
 // ---- core.kubefed.io ----
 
-pub(super) fn validate_core(subject: &Subject) -> Outcome {
+pub(super) fn validate_core(subject: &Subject) -> Verdict {
     match subject.kind {
         "KubeFedCluster" => check_cluster(subject)?,
         "FederatedTypeConfig" => check_type_config(subject)?,
@@ -78,7 +78,7 @@ fn check_type_config(subject: &Subject) -> Result<(), String> {
 
 // ---- types.kubefed.io ----
 
-pub(super) fn validate_federated(view: &dyn FederationView, subject: &Subject) -> Outcome {
+pub(super) fn validate_federated(view: &dyn FederationView, subject: &Subject) -> Verdict {
     if subject.field::<Value>(&["spec", "template"])?.is_some_and(|t| !t.is_object()) {
         return Err("spec.template must be an object".to_string());
     }
@@ -119,7 +119,7 @@ fn check_one_per_namespace(view: &dyn FederationView, subject: &Subject) -> Resu
 
 // ---- annotated sources ----
 
-pub(super) fn validate_source(view: &dyn FederationView, subject: &Subject) -> Outcome {
+pub(super) fn validate_source(view: &dyn FederationView, subject: &Subject) -> Verdict {
     let Some(intent) = annotations::from_annotations(&subject.annotations).map_err(|e| e.to_string())? else {
         return Ok(Decision::default());
     };
@@ -221,7 +221,7 @@ fn preference_outcome(at: &str, v: Validation) -> Result<Vec<String>, String> {
 
 /// A ReplicaSchedulingPreference: a known target kind, every named cluster joined, numbers
 /// sound ([`replicas::validate_spec`]).
-pub(super) fn validate_rsp(view: &dyn FederationView, subject: &Subject) -> Outcome {
+pub(super) fn validate_rsp(view: &dyn FederationView, subject: &Subject) -> Verdict {
     let spec: ReplicaSchedulingPreferenceSpec = subject.required(&["spec"])?;
     check_overflow_after(subject)?;
     let joined: BTreeSet<String> = view.clusters().into_iter().map(|c| c.name).collect();

@@ -26,12 +26,12 @@ pub struct Answer {
     /// A serialized AdmissionReview ([`OK`]) or a one-line message ending in a newline.
     pub body: Vec<u8>,
     /// What happened, for metrics and logs.
-    pub outcome: Outcome,
+    pub outcome: Handled,
 }
 
 /// What happened to one admission body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Handled {
     /// A decision with `allowed: true`.
     Allowed,
     /// A decision with `allowed: false`.
@@ -65,14 +65,14 @@ pub fn answer(body: &[u8], decide: impl FnOnce(&AdmissionRequest<DynamicObject>)
             return Answer {
                 status: BAD_REQUEST,
                 body: one_line(&message).into_bytes(),
-                outcome: Outcome::BadInput(reason),
+                outcome: Handled::BadInput(reason),
             };
         }
     };
     let (mut response, outcome) = match decide(&request) {
-        Decided::Decision(r) if r.allowed => (r, Outcome::Allowed),
-        Decided::Decision(r) => (r, Outcome::Denied),
-        Decided::Undecided(r) => (r, Outcome::Undecided),
+        Decided::Decision(r) if r.allowed => (r, Handled::Allowed),
+        Decided::Decision(r) => (r, Handled::Denied),
+        Decided::Undecided(r) => (r, Handled::Undecided),
     };
     response.uid.clone_from(&request.uid);
     response.types.clone_from(&request.types);
@@ -81,7 +81,7 @@ pub fn answer(body: &[u8], decide: impl FnOnce(&AdmissionRequest<DynamicObject>)
         Err(e) => Answer {
             status: INTERNAL_SERVER_ERROR,
             body: one_line("cannot serialize the AdmissionReview response").into_bytes(),
-            outcome: Outcome::Unencodable(e.to_string()),
+            outcome: Handled::Unencodable(e.to_string()),
         },
     }
 }
@@ -177,17 +177,17 @@ mod tests {
     #[test]
     fn the_outcome_follows_the_decision_and_the_uid_follows_the_request() {
         let allowed = answer(&body("u-1"), |r| Decided::Decision(AdmissionResponse::from(r)));
-        assert_eq!(allowed.outcome, Outcome::Allowed);
+        assert_eq!(allowed.outcome, Handled::Allowed);
         assert_eq!(response(&allowed)["uid"], "u-1");
         let denied = answer(&body("u-2"), |r| Decided::Decision(AdmissionResponse::from(r).deny("no")));
         assert_eq!(
             (denied.outcome.clone(), response(&denied)["status"]["message"].clone()),
-            (Outcome::Denied, json!("no"))
+            (Handled::Denied, json!("no"))
         );
         // A decision step that answers for another request still answers this one.
         let other = AdmissionResponse::invalid("x");
         let undecided = answer(&body("u-3"), |_| Decided::Undecided(other));
-        assert_eq!(undecided.outcome, Outcome::Undecided);
+        assert_eq!(undecided.outcome, Handled::Undecided);
         assert_eq!(response(&undecided)["uid"], "u-3");
         assert_eq!(response(&undecided)["allowed"], false);
     }
@@ -202,7 +202,7 @@ mod tests {
         ];
         for (bad, reason) in cases {
             let a = answer(bad, |_| panic!("no decision for bad input"));
-            assert_eq!((a.status, a.outcome), (BAD_REQUEST, Outcome::BadInput(reason)));
+            assert_eq!((a.status, a.outcome), (BAD_REQUEST, Handled::BadInput(reason)));
         }
     }
 

@@ -6,7 +6,7 @@ use crate::api::{ClusterPreferences, ClusterPreferencesMap, ReplicaSchedulingPre
 
 /// Where the replicas of one workload go.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub struct Division {
     /// Replicas per cluster: one entry for every cluster passed to [`divide`] (duplicates
     /// merged), 0 for a cluster that gets none.
     pub replicas: BTreeMap<String, i64>,
@@ -15,7 +15,7 @@ pub struct Plan {
     pub unassigned: i64,
 }
 
-impl Plan {
+impl Division {
     /// The replicas assigned to `cluster` (0 when it is not in the plan).
     pub fn get(&self, cluster: &str) -> i64 {
         self.replicas.get(cluster).copied().unwrap_or(0)
@@ -100,7 +100,7 @@ pub fn divide<I, S>(
     prefs: &ClusterPreferencesMap,
     clusters: I,
     current: Option<&BTreeMap<String, i64>>,
-) -> Plan
+) -> Division
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -120,7 +120,7 @@ pub fn divide_within<I, S>(
     clusters: I,
     current: Option<&BTreeMap<String, i64>>,
     capacity: &BTreeMap<String, i64>,
-) -> Plan
+) -> Division
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -166,7 +166,7 @@ where
         replicas.insert(name.to_string(), n);
     }
     let unassigned = total - replicas.values().sum::<i64>();
-    Plan { replicas, unassigned }
+    Division { replicas, unassigned }
 }
 
 /// Spill-over: `total` replicas over `order` (only its clusters that are in `clusters`, in
@@ -174,7 +174,7 @@ where
 /// limit), what it cannot hold on the next, and so on. Replicas no capacity holds stay on the
 /// first cluster (where they run as soon as room appears). A smaller total empties the last
 /// clusters first.
-pub fn spill<I, S>(total: i64, order: &[String], clusters: I, capacity: &BTreeMap<String, i64>) -> Plan
+pub fn spill<I, S>(total: i64, order: &[String], clusters: I, capacity: &BTreeMap<String, i64>) -> Division
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -190,14 +190,14 @@ where
     }
     match ordered.first() {
         Some(first) => *replicas.get_mut(*first).expect("inserted above") += left,
-        None => return Plan { replicas, unassigned: left },
+        None => return Division { replicas, unassigned: left },
     }
-    Plan { replicas, unassigned: 0 }
+    Division { replicas, unassigned: 0 }
 }
 
 impl ReplicaSchedulingPreferenceSpec {
     /// [`divide`] of `totalReplicas` by `clusters`, using `current` only when `rebalance` is false.
-    pub fn plan<I, S>(&self, clusters: I, current: Option<&BTreeMap<String, i64>>) -> Plan
+    pub fn plan<I, S>(&self, clusters: I, current: Option<&BTreeMap<String, i64>>) -> Division
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,

@@ -65,7 +65,7 @@ fn check_bounds(
     total: i64,
     prefs: &ClusterPreferencesMap,
     clusters: &[String],
-    plan: &Plan,
+    plan: &Division,
 ) -> Result<(), TestCaseError> {
     let set: BTreeSet<String> = clusters.iter().cloned().collect();
     prop_assert_eq!(
@@ -131,7 +131,7 @@ proptest! {
         let ready: Vec<&str> = NAMES.iter().copied().filter(|n| !offline.contains(n)).collect();
         let steady = divide(total, &prefs, &all, None);
         for sticky in [false, true] {
-            let held = |plan: &Plan| sticky.then(|| plan.replicas.clone());
+            let held = |plan: &Division| sticky.then(|| plan.replicas.clone());
             let down = divide(total, &prefs, &ready, held(&steady).as_ref());
             for gone in &offline {
                 prop_assert!(!down.replicas.contains_key(*gone), "{} is Offline", gone);

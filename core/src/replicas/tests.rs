@@ -300,7 +300,7 @@ fn failover_and_return() {
     let steady = divide(9, &p, all, None);
     assert_eq!(steady.replicas, layout(&[("earth", 0), ("kronos", 6), ("vulcan", 3)]));
     for sticky in [false, true] {
-        let held = |plan: &Plan| sticky.then(|| plan.replicas.clone());
+        let held = |plan: &Division| sticky.then(|| plan.replicas.clone());
         let down = divide(9, &p, ["earth", "kronos"], held(&steady).as_ref());
         assert_eq!(down.replicas, layout(&[("earth", 0), ("kronos", 9)]), "sticky={sticky}");
         let back = divide(9, &p, all, held(&down).as_ref());

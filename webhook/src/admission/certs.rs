@@ -90,7 +90,7 @@ impl Sans {
 
 /// What [`ensure`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Issued {
     /// Every existing file was valid and kept.
     Reused,
     /// The existing CA was kept and a new serving certificate issued.
@@ -100,7 +100,7 @@ pub enum Outcome {
 }
 
 /// Make sure `dir` holds a CA and a serving certificate for `sans` valid for `days` days.
-pub fn ensure(dir: &Path, sans: &Sans, days: u32, force: bool) -> Result<Outcome> {
+pub fn ensure(dir: &Path, sans: &Sans, days: u32, force: bool) -> Result<Issued> {
     let paths = CertPaths::in_dir(dir);
     let names = sans.server_names()?;
     if names.is_empty() {
@@ -110,12 +110,12 @@ pub fn ensure(dir: &Path, sans: &Sans, days: u32, force: bool) -> Result<Outcome
     let margin = renew_margin(days);
     if !force {
         if verify(&paths, &names, margin).is_ok() {
-            return Ok(Outcome::Reused);
+            return Ok(Issued::Reused);
         }
         if let Ok(ca_key) = read_ca(&paths) {
             issue_serving(&paths, &certs::ca_issuer(ca_key), sans, days)?;
             if verify(&paths, &names, margin).is_ok() {
-                return Ok(Outcome::Reissued);
+                return Ok(Issued::Reissued);
             }
         }
     }
@@ -124,7 +124,7 @@ pub fn ensure(dir: &Path, sans: &Sans, days: u32, force: bool) -> Result<Outcome
     write_file(&paths.ca_cert, ca.cert.as_bytes(), false)?;
     issue_serving(&paths, &issuer, sans, days)?;
     verify(&paths, &names, margin).context("the generated certificate does not verify")?;
-    Ok(Outcome::Generated)
+    Ok(Issued::Generated)
 }
 
 /// The CA key, when the CA certificate and key on disk fit together.
@@ -205,13 +205,13 @@ mod tests {
     fn generates_then_reuses_then_forces() {
         let dir = tempfile::tempdir().unwrap();
         let sans = Sans { ips: vec![IpAddr::from([127, 0, 0, 1])], dns_names: vec!["fed.example".into()] };
-        assert_eq!(ensure(dir.path(), &sans, 30, false).unwrap(), Outcome::Generated);
+        assert_eq!(ensure(dir.path(), &sans, 30, false).unwrap(), Issued::Generated);
         let paths = CertPaths::in_dir(dir.path());
         let ca = std::fs::read(&paths.ca_cert).unwrap();
         let leaf = std::fs::read(&paths.tls_cert).unwrap();
-        assert_eq!(ensure(dir.path(), &sans, 30, false).unwrap(), Outcome::Reused);
+        assert_eq!(ensure(dir.path(), &sans, 30, false).unwrap(), Issued::Reused);
         assert_eq!(std::fs::read(&paths.tls_cert).unwrap(), leaf);
-        assert_eq!(ensure(dir.path(), &sans, 30, true).unwrap(), Outcome::Generated);
+        assert_eq!(ensure(dir.path(), &sans, 30, true).unwrap(), Issued::Generated);
         assert_ne!(std::fs::read(&paths.ca_cert).unwrap(), ca);
         #[cfg(unix)]
         {
@@ -230,7 +230,7 @@ mod tests {
         let paths = CertPaths::in_dir(dir.path());
         let ca = std::fs::read(&paths.ca_cert).unwrap();
         let more = Sans { ips: vec![IpAddr::from([127, 0, 0, 1])], dns_names: vec!["svc.example".into()] };
-        assert_eq!(ensure(dir.path(), &more, 30, false).unwrap(), Outcome::Reissued);
+        assert_eq!(ensure(dir.path(), &more, 30, false).unwrap(), Issued::Reissued);
         assert_eq!(std::fs::read(&paths.ca_cert).unwrap(), ca, "the CA (caBundle) must stay");
         verify(&paths, &more.server_names().unwrap(), renew_margin(30)).unwrap();
     }
@@ -240,8 +240,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // Valid for less than the 30-day margin of a 90-day certificate: the next run re-issues.
         ensure(dir.path(), &loopback(), 2, false).unwrap();
-        assert_eq!(ensure(dir.path(), &loopback(), 90, false).unwrap(), Outcome::Reissued);
-        assert_eq!(ensure(dir.path(), &loopback(), 90, false).unwrap(), Outcome::Reused);
+        assert_eq!(ensure(dir.path(), &loopback(), 90, false).unwrap(), Issued::Reissued);
+        assert_eq!(ensure(dir.path(), &loopback(), 90, false).unwrap(), Issued::Reused);
     }
 
     #[test]
@@ -251,7 +251,7 @@ mod tests {
         for p in [&paths.ca_cert, &paths.ca_key, &paths.tls_cert, &paths.tls_key] {
             std::fs::write(p, "not pem").unwrap();
         }
-        assert_eq!(ensure(dir.path(), &loopback(), 30, false).unwrap(), Outcome::Generated);
+        assert_eq!(ensure(dir.path(), &loopback(), 30, false).unwrap(), Issued::Generated);
         verify(&paths, &loopback().server_names().unwrap(), renew_margin(30)).unwrap();
     }
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use fed_core::admission::wire::{self, Decided, Outcome};
+use fed_core::admission::wire::{self, Decided, Handled};
 use fed_core::admission::{Endpoint, FederationView};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Body, Bytes};
@@ -148,14 +148,14 @@ impl App {
     pub fn admit(&self, endpoint: Endpoint, body: &[u8]) -> Answer {
         let answer = wire::answer(body, |request| self.decide(endpoint, request));
         let decision = match &answer.outcome {
-            Outcome::Allowed => Decision::Allowed,
-            Outcome::Denied => Decision::Denied,
-            Outcome::Undecided => Decision::Error,
-            Outcome::BadInput(reason) => {
+            Handled::Allowed => Decision::Allowed,
+            Handled::Denied => Decision::Denied,
+            Handled::Undecided => Decision::Error,
+            Handled::BadInput(reason) => {
                 tracing::warn!(reason, "rejected an admission request: bad input");
                 Decision::Error
             }
-            Outcome::Unencodable(error) => {
+            Handled::Unencodable(error) => {
                 tracing::error!(%error, "serializing the AdmissionReview failed");
                 Decision::Error
             }

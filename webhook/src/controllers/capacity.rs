@@ -27,8 +27,8 @@ use tokio::sync::{Notify, broadcast, watch};
 use tracing::{debug, warn};
 
 use self::ledger::{Changed, Ledger, NodeEvent, PodEvent, PodRecord, node_record};
+use super::member_registry::Members;
 use super::member_tasks::MemberTasks;
-use super::members::Members;
 use crate::record;
 
 /// Shortest time between two bumps of [`Capacities::subscribe_room`].

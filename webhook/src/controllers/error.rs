@@ -3,7 +3,7 @@
 use kube::runtime::finalizer;
 
 /// Why a reconcile did not complete; every variant is retried by the one policy in
-/// [`super::runner`].
+/// [`super::runtime`].
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A host API call failed (a 409 means the object changed meanwhile).

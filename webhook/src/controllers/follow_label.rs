@@ -21,7 +21,7 @@ use tracing::info;
 
 use super::error::Error;
 use super::retry::Retries;
-use super::runner::{self, Outcomes, Reconciler};
+use super::runtime::{self, LogWords, Reconciler};
 use crate::metrics::ReconcileMetrics;
 
 struct FollowCtx {
@@ -39,14 +39,14 @@ pub async fn run(host: Client, metrics: ReconcileMetrics, max_backoff: Duration)
     let api = Api::<DynamicObject>::all_with(host.clone(), &federated);
     let ctx = Arc::new(FollowCtx { host, federated: federated.clone(), retries: Retries::new(max_backoff), metrics });
     let controller = Controller::new_with(api, watcher::Config::default(), federated);
-    let words = Outcomes {
+    let words = LogWords {
         kind: "FederatedNamespace",
         done: "follow label in step",
         gone: "FederatedNamespace gone",
         failed: "labelling a followed namespace",
         controller: "follow label controller",
     };
-    runner::run_controller(controller, reconcile, ctx, words).await;
+    runtime::run_controller(controller, reconcile, ctx, words).await;
 }
 
 impl Reconciler for FollowCtx {

@@ -27,7 +27,7 @@ use tracing::{debug, info, warn};
 
 use super::capacity::Capacities;
 use super::events;
-use super::members::{Member, Members};
+use super::member_registry::{Member, Members};
 use super::options::ControllerOptions;
 use crate::metrics::{ControllerMetrics, WriteTarget};
 

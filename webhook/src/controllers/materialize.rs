@@ -42,9 +42,9 @@ use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
 use super::retry::Retries;
-use super::runner::{self, Outcomes, Reconciler};
+use super::runtime::{self, LogWords, Reconciler};
 use super::shared::Shared;
-use super::source::SourceRecord;
+use super::source_record::SourceRecord;
 use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
 use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
@@ -169,14 +169,14 @@ async fn watch_sources(ctx: Arc<MaterializeCtx>, writer: Writer<SourceRecord>, m
 async fn run_applier(ctx: Arc<MaterializeCtx>, queue: mpsc::UnboundedReceiver<ObjectRef<SourceRecord>>) {
     let (concurrency, store) = (ctx.shared.opts.reconcile_concurrency, ctx.sources.clone());
     let kind = ctx.handle.spec.target.kind.clone();
-    let words = Outcomes {
+    let words = LogWords {
         kind: &kind,
         done: "materialized",
         gone: "source gone",
         failed: "materialize failed",
         controller: "materialize controller",
     };
-    runner::run(reconcile, ctx, store, queue, concurrency, words).await;
+    runtime::run(reconcile, ctx, store, queue, concurrency, words).await;
 }
 
 /// The one place that decides retries: exponential backoff per source, capped.

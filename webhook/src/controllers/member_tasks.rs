@@ -10,7 +10,7 @@ use std::future::Future;
 
 use kube::Client;
 
-use super::members::Member;
+use super::member_registry::Member;
 use super::tasks::AbortOnDrop;
 
 /// The running tasks, by member name.

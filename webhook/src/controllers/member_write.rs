@@ -24,7 +24,7 @@ use tracing::{debug, info};
 use super::adopt::{self, Put};
 use super::copies::render_fingerprint;
 use super::handle::TypeHandle;
-use super::live::host_namespace;
+use super::host_namespaces::host_namespace;
 use super::shared::Shared;
 use super::stalls::NoAnswer;
 use crate::metrics::WriteTarget;

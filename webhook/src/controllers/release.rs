@@ -24,7 +24,7 @@ use tracing::info;
 
 use super::error::Error;
 use super::retry::Retries;
-use super::runner::{self, Outcomes, Reconciler};
+use super::runtime::{self, LogWords, Reconciler};
 use crate::metrics::ReconcileMetrics;
 
 struct ReleaseCtx {
@@ -41,14 +41,14 @@ pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics
     let kind = federated.kind.clone();
     let ctx = Arc::new(ReleaseCtx { host, federated: federated.clone(), retries: Retries::new(max_backoff), metrics });
     let controller = Controller::new_with(api, watcher::Config::default(), federated);
-    let words = Outcomes {
+    let words = LogWords {
         kind: &kind,
         done: "nothing to release",
         gone: "gone before release",
         failed: "releasing a federated object of a disabled type",
         controller: "release controller",
     };
-    runner::run_controller(controller, reconcile, ctx, words).await;
+    runtime::run_controller(controller, reconcile, ctx, words).await;
 }
 
 impl Reconciler for ReleaseCtx {

@@ -44,7 +44,7 @@ use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
 use super::retry::Retries;
-use super::runner::{self, Outcomes, Reconciler};
+use super::runtime::{self, LogWords, Reconciler};
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
@@ -190,14 +190,14 @@ async fn run_applier(ctx: Arc<ReplicasCtx>, queue: mpsc::UnboundedReceiver<Objec
     rsps.wait().await;
     let (concurrency, store) = (ctx.shared.opts.reconcile_concurrency, ctx.handle.fed_store.clone());
     let kind = ctx.handle.spec.federated.kind.clone();
-    let words = Outcomes {
+    let words = LogWords {
         kind: &kind,
         done: "replicas divided",
         gone: "gone before division",
         failed: "division failed",
         controller: "replicas controller",
     };
-    runner::run(reconcile, ctx, store, queue, concurrency, words).await;
+    runtime::run(reconcile, ctx, store, queue, concurrency, words).await;
 }
 
 impl Reconciler for ReplicasCtx {

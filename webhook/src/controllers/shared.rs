@@ -6,10 +6,10 @@ use kube::Client;
 use kube::runtime::events::Recorder;
 
 use super::capacity::Capacities;
-use super::live::HostNamespaces;
-use super::members::Members;
+use super::host_namespaces::HostNamespaces;
+use super::member_registry::Members;
 use super::options::ControllerOptions;
-use super::registry::TypeRegistry;
+use super::type_registry::TypeRegistry;
 use crate::metrics::ControllerMetrics;
 
 /// State shared by every controller of this process.

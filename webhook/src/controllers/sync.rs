@@ -35,11 +35,11 @@ use tracing::{debug, info, warn};
 use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
-use super::live::host_namespace_ending;
+use super::host_namespaces::host_namespace_ending;
 use super::member_write::MemberWriter;
 use super::recent_status::RecentStatus;
 use super::retry::Retries;
-use super::runner::{self, Outcomes, Reconciler};
+use super::runtime::{self, LogWords, Reconciler};
 use super::shared::Shared;
 use crate::metrics::{ControllerLabel, ReconcileMetrics};
 
@@ -77,14 +77,14 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
         handle,
         statuses: RecentStatus::new(RECENT_STATUS_TTL),
     });
-    let words = Outcomes {
+    let words = LogWords {
         kind: &kind,
         done: "synced",
         gone: "gone before sync",
         failed: "sync failed",
         controller: "sync controller",
     };
-    runner::run(reconcile, ctx, store, queue, concurrency, words).await;
+    runtime::run(reconcile, ctx, store, queue, concurrency, words).await;
 }
 
 impl Reconciler for SyncCtx {

@@ -27,8 +27,8 @@ use tracing::{debug, warn};
 use super::copies::{CopyRecord, copy_record, copy_record_with};
 use super::handle::TypeHandle;
 use super::materialize::MaterializeHandle;
+use super::member_registry::{self, Member};
 use super::member_tasks::MemberTasks;
-use super::members::{self, Member};
 use super::replicas::ReplicasHandle;
 use super::shared::Shared;
 use crate::listing::HeldWhileListing;
@@ -157,7 +157,7 @@ pub async fn manage_member_watches(shared: Arc<Shared>, handle: Arc<TypeHandle>)
             watch_member_copies(handle.clone(), m.name.clone(), client.clone(), writer, ready)
         });
         handle.copies.retain(|name| watches.contains(name));
-        let diff = members::diff(&before, &now);
+        let diff = member_registry::diff(&before, &now);
         if diff.membership {
             handle.requeue_all();
         } else if !diff.clusters.is_empty() {

@@ -10,12 +10,12 @@ use tokio::task::JoinError;
 use tracing::info;
 
 use super::capacity::{self, Capacities};
-use super::live::HostNamespaces;
-use super::members::{self, Members};
+use super::host_namespaces::HostNamespaces;
+use super::member_registry::{self, Members};
 use super::options::ControllerOptions;
-use super::registry::TypeRegistry;
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
+use super::type_registry::TypeRegistry;
 use super::{follow_label, health, leader, supervisor};
 use crate::metrics::{ControllerLabel, ControllerMetrics};
 
@@ -54,8 +54,11 @@ async fn federation(
         metrics: metrics.clone(),
         namespaces,
     });
-    let members_task =
-        AbortOnDrop::spawn(members::run(shared.members.clone(), client.clone(), opts.federation_namespace.clone()));
+    let members_task = AbortOnDrop::spawn(member_registry::run(
+        shared.members.clone(),
+        client.clone(),
+        opts.federation_namespace.clone(),
+    ));
     let capacity_task = AbortOnDrop::spawn(capacity::run(shared.capacities.clone(), shared.members.clone()));
     let health_task = AbortOnDrop::spawn(health::run(
         shared.members.clone(),

@@ -42,7 +42,7 @@ pub trait Reconciler: Send + Sync + 'static {
 }
 
 /// What one controller's log calls its outcomes, and the type it runs for.
-pub struct Outcomes<'a> {
+pub struct LogWords<'a> {
     /// The controller's type, named in the applier's own failures.
     pub kind: &'a str,
     /// A reconcile succeeded ("synced").
@@ -63,7 +63,7 @@ pub async fn run<C, Fut>(
     store: Store<C::Object>,
     queue: mpsc::UnboundedReceiver<ObjectRef<C::Object>>,
     concurrency: u16,
-    words: Outcomes<'_>,
+    words: LogWords<'_>,
 ) where
     C: Reconciler,
     <C::Object as Resource>::DynamicType: Debug + Eq + Hash + Clone + Unpin,
@@ -83,7 +83,7 @@ pub async fn run_controller<C, Fut>(
     controller: Controller<C::Object>,
     reconcile: fn(Arc<C::Object>, Arc<C>) -> Fut,
     ctx: Arc<C>,
-    words: Outcomes<'_>,
+    words: LogWords<'_>,
 ) where
     C: Reconciler,
     C::Object: DeserializeOwned + Debug,
@@ -135,7 +135,7 @@ where
 }
 
 /// One log line per outcome: failures already reported in status and Events at debug.
-fn log<K: Resource, Q: Display>(r: Result<(ObjectRef<K>, Action), controller::Error<Error, Q>>, words: &Outcomes<'_>)
+fn log<K: Resource, Q: Display>(r: Result<(ObjectRef<K>, Action), controller::Error<Error, Q>>, words: &LogWords<'_>)
 where
     K::DynamicType: Debug,
 {
