@@ -88,8 +88,9 @@ pub fn format_estimates(estimates: &Estimates) -> Option<String> {
 ///
 /// - KubeFed's rule: a cluster where `k > 0` pods have been Unschedulable for `after` or longer
 ///   can run `assigned - k` replicas (a capped cluster: its capacity, or `assigned` when lower,
-///   `- k`, counting only pods Unschedulable since its estimate was made: the older ones were
-///   counted then and are being scaled away, even if the member has not caught up yet).
+///   `- k`, counting only pods that had not been Unschedulable for `after` when its estimate
+///   was made: the others were counted then and are being scaled away, even if the member has
+///   not caught up yet).
 /// - Room returns: a capped cluster without such pods can run what is scheduled there plus the
 ///   `f` more its nodes have room for (unknown room counts as none), once `after` has passed
 ///   since its estimate last changed, when that is more than the estimate; an estimate that
@@ -113,10 +114,14 @@ pub fn estimate(
     for (cluster, room) in rooms {
         let prev = previous.get(cluster);
         let waited = |since: Timestamp| now.duration_since(since);
-        // Pods Unschedulable since before the estimate was made were counted then; the
-        // division has sized the cluster for them, and they are on their way out.
-        let counted: Vec<&Timestamp> =
-            room.unschedulable.iter().filter(|t| prev.is_none_or(|p| **t >= p.since.0)).collect();
+        // Pods that had waited the threshold when the estimate was made were counted then; the
+        // division has sized the cluster for them, and they are on their way out. A pod that
+        // had not waited that long yet was not, and counts once it has.
+        let counted: Vec<&Timestamp> = room
+            .unschedulable
+            .iter()
+            .filter(|t| prev.is_none_or(|p| p.since.0.duration_since(**t) < after_signed))
+            .collect();
         let long = counted.iter().filter(|t| waited(***t) >= after_signed).count();
         for t in counted.iter().filter(|t| waited(***t) < after_signed) {
             recheck(after_signed - waited(**t));

@@ -141,6 +141,18 @@ fn estimates_follow_kubefeds_rule_and_give_room_back() {
             None,
         ),
         (
+            // Two pods went Unschedulable a moment apart; the estimate came when only the
+            // first had waited the threshold. The second counts once it has.
+            "a pod short of the threshold when the estimate was made counts once past it",
+            capped(&[("a", 3, 100)]),
+            rooms(&[("a", room(3, &[0, 50], Some(0)))]),
+            120,
+            capped(&[("a", 2, 120)]),
+            &[],
+            &["a"],
+            None,
+        ),
+        (
             "capped lower when more pods fail to schedule",
             capped(&[("a", 3, 100)]),
             rooms(&[("a", room(3, &[200, 210], Some(0)))]),
