@@ -59,7 +59,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let provider = tls::provider();
     let cert = tls::ReloadingCert::load(&args.tls_cert, &args.tls_key, provider.clone())?;
-    let _reloader = tls::spawn_reloader(&cert, tls::RELOAD_INTERVAL);
+    let _watcher = tls::watch_files(&cert)?;
     let tls_config = tls::server_config(cert, provider)?;
 
     let client = kube_client(&args).await?;

@@ -21,11 +21,10 @@ use hyper::body::{Body, Bytes};
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use kube::core::DynamicObject;
 use kube::core::admission::{AdmissionRequest, AdmissionResponse};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::metrics::{self, Decision, EndpointLabel, Metrics};
@@ -253,72 +252,49 @@ impl Server {
         Ok(self.listener.local_addr()?)
     }
 
-    /// Serve until `shutdown` resolves, then let open connections finish (bounded).
+    /// Serve until `shutdown` resolves, then let open connections finish (bounded): hyper-util's
+    /// graceful shutdown tells each connection to close after its in-flight requests.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
-        let (stop_tx, stop_rx) = watch::channel(false);
         let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
         builder.http1().timer(TokioTimer::new()).keep_alive(true);
         builder.http2().timer(TokioTimer::new());
         let builder = Arc::new(builder);
-        let mut connections = JoinSet::new();
+        let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
         loop {
-            tokio::select! {
+            let (tcp, peer) = tokio::select! {
                 () = &mut shutdown => break,
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
-                accepted = self.listener.accept() => {
-                    let (tcp, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            // Out of file descriptors and the like: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            tokio::time::sleep(Duration::from_millis(50)).await;
-                            continue;
-                        }
-                    };
-                    let _ = tcp.set_nodelay(true);
-                    let acceptor = self.acceptor.clone();
-                    let app = self.app.clone();
-                    let builder = builder.clone();
-                    let mut stop = stop_rx.clone();
-                    connections.spawn(async move {
-                        let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                            Ok(Ok(tls)) => tls,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                return;
-                            }
-                        };
-                        let service = hyper::service::service_fn(move |req| {
-                            let app = app.clone();
-                            async move { Ok::<_, Infallible>(app.handle(req).await) }
-                        });
-                        let conn = builder.serve_connection(TokioIo::new(tls), service);
-                        tokio::pin!(conn);
-                        let result = tokio::select! {
-                            r = conn.as_mut() => r,
-                            _ = stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                conn.await
-                            }
-                        };
-                        if let Err(e) = result {
-                            tracing::debug!(%peer, error = %e, "connection ended with an error");
-                        }
-                    });
+                accepted = self.listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, app, builder, watcher) =
+                (self.acceptor.clone(), self.app.clone(), builder.clone(), graceful.watcher());
+            tokio::spawn(async move {
+                let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => return tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                    Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(app.handle(req).await) }
+                });
+                if let Err(e) = watcher.watch(builder.serve_connection(TokioIo::new(tls), service)).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
-            }
+            });
         }
         drop(self.listener);
-        let _ = stop_tx.send(true);
-        let drain = async { while connections.join_next().await.is_some() {} };
-        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-            tracing::warn!("connections still open after the shutdown grace period; closing them");
-            connections.shutdown().await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
+            tracing::warn!("connections still open after the shutdown grace period; they close with the process");
         }
         Ok(())
     }

@@ -1,16 +1,18 @@
 //! TLS for the webhook server: rustls (ring), TLS 1.2 and 1.3 only, ALPN h2 + http/1.1, and a
 //! serving certificate that follows its files.
 //!
-//! [`ReloadingCert`] answers every handshake from an in-memory `CertifiedKey`; a background task
-//! ([`spawn_reloader`]) re-reads the PEM files about once a second and swaps the key in when their
-//! bytes changed and parse into a consistent pair. A half-written or mismatched pair is logged
+//! [`ReloadingCert`] answers every handshake from an in-memory `CertifiedKey`; a file watcher
+//! ([`watch_files`]: inotify through notify, no polling) re-reads the PEM files when their
+//! directory changes and swaps the key in when their bytes changed and parse into a consistent
+//! pair. A half-written or mismatched pair is logged
 //! once and the previous certificate keeps serving, so rotating a Secret never drops the webhook.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock, Weak};
-use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use rustls::ServerConfig;
 use rustls::crypto::CryptoProvider;
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -21,9 +23,6 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 /// The only protocol versions the server speaks.
 pub static PROTOCOL_VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
-
-/// How often the certificate files are checked for changes.
-pub const RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The crypto provider used everywhere in the webhook (ring).
 pub fn provider() -> Arc<CryptoProvider> {
@@ -127,21 +126,36 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
-/// Check the files every `interval` for as long as the resolver is alive.
-pub fn spawn_reloader(cert: &Arc<ReloadingCert>, interval: Duration) -> tokio::task::JoinHandle<()> {
+/// Watches the directories holding the certificate and key (inotify, through notify) and
+/// reloads on any change in them, for as long as the returned watcher and the resolver live.
+///
+/// The directories rather than the files: a Secret volume swaps its files by renaming a
+/// `..data` symlink in the directory, which a watch on the old file would never see.
+pub fn watch_files(cert: &Arc<ReloadingCert>) -> Result<RecommendedWatcher> {
     let weak: Weak<ReloadingCert> = Arc::downgrade(cert);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await; // the first tick is immediate; the files were just loaded
-        loop {
-            tick.tick().await;
-            let Some(cert) = weak.upgrade() else { return };
-            if tokio::task::spawn_blocking(move || cert.reload_if_changed()).await.is_err() {
-                tracing::warn!("certificate reload task failed");
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Some(cert) = weak.upgrade() else { return };
+        match event {
+            Ok(event) if event.kind.is_access() => {}
+            Ok(_) => {
+                cert.reload_if_changed();
             }
+            Err(e) => tracing::warn!(error = %e, "watching the serving certificate's files"),
         }
     })
+    .context("starting the certificate file watcher")?;
+    let dirs: BTreeSet<PathBuf> = [&cert.cert_path, &cert.key_path]
+        .into_iter()
+        .map(|p| p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf())
+        .collect();
+    for dir in dirs {
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .with_context(|| format!("watching {} for certificate changes", dir.display()))?;
+    }
+    // A change between the first read and the watch starting is not missed.
+    cert.reload_if_changed();
+    Ok(watcher)
 }
 
 /// The rustls server configuration: TLS 1.2+, ALPN h2 and http/1.1, certificate from `cert`.

@@ -321,20 +321,20 @@ impl Running {
     }
 }
 
-async fn serve(app: Arc<App>, reload_every: Duration) -> Running {
+async fn serve(app: Arc<App>) -> Running {
     let dir = tempfile::tempdir().unwrap();
     certs::ensure(dir.path(), &Sans::default().or_loopback(), 30, false).unwrap();
     let paths = CertPaths::in_dir(dir.path());
     let provider = tls::provider();
     let cert = ReloadingCert::load(&paths.tls_cert, &paths.tls_key, provider.clone()).unwrap();
-    let reloader = tls::spawn_reloader(&cert, reload_every);
+    let watcher = tls::watch_files(&cert).unwrap();
     let config = tls::server_config(cert, provider).unwrap();
     let server = Server::bind("127.0.0.1:0".parse().unwrap(), config, app).await.unwrap();
     let addr = server.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let r = server.run(async move { drop(rx.await) }).await;
-        reloader.abort();
+        drop(watcher);
         r
     });
     Running { addr, paths, _dir: dir, stop: Some(tx), task }
@@ -382,7 +382,7 @@ async fn http1(addr: SocketAddr, connector: &TlsConnector, reqs: Vec<Request<Ful
 #[tokio::test]
 async fn serves_http1_with_keep_alive_over_tls() {
     let (app, _, metrics) = app();
-    let running = serve(app, tls::RELOAD_INTERVAL).await;
+    let running = serve(app).await;
     let c = connector(&running.paths.ca_cert, &[b"http/1.1"], tls::PROTOCOL_VERSIONS);
     let results = http1(
         running.addr,
@@ -410,7 +410,7 @@ async fn serves_http1_with_keep_alive_over_tls() {
 #[tokio::test]
 async fn serves_http2_when_negotiated() {
     let (app, _, _) = app();
-    let running = serve(app, tls::RELOAD_INTERVAL).await;
+    let running = serve(app).await;
     let c = connector(&running.paths.ca_cert, &[b"h2"], tls::PROTOCOL_VERSIONS);
     let tls = connect(running.addr, &c).await.unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -438,7 +438,7 @@ async fn serves_http2_when_negotiated() {
 #[tokio::test]
 async fn tls12_is_accepted_and_tls11_refused() {
     let (app, _, _) = app();
-    let running = serve(app, tls::RELOAD_INTERVAL).await;
+    let running = serve(app).await;
     for version in [&rustls::version::TLS12, &rustls::version::TLS13] {
         let c = connector(&running.paths.ca_cert, &[b"http/1.1"], &[version]);
         let tls = connect(running.addr, &c).await.unwrap();
@@ -499,7 +499,7 @@ async fn served_cert(addr: SocketAddr, ca: &Path) -> Option<Vec<u8>> {
 #[tokio::test]
 async fn the_serving_certificate_is_reloaded_when_its_files_change() {
     let (app, _, _) = app();
-    let running = serve(app, Duration::from_millis(100)).await;
+    let running = serve(app).await;
     let old_ca = running._dir.path().join("old-ca.crt");
     std::fs::copy(&running.paths.ca_cert, &old_ca).unwrap();
     assert!(served_cert(running.addr, &old_ca).await.is_some());
@@ -532,10 +532,44 @@ async fn the_serving_certificate_is_reloaded_when_its_files_change() {
     running.stop().await;
 }
 
+/// A Secret volume's update, as the kubelet makes it: the files are symlinks through `..data`,
+/// and the new contents arrive by renaming a new `..data` over the old one. The watcher sees the
+/// rename in the directory and the new certificate is the one served.
+#[tokio::test]
+async fn a_secret_volume_swap_is_picked_up() {
+    let mount = tempfile::tempdir().unwrap();
+    let version = |name: &str| {
+        let dir = mount.path().join(name);
+        certs::ensure(&dir, &Sans::default().or_loopback(), 30, false).unwrap();
+        std::fs::read(CertPaths::in_dir(&dir).tls_cert).unwrap()
+    };
+    let first = version("..2026_12_07_a");
+    std::os::unix::fs::symlink("..2026_12_07_a", mount.path().join("..data")).unwrap();
+    for file in ["tls.crt", "tls.key"] {
+        std::os::unix::fs::symlink(format!("..data/{file}"), mount.path().join(file)).unwrap();
+    }
+    let paths = CertPaths::in_dir(mount.path());
+    assert_eq!(paths.tls_cert.file_name().unwrap(), "tls.crt", "the layout the Secret volume uses");
+    let cert = ReloadingCert::load(&paths.tls_cert, &paths.tls_key, tls::provider()).unwrap();
+    let _watcher = tls::watch_files(&cert).unwrap();
+    let leaf = |pem: &[u8]| rustls::pki_types::CertificateDer::pem_slice_iter(pem).next().unwrap().unwrap().to_vec();
+    assert_eq!(cert.current().cert[0].to_vec(), leaf(&first));
+
+    let second = version("..2026_12_07_b");
+    assert_ne!(leaf(&first), leaf(&second));
+    std::os::unix::fs::symlink("..2026_12_07_b", mount.path().join("..data_tmp")).unwrap();
+    std::fs::rename(mount.path().join("..data_tmp"), mount.path().join("..data")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while cert.current().cert[0].to_vec() != leaf(&second) {
+        assert!(std::time::Instant::now() < deadline, "the swapped certificate was not picked up");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn shutdown_lets_an_idle_keep_alive_connection_go() {
     let (app, _, _) = app();
-    let running = serve(app, tls::RELOAD_INTERVAL).await;
+    let running = serve(app).await;
     let c = connector(&running.paths.ca_cert, &[b"http/1.1"], tls::PROTOCOL_VERSIONS);
     let tls = connect(running.addr, &c).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.unwrap();
