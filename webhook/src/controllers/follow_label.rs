@@ -11,24 +11,19 @@ use fed_core::admission::follow::label_wanted;
 use fed_core::keys;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
-use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
 use super::error::Error;
-use super::retry::Retries;
-use super::runtime::{self, LogWords, Reconciler};
+use super::runtime::{self, Bookkeeping, LogWords, Reconciler};
 use crate::metrics::ReconcileMetrics;
 
 struct FollowCtx {
     host: Client,
-    federated: ApiResource,
-    retries: Retries<ObjectRef<DynamicObject>>,
-    metrics: ReconcileMetrics,
+    books: Bookkeeping<DynamicObject>,
 }
 
 /// Keeps the host namespaces' follow labels in step with their FederatedNamespaces' annotations
@@ -37,7 +32,7 @@ pub async fn run(host: Client, metrics: ReconcileMetrics, max_backoff: Duration)
     let namespace = fed_core::crd::well_known_targets().into_iter().find(|t| t.is_namespace());
     let federated = namespace.expect("Namespace is a well-known target").federated().api_resource();
     let api = Api::<DynamicObject>::all_with(host.clone(), &federated);
-    let ctx = Arc::new(FollowCtx { host, federated: federated.clone(), retries: Retries::new(max_backoff), metrics });
+    let ctx = Arc::new(FollowCtx { host, books: Bookkeeping::new(metrics, federated.clone(), max_backoff) });
     let controller = Controller::new_with(api, watcher::Config::default(), federated);
     let words = LogWords {
         kind: "FederatedNamespace",
@@ -52,16 +47,8 @@ pub async fn run(host: Client, metrics: ReconcileMetrics, max_backoff: Duration)
 impl Reconciler for FollowCtx {
     type Object = DynamicObject;
 
-    fn key(&self, fns: &DynamicObject) -> ObjectRef<DynamicObject> {
-        ObjectRef::from_obj_with(fns, self.federated.clone())
-    }
-
-    fn retries(&self) -> &Retries<ObjectRef<DynamicObject>> {
-        &self.retries
-    }
-
-    fn metrics(&self) -> &ReconcileMetrics {
-        &self.metrics
+    fn books(&self) -> &Bookkeeping<DynamicObject> {
+        &self.books
     }
 }
 

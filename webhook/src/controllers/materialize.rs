@@ -41,13 +41,12 @@ use super::adopt::{self, Known, Put};
 use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
-use super::retry::Retries;
-use super::runtime::{self, LogWords, Reconciler};
+use super::runtime::{self, Bookkeeping, LogWords, Reconciler};
 use super::shared::Shared;
 use super::source_record::SourceRecord;
 use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
-use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
+use crate::metrics::{ControllerLabel, WriteTarget};
 use crate::ready::Ready;
 use crate::record::{self, NameKey};
 
@@ -97,8 +96,7 @@ struct MaterializeCtx {
     source_type: Arc<ApiResource>,
     sources: Store<SourceRecord>,
     sources_ready: Ready,
-    retries: Retries<ObjectRef<SourceRecord>>,
-    metrics: ReconcileMetrics,
+    books: Bookkeeping<SourceRecord>,
 }
 
 /// Starts the source watch, the applier and the sweeper for one type.
@@ -112,8 +110,11 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (MaterializeHandle
         source_type: source_type.clone(),
         sources: writer.as_reader(),
         sources_ready: Ready::new(),
-        retries: Retries::new(shared.opts.max_backoff),
-        metrics: shared.metrics.reconciles(ControllerLabel::Materialize, &handle.spec.config_name),
+        books: Bookkeeping::new(
+            shared.metrics.reconciles(ControllerLabel::Materialize, &handle.spec.config_name),
+            source_type.clone(),
+            shared.opts.max_backoff,
+        ),
         shared,
     });
     let mat = MaterializeHandle { handle, source_type, queue: queue_tx, sweep: sweep_tx };
@@ -203,16 +204,8 @@ pub fn namespace_terminating(status: &kube::core::Status) -> bool {
 impl Reconciler for MaterializeCtx {
     type Object = SourceRecord;
 
-    fn key(&self, src: &SourceRecord) -> ObjectRef<SourceRecord> {
-        ObjectRef::from_obj_with(src, self.source_type.clone())
-    }
-
-    fn retries(&self) -> &Retries<ObjectRef<SourceRecord>> {
-        &self.retries
-    }
-
-    fn metrics(&self) -> &ReconcileMetrics {
-        &self.metrics
+    fn books(&self) -> &Bookkeeping<SourceRecord> {
+        &self.books
     }
 }
 

@@ -16,22 +16,19 @@ use fed_core::keys;
 use kube::api::{Api, DynamicObject, ObjectMeta, Patch, PatchParams};
 use kube::core::ApiResource;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::info;
 
 use super::error::Error;
-use super::retry::Retries;
-use super::runtime::{self, LogWords, Reconciler};
+use super::runtime::{self, Bookkeeping, LogWords, Reconciler};
 use crate::metrics::ReconcileMetrics;
 
 struct ReleaseCtx {
     host: Client,
     federated: ApiResource,
-    retries: Retries<ObjectRef<DynamicObject>>,
-    metrics: ReconcileMetrics,
+    books: Bookkeeping<DynamicObject>,
 }
 
 /// Releases the deleted federated objects of one disabled type until aborted; reconciles are
@@ -39,7 +36,11 @@ struct ReleaseCtx {
 pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics, max_backoff: Duration) {
     let api = Api::<DynamicObject>::all_with(host.clone(), &federated);
     let kind = federated.kind.clone();
-    let ctx = Arc::new(ReleaseCtx { host, federated: federated.clone(), retries: Retries::new(max_backoff), metrics });
+    let ctx = Arc::new(ReleaseCtx {
+        host,
+        federated: federated.clone(),
+        books: Bookkeeping::new(metrics, federated.clone(), max_backoff),
+    });
     let controller = Controller::new_with(api, watcher::Config::default(), federated);
     let words = LogWords {
         kind: &kind,
@@ -54,16 +55,8 @@ pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics
 impl Reconciler for ReleaseCtx {
     type Object = DynamicObject;
 
-    fn key(&self, obj: &DynamicObject) -> ObjectRef<DynamicObject> {
-        ObjectRef::from_obj_with(obj, self.federated.clone())
-    }
-
-    fn retries(&self) -> &Retries<ObjectRef<DynamicObject>> {
-        &self.retries
-    }
-
-    fn metrics(&self) -> &ReconcileMetrics {
-        &self.metrics
+    fn books(&self) -> &Bookkeeping<DynamicObject> {
+        &self.books
     }
 }
 

@@ -43,12 +43,11 @@ use tracing::{info, warn};
 use super::error::Error;
 use super::events;
 use super::handle::TypeHandle;
-use super::retry::Retries;
-use super::runtime::{self, LogWords, Reconciler};
+use super::runtime::{self, Bookkeeping, LogWords, Reconciler};
 use super::shared::Shared;
 use super::tasks::AbortOnDrop;
 use crate::listing::HeldWhileListing;
-use crate::metrics::{ControllerLabel, ReconcileMetrics, WriteTarget};
+use crate::metrics::{ControllerLabel, WriteTarget};
 use crate::ready::Ready;
 
 /// True when the replicas of `handle`'s type can be divided: Deployments, ReplicaSets and
@@ -75,8 +74,7 @@ struct ReplicasCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
     rsps: Store<ReplicaSchedulingPreference>,
-    retries: Retries<ObjectRef<Federated>>,
-    metrics: ReconcileMetrics,
+    books: Bookkeeping<Federated>,
 }
 
 /// Starts the RSP watch (for FederatedDeployment and FederatedReplicaSet), the cluster-change
@@ -86,8 +84,11 @@ pub fn start(shared: Arc<Shared>, handle: Arc<TypeHandle>) -> (ReplicasHandle, V
     let (rsps, writer) = reflector::store();
     let rsps_ready = Ready::new();
     let ctx = Arc::new(ReplicasCtx {
-        metrics: shared.metrics.reconciles(ControllerLabel::Replicas, &handle.spec.config_name),
-        retries: Retries::new(shared.opts.max_backoff),
+        books: Bookkeeping::new(
+            shared.metrics.reconciles(ControllerLabel::Replicas, &handle.spec.config_name),
+            handle.fed_ar.clone(),
+            shared.opts.max_backoff,
+        ),
         shared,
         handle,
         rsps,
@@ -203,16 +204,8 @@ async fn run_applier(ctx: Arc<ReplicasCtx>, queue: mpsc::UnboundedReceiver<Objec
 impl Reconciler for ReplicasCtx {
     type Object = Federated;
 
-    fn key(&self, fed: &Federated) -> ObjectRef<Federated> {
-        ObjectRef::from_obj_with(fed, self.handle.fed_ar.clone())
-    }
-
-    fn retries(&self) -> &Retries<ObjectRef<Federated>> {
-        &self.retries
-    }
-
-    fn metrics(&self) -> &ReconcileMetrics {
-        &self.metrics
+    fn books(&self) -> &Bookkeeping<Federated> {
+        &self.books
     }
 }
 

@@ -12,6 +12,7 @@ use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
@@ -26,19 +27,35 @@ use super::retry::Retries;
 use super::tasks::AbortOnDrop;
 use crate::metrics::ReconcileMetrics;
 
+/// What the runtime keeps for one controller: its per-object retries, its reconcile metrics and
+/// the dynamic type its object keys carry.
+pub struct Bookkeeping<K: Resource> {
+    retries: Retries<ObjectRef<K>>,
+    metrics: ReconcileMetrics,
+    dyntype: K::DynamicType,
+}
+
+impl<K: Resource> Bookkeeping<K>
+where
+    K::DynamicType: Clone + Eq + Hash,
+{
+    /// Retries capped at `max_backoff`, counted in `metrics`, keys of type `dyntype`.
+    pub fn new(metrics: ReconcileMetrics, dyntype: K::DynamicType, max_backoff: Duration) -> Self {
+        Bookkeeping { retries: Retries::new(max_backoff), metrics, dyntype }
+    }
+
+    fn key(&self, obj: &K) -> ObjectRef<K> {
+        ObjectRef::from_obj_with(obj, self.dyntype.clone())
+    }
+}
+
 /// What the runtime needs of a controller's context.
 pub trait Reconciler: Send + Sync + 'static {
     /// The objects the controller reconciles.
     type Object: Clone + Resource + Send + Sync + 'static;
 
-    /// The object's key in [`Reconciler::retries`].
-    fn key(&self, obj: &Self::Object) -> ObjectRef<Self::Object>;
-
-    /// The per-object retry delays.
-    fn retries(&self) -> &Retries<ObjectRef<Self::Object>>;
-
-    /// The controller's reconcile metrics (count, duration, failures).
-    fn metrics(&self) -> &ReconcileMetrics;
+    /// The controller's [`Bookkeeping`].
+    fn books(&self) -> &Bookkeeping<Self::Object>;
 }
 
 /// What one controller's log calls its outcomes, and the type it runs for.
@@ -105,18 +122,18 @@ fn in_task<C, Fut>(
 ) -> impl FnMut(Arc<C::Object>, Arc<C>) -> futures::future::BoxFuture<'static, Result<Action, Error>>
 where
     C: Reconciler,
-    <C::Object as Resource>::DynamicType: Eq + Hash,
+    <C::Object as Resource>::DynamicType: Clone + Eq + Hash,
     Fut: Future<Output = Result<Action, Error>> + Send + 'static,
 {
     move |obj, ctx| {
-        let key = ctx.key(&obj);
-        let timer = ctx.metrics().start();
+        let key = ctx.books().key(&obj);
+        let timer = ctx.books().metrics.start();
         let task = AbortOnDrop::spawn(reconcile(obj, ctx.clone()));
         async move {
             let result = task.await.unwrap_or_else(|e| Err(Error::Task(e.to_string())));
             drop(timer);
             if result.is_ok() {
-                ctx.retries().clear(&key);
+                ctx.books().retries.clear(&key);
             }
             result
         }
@@ -128,10 +145,11 @@ where
 fn error_policy<C>(obj: Arc<C::Object>, _err: &Error, ctx: Arc<C>) -> Action
 where
     C: Reconciler,
-    <C::Object as Resource>::DynamicType: Eq + Hash,
+    <C::Object as Resource>::DynamicType: Clone + Eq + Hash,
 {
-    ctx.metrics().failed();
-    Action::requeue(ctx.retries().next(ctx.key(&obj)))
+    let books = ctx.books();
+    books.metrics.failed();
+    Action::requeue(books.retries.next(books.key(&obj)))
 }
 
 /// One log line per outcome: failures already reported in status and Events at debug.

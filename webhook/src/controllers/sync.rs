@@ -38,10 +38,9 @@ use super::handle::TypeHandle;
 use super::host_namespaces::host_namespace_ending;
 use super::member_write::MemberWriter;
 use super::recent_status::RecentStatus;
-use super::retry::Retries;
-use super::runtime::{self, LogWords, Reconciler};
+use super::runtime::{self, Bookkeeping, LogWords, Reconciler};
 use super::shared::Shared;
-use crate::metrics::{ControllerLabel, ReconcileMetrics};
+use crate::metrics::ControllerLabel;
 
 /// How long a status sync wrote is trusted over the store's copy of the object.
 const RECENT_STATUS_TTL: Duration = Duration::from_secs(10);
@@ -53,9 +52,8 @@ const REPORT_WAIT: Duration = Duration::from_secs(2);
 pub struct SyncCtx {
     shared: Arc<Shared>,
     handle: Arc<TypeHandle>,
-    retries: Retries<ObjectRef<Federated>>,
     statuses: RecentStatus,
-    metrics: ReconcileMetrics,
+    books: Bookkeeping<Federated>,
 }
 
 /// Runs the sync controller of one type: a kube-runtime applier over the type's
@@ -71,8 +69,7 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
     let kind = handle.spec.federated.kind.clone();
     let metrics = shared.metrics.reconciles(ControllerLabel::Sync, &handle.spec.config_name);
     let ctx = Arc::new(SyncCtx {
-        metrics,
-        retries: Retries::new(shared.opts.max_backoff),
+        books: Bookkeeping::new(metrics, handle.fed_ar.clone(), shared.opts.max_backoff),
         shared,
         handle,
         statuses: RecentStatus::new(RECENT_STATUS_TTL),
@@ -90,16 +87,8 @@ pub async fn run(shared: Arc<Shared>, handle: Arc<TypeHandle>, queue: mpsc::Unbo
 impl Reconciler for SyncCtx {
     type Object = Federated;
 
-    fn key(&self, fed: &Federated) -> ObjectRef<Federated> {
-        ObjectRef::from_obj_with(fed, self.handle.fed_ar.clone())
-    }
-
-    fn retries(&self) -> &Retries<ObjectRef<Federated>> {
-        &self.retries
-    }
-
-    fn metrics(&self) -> &ReconcileMetrics {
-        &self.metrics
+    fn books(&self) -> &Bookkeeping<Federated> {
+        &self.books
     }
 }
 
