@@ -272,7 +272,15 @@ pub fn hack_later(script: &'static str, args: &'static [&'static str]) -> impl D
 
 /// `kubectl --context earth -n kube-federation-system ARGS`: the federation's own objects on the host.
 pub fn kubectl_federation_ns(args: &[&str]) -> Output {
-    let mut all = vec!["--context", "earth", "-n", "kube-federation-system"];
+    kubectl_on_earth(Some("kube-federation-system"), args)
+}
+
+/// `kubectl --context earth [-n NAMESPACE] ARGS`.
+pub fn kubectl_on_earth(namespace: Option<&str>, args: &[&str]) -> Output {
+    let mut all = vec!["--context", "earth"];
+    if let Some(ns) = namespace {
+        all.extend(["-n", ns]);
+    }
     all.extend_from_slice(args);
     kubectl(&all)
 }

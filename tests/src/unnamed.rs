@@ -5,18 +5,19 @@
 //! (`make demo` leaves Deployments placed on vulcan), so it takes the cluster out of those
 //! placements first: [`Unnamed::take`]. Dropping the guard puts every placement back as it was.
 
+use fed_core::api::{FederatedTypeConfig, Scope};
+use fed_core::keys::PLACEMENT;
+use fed_core::source::owned_by_source_meta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
 
-use crate::{kubectl, kubectl_federation_ns, output_text, succeeded};
-
-/// The placement annotation of a source (`kubefed.io/placement`).
-const PLACEMENT: &str = "kubefed.io/placement";
+use crate::{kubectl_federation_ns, kubectl_on_earth as earth, output_text, succeeded};
 
 /// One placement the guard changed, and how to put it back.
 struct Changed {
     /// Namespace of the object; `None` for a cluster-scoped one.
     namespace: Option<String>,
-    /// `kubectl` resource and name, e.g. `deployments.v1.apps/api`.
+    /// `kubectl` resource and name, e.g. `deployments.apps/api`.
     resource: String,
     /// The placement before: the source's annotation, or the federated object's cluster list.
     before: Before,
@@ -44,8 +45,9 @@ impl Unnamed {
         let mut guard = Unnamed { changed: Vec::new() };
         let configs = json(kubectl_federation_ns(&["get", "federatedtypeconfigs", "-o", "json"]));
         for ftc in items(&configs) {
-            let target = &ftc["spec"]["targetType"];
-            let federated = resource_of(&ftc["spec"]["federatedType"]);
+            let ftc: FederatedTypeConfig = serde_json::from_value(ftc.clone()).expect("a FederatedTypeConfig");
+            let target = &ftc.spec.target_type;
+            let federated = ftc.spec.federated_type.qualified_plural();
             for obj in items(&json(earth(None, &["get", &federated, "-A", "-o", "json"]))) {
                 let namespace = obj["metadata"]["namespace"].as_str();
                 let name = obj["metadata"]["name"].as_str().unwrap_or_default();
@@ -55,10 +57,11 @@ impl Unnamed {
                 if namespace.is_some_and(|ns| own.contains(&ns)) || !names.contains(&cluster) {
                     continue;
                 }
-                let changed = if owned_by_source(obj) {
+                let meta: ObjectMeta = serde_json::from_value(obj["metadata"].clone()).expect("object metadata");
+                let changed = if owned_by_source_meta(&meta) {
                     // A Namespace source is cluster-scoped; its federated object lives in it.
-                    let namespace = namespace.filter(|_| target["scope"] == "Namespaced");
-                    unname_source(namespace, format!("{}/{name}", resource_of(target)), &names, cluster)
+                    let namespace = namespace.filter(|_| target.scope == Scope::Namespaced);
+                    unname_source(namespace, format!("{}/{name}", target.qualified_plural()), &names, cluster)
                 } else {
                     unname_federated(namespace, format!("{federated}/{name}"), clusters, cluster)
                 };
@@ -109,32 +112,6 @@ impl Drop for Unnamed {
 /// A merge patch setting `spec.placement.clusters`.
 fn clusters_patch(clusters: impl serde::Serialize) -> String {
     serde_json::json!({"spec": {"placement": {"clusters": clusters}}}).to_string()
-}
-
-/// `kubectl --context earth [-n NAMESPACE] ARGS…`.
-fn earth(namespace: Option<&str>, args: &[&str]) -> std::process::Output {
-    let mut all = vec!["--context", "earth"];
-    if let Some(ns) = namespace {
-        all.extend(["-n", ns]);
-    }
-    all.extend_from_slice(args);
-    kubectl(&all)
-}
-
-/// `plural.version.group` (or `plural` for the core group) of a type config's type.
-fn resource_of(t: &Value) -> String {
-    let plural = t["pluralName"].as_str().unwrap_or_default();
-    match t["group"].as_str().filter(|g| !g.is_empty()) {
-        Some(group) => format!("{plural}.{}.{group}", t["version"].as_str().unwrap_or_default()),
-        None => plural.to_string(),
-    }
-}
-
-/// True when the federated object is a source's (its controlling owner is not a KubeFed type).
-fn owned_by_source(obj: &Value) -> bool {
-    obj["metadata"]["ownerReferences"].as_array().into_iter().flatten().any(|o| {
-        o["controller"] == true && !o["apiVersion"].as_str().unwrap_or_default().starts_with("types.kubefed.io/")
-    })
 }
 
 fn items(list: &Value) -> impl Iterator<Item = &Value> {
