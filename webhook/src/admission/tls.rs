@@ -4,8 +4,8 @@
 //! [`ReloadingCert`] answers every handshake from an in-memory `CertifiedKey`; a file watcher
 //! ([`watch_files`]: inotify through notify, no polling) re-reads the PEM files when their
 //! directory changes and swaps the key in when their bytes changed and parse into a consistent
-//! pair. A half-written or mismatched pair is logged
-//! once and the previous certificate keeps serving, so rotating a Secret never drops the webhook.
+//! pair. A half-written or mismatched pair is logged once and the previous certificate keeps
+//! serving, so rotating a Secret never drops the webhook.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -44,7 +44,7 @@ pub async fn run(host: Client, federated: ApiResource, metrics: ReconcileMetrics
     let controller = Controller::new_with(api, watcher::Config::default(), federated);
     let words = LogWords {
         kind: &kind,
-        done: "nothing to release",
+        done: "release checked",
         gone: "gone before release",
         failed: "releasing a federated object of a disabled type",
         controller: "release controller",
